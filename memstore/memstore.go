@@ -1,0 +1,517 @@
+// Package memstore is an in-memory [storage.Store], for tests, demos and
+// single-process programs that can afford to forget on restart.
+//
+// It copies what it stores and what it returns, keeps times in UTC at
+// millisecond precision like the SQLite store, and is safe for concurrent
+// use: reads share a lock, writes take it alone.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/atoguard/ato/storage"
+)
+
+// Store is an in-memory [storage.Store]. The zero value is not usable; call
+// [New].
+type Store struct {
+	mu sync.RWMutex
+
+	devices    map[string]*storage.Device
+	keys       map[string]map[string]struct{}      // key → device ids
+	links      map[string]map[string]*storage.Link // user → device id → link
+	deviceUser map[string]map[string]struct{}      // device id → users
+	events     map[string][]storage.Event          // user → events, oldest first
+
+	userFailures map[string][]storage.Failure // user → failures, oldest first
+	netFailures  map[string][]storage.Failure // network → failures, oldest first
+
+	challenges     map[string]*storage.Challenge
+	userChallenges map[string][]string // user → challenge ids
+
+	secrets map[string][]byte
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		devices:        map[string]*storage.Device{},
+		keys:           map[string]map[string]struct{}{},
+		links:          map[string]map[string]*storage.Link{},
+		deviceUser:     map[string]map[string]struct{}{},
+		events:         map[string][]storage.Event{},
+		userFailures:   map[string][]storage.Failure{},
+		netFailures:    map[string][]storage.Failure{},
+		challenges:     map[string]*storage.Challenge{},
+		userChallenges: map[string][]string{},
+		secrets:        map[string][]byte{},
+	}
+}
+
+func ms(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+func cloneDevice(d storage.Device) storage.Device {
+	d.Hashes = slices.Clone(d.Hashes)
+	d.Keys = slices.Clone(d.Keys)
+	d.FirstSeen, d.LastSeen = ms(d.FirstSeen), ms(d.LastSeen)
+	return d
+}
+
+func cloneLink(l storage.Link) storage.Link {
+	l.FirstSeen, l.LastSeen, l.RestrictedUntil = ms(l.FirstSeen), ms(l.LastSeen), ms(l.RestrictedUntil)
+	return l
+}
+
+func cloneEvent(e storage.Event) storage.Event {
+	e.Reasons = slices.Clone(e.Reasons)
+	e.Time = ms(e.Time)
+	return e
+}
+
+func cloneChallenge(c storage.Challenge) storage.Challenge {
+	c.Reasons = slices.Clone(c.Reasons)
+	c.CodeHash = slices.Clone(c.CodeHash)
+	c.CreatedAt, c.SentAt, c.ExpiresAt, c.UpdatedAt = ms(c.CreatedAt), ms(c.SentAt), ms(c.ExpiresAt), ms(c.UpdatedAt)
+	c.Attempt = cloneEvent(c.Attempt)
+	return c
+}
+
+// Device implements [storage.Devices].
+func (s *Store) Device(_ context.Context, id string) (storage.Device, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d, ok := s.devices[id]
+	if !ok {
+		return storage.Device{}, fmt.Errorf("memstore: device %q: %w", id, storage.ErrNotFound)
+	}
+	return cloneDevice(*d), nil
+}
+
+// FindDevices implements [storage.Devices].
+func (s *Store) FindDevices(_ context.Context, keys []string, limit int) ([]storage.Device, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.findDevices(keys, limit), nil
+}
+
+func (s *Store) findDevices(keys []string, limit int) []storage.Device {
+	if limit <= 0 {
+		limit = 16
+	}
+	var ids []string
+	for _, k := range keys {
+		for id := range s.keys[k] {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]storage.Device, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, cloneDevice(*s.devices[id]))
+	}
+	slices.SortFunc(out, func(a, b storage.Device) int {
+		return cmp.Or(b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.ID, b.ID))
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+// UserDevices implements [storage.Links].
+func (s *Store) UserDevices(_ context.Context, user string) ([]storage.UserDevice, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.userDevices(user), nil
+}
+
+func (s *Store) userDevices(user string) []storage.UserDevice {
+	links := s.links[user]
+	if len(links) == 0 {
+		return nil
+	}
+	out := make([]storage.UserDevice, 0, len(links))
+	for id, l := range links {
+		out = append(out, storage.UserDevice{Link: cloneLink(*l), Device: cloneDevice(*s.devices[id])})
+	}
+	slices.SortFunc(out, func(a, b storage.UserDevice) int {
+		return cmp.Or(b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.DeviceID, b.DeviceID))
+	})
+	return out
+}
+
+// DeviceUsers implements [storage.Links].
+func (s *Store) DeviceUsers(_ context.Context, deviceID string, since time.Time) ([]storage.Link, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []storage.Link
+	for user := range s.deviceUser[deviceID] {
+		if l := s.links[user][deviceID]; !l.LastSeen.Before(since) {
+			out = append(out, cloneLink(*l))
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.Link) int {
+		return cmp.Or(b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.User, b.User))
+	})
+	return out, nil
+}
+
+// Events implements [storage.Events].
+func (s *Store) Events(_ context.Context, user string, since time.Time, limit int) ([]storage.Event, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.recentEvents(user, since, limit), nil
+}
+
+// recentEvents returns up to limit events since the time, newest first.
+// Events are kept sorted by time, then write order.
+func (s *Store) recentEvents(user string, since time.Time, limit int) []storage.Event {
+	if limit <= 0 {
+		limit = 50
+	}
+	evs := s.events[user]
+	var out []storage.Event
+	for i := len(evs) - 1; i >= 0 && len(out) < limit; i-- {
+		if evs[i].Time.Before(since) {
+			break
+		}
+		out = append(out, cloneEvent(evs[i]))
+	}
+	return out
+}
+
+// AddFailure implements [storage.Counters].
+func (s *Store) AddFailure(_ context.Context, f storage.Failure) error {
+	f.Time = ms(f.Time)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.userFailures[f.User] = appendBounded(s.userFailures[f.User], f)
+	if f.Network != "" {
+		s.netFailures[f.Network] = appendBounded(s.netFailures[f.Network], f)
+	}
+	return nil
+}
+
+// appendBounded inserts f in time order and keeps the newest MaxFailures.
+func appendBounded(fs []storage.Failure, f storage.Failure) []storage.Failure {
+	i := len(fs)
+	for i > 0 && fs[i-1].Time.After(f.Time) {
+		i--
+	}
+	fs = slices.Insert(fs, i, f)
+	if over := len(fs) - storage.MaxFailures; over > 0 {
+		fs = slices.Delete(fs, 0, over)
+	}
+	return fs
+}
+
+// CountFailures implements [storage.Counters].
+func (s *Store) CountFailures(_ context.Context, q storage.FailureQuery) (storage.FailureCounts, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.countFailures(q), nil
+}
+
+func (s *Store) countFailures(q storage.FailureQuery) storage.FailureCounts {
+	var c storage.FailureCounts
+	for _, f := range s.userFailures[q.User] {
+		if !f.Time.Before(q.UserSince) {
+			c.User++
+			if !f.KnownDevice && !f.KnownIP {
+				c.UserUnknown++
+			}
+		}
+	}
+	if q.Network == "" {
+		return c
+	}
+	users := map[string]struct{}{}
+	for _, f := range s.netFailures[q.Network] {
+		if !f.Time.Before(q.NetworkSince) && !f.KnownIP {
+			users[f.User] = struct{}{}
+		}
+	}
+	c.NetworkUsers = len(users)
+	return c
+}
+
+// Challenge implements [storage.Challenges].
+func (s *Store) Challenge(_ context.Context, id string) (storage.Challenge, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.challenges[id]
+	if !ok {
+		return storage.Challenge{}, fmt.Errorf("memstore: challenge %q: %w", id, storage.ErrNotFound)
+	}
+	return cloneChallenge(*c), nil
+}
+
+// UpdateChallenge implements [storage.Challenges].
+func (s *Store) UpdateChallenge(_ context.Context, id string, update func(*storage.Challenge) error) (storage.Challenge, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.challenges[id]
+	if !ok {
+		return storage.Challenge{}, fmt.Errorf("memstore: challenge %q: %w", id, storage.ErrNotFound)
+	}
+	next := cloneChallenge(*c)
+	if err := update(&next); err != nil {
+		return storage.Challenge{}, err
+	}
+	next.ID, next.User = c.ID, c.User
+	next = cloneChallenge(next)
+	*c = next
+	return cloneChallenge(next), nil
+}
+
+// Secret implements [storage.Secrets].
+func (s *Store) Secret(_ context.Context, name string, create []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.secrets[name]
+	if !ok {
+		v = slices.Clone(create)
+		s.secrets[name] = v
+	}
+	return slices.Clone(v), nil
+}
+
+// Load implements [storage.Store].
+func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, error) {
+	max := r.MaxCandidates
+	if max <= 0 {
+		max = 16
+	}
+	q := r.Failures
+	q.User = r.User
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := storage.State{
+		Devices:    s.userDevices(r.User),
+		Candidates: s.findDevices(r.DeviceKeys, max),
+		Events:     s.recentEvents(r.User, r.EventsSince, r.MaxEvents),
+		Failures:   s.countFailures(q),
+	}
+	for _, id := range s.userChallenges[r.User] {
+		if !s.challenges[id].CreatedAt.Before(r.ChallengesSince) {
+			st.Challenges++
+		}
+	}
+	return st, nil
+}
+
+// Commit implements [storage.Store].
+func (s *Store) Commit(_ context.Context, c storage.Commit) error {
+	if c.User == "" {
+		return fmt.Errorf("memstore: commit: no user")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	// Check everything that can fail before changing anything.
+	if c.Link != nil {
+		if _, ok := s.devices[c.Link.DeviceID]; !ok && (c.Device == nil || c.Device.ID != c.Link.DeviceID) {
+			return fmt.Errorf("memstore: commit: link to unknown device %q", c.Link.DeviceID)
+		}
+	}
+	if c.Challenge != nil {
+		if _, ok := s.challenges[c.Challenge.ID]; ok {
+			return fmt.Errorf("memstore: commit: challenge %q: %w", c.Challenge.ID, storage.ErrConflict)
+		}
+	}
+
+	if c.Device != nil {
+		s.upsertDevice(cloneDevice(*c.Device))
+	}
+	if c.Link != nil {
+		s.upsertLink(cloneLink(*c.Link))
+	}
+	if c.Event != nil {
+		s.appendEvent(c.User, cloneEvent(*c.Event), c.MaxHistory, ms(c.HistorySince))
+	}
+	if c.Challenge != nil {
+		ch := cloneChallenge(*c.Challenge)
+		for _, id := range s.userChallenges[ch.User] {
+			if old := s.challenges[id]; old.DeviceID == ch.DeviceID && old.Status.Open() {
+				old.Status, old.UpdatedAt = storage.ChallengeOverridden, ch.CreatedAt
+			}
+		}
+		s.challenges[ch.ID] = &ch
+		s.userChallenges[ch.User] = append(s.userChallenges[ch.User], ch.ID)
+	}
+	return nil
+}
+
+func (s *Store) upsertDevice(d storage.Device) {
+	if old, ok := s.devices[d.ID]; ok {
+		for _, k := range old.Keys {
+			s.unindex(k, d.ID)
+		}
+		if old.FirstSeen.Before(d.FirstSeen) {
+			d.FirstSeen = old.FirstSeen
+		}
+		if old.LastSeen.After(d.LastSeen) {
+			d.LastSeen = old.LastSeen
+		}
+	}
+	s.devices[d.ID] = &d
+	for _, k := range d.Keys {
+		if s.keys[k] == nil {
+			s.keys[k] = map[string]struct{}{}
+		}
+		s.keys[k][d.ID] = struct{}{}
+	}
+}
+
+func (s *Store) unindex(key, id string) {
+	delete(s.keys[key], id)
+	if len(s.keys[key]) == 0 {
+		delete(s.keys, key)
+	}
+}
+
+func (s *Store) upsertLink(l storage.Link) {
+	if s.links[l.User] == nil {
+		s.links[l.User] = map[string]*storage.Link{}
+	}
+	if old, ok := s.links[l.User][l.DeviceID]; ok {
+		if old.FirstSeen.Before(l.FirstSeen) {
+			l.FirstSeen = old.FirstSeen
+		}
+		if old.LastSeen.After(l.LastSeen) {
+			l.LastSeen = old.LastSeen
+		}
+		if old.RestrictedUntil.After(l.RestrictedUntil) {
+			l.RestrictedUntil = old.RestrictedUntil
+		}
+		l.Trusted = l.Trusted || old.Trusted
+	}
+	s.links[l.User][l.DeviceID] = &l
+	if s.deviceUser[l.DeviceID] == nil {
+		s.deviceUser[l.DeviceID] = map[string]struct{}{}
+	}
+	s.deviceUser[l.DeviceID][l.User] = struct{}{}
+}
+
+// appendEvent inserts e in time order, then trims the history as
+// [storage.Commit] describes.
+func (s *Store) appendEvent(user string, e storage.Event, max int, since time.Time) {
+	if max <= 0 {
+		max = 50
+	}
+	evs := s.events[user]
+	i := len(evs)
+	for i > 0 && evs[i-1].Time.After(e.Time) {
+		i--
+	}
+	evs = slices.Insert(evs, i, e)
+	evs = slices.DeleteFunc(evs, func(e storage.Event) bool { return e.Time.Before(since) })
+	for len(evs) > max {
+		j := slices.IndexFunc(evs, func(e storage.Event) bool { return !e.Success })
+		if j < 0 {
+			j = 0
+		}
+		evs = slices.Delete(evs, j, j+1)
+	}
+	s.events[user] = evs
+}
+
+// DeleteUser implements [storage.Store].
+func (s *Store) DeleteUser(_ context.Context, user string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.events, user)
+	delete(s.userFailures, user)
+	for network, fs := range s.netFailures {
+		fs = slices.DeleteFunc(fs, func(f storage.Failure) bool { return f.User == user })
+		if len(fs) == 0 {
+			delete(s.netFailures, network)
+		} else {
+			s.netFailures[network] = fs
+		}
+	}
+	for _, id := range s.userChallenges[user] {
+		delete(s.challenges, id)
+	}
+	delete(s.userChallenges, user)
+	for id := range s.links[user] {
+		delete(s.deviceUser[id], user)
+		if len(s.deviceUser[id]) > 0 {
+			continue
+		}
+		delete(s.deviceUser, id)
+		for _, k := range s.devices[id].Keys {
+			s.unindex(k, id)
+		}
+		delete(s.devices, id)
+	}
+	delete(s.links, user)
+	return nil
+}
+
+// Purge implements [storage.Store].
+func (s *Store) Purge(_ context.Context, before time.Time) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	old := func(t time.Time) bool {
+		if t.Before(before) {
+			n++
+			return true
+		}
+		return false
+	}
+	for user, evs := range s.events {
+		if evs = slices.DeleteFunc(evs, func(e storage.Event) bool { return old(e.Time) }); len(evs) == 0 {
+			delete(s.events, user)
+		} else {
+			s.events[user] = evs
+		}
+	}
+	for user, fs := range s.userFailures {
+		if fs = slices.DeleteFunc(fs, func(f storage.Failure) bool { return old(f.Time) }); len(fs) == 0 {
+			delete(s.userFailures, user)
+		} else {
+			s.userFailures[user] = fs
+		}
+	}
+	for network, fs := range s.netFailures {
+		// Counted once, through the user lists above.
+		if fs = slices.DeleteFunc(fs, func(f storage.Failure) bool { return f.Time.Before(before) }); len(fs) == 0 {
+			delete(s.netFailures, network)
+		} else {
+			s.netFailures[network] = fs
+		}
+	}
+	for user, ids := range s.userChallenges {
+		ids = slices.DeleteFunc(ids, func(id string) bool {
+			if old(s.challenges[id].CreatedAt) {
+				delete(s.challenges, id)
+				return true
+			}
+			return false
+		})
+		if len(ids) == 0 {
+			delete(s.userChallenges, user)
+		} else {
+			s.userChallenges[user] = ids
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,360 @@
+// Package storage defines the contract between the ato engine and the
+// databases that keep its state: the [Store] interface, the records it holds
+// and the sentinel errors it returns.
+//
+// # Shape
+//
+// A [Store] is composed of small role interfaces — [Devices], [Links],
+// [Events], [Counters], [Challenges] and [Secrets] — plus the two calls an
+// evaluation is built on: [Store.Load] reads everything one login needs in
+// one call, and [Store.Commit] writes everything it decided in one atomic
+// call. A networked store (PostgreSQL, say) can serve each of them in a
+// single round trip.
+//
+// # Concurrency
+//
+// Any of a Store's methods may be called concurrently from many goroutines.
+// Each write (Commit, AddFailure, UpdateChallenge, DeleteUser, Purge, Secret)
+// is atomic: it is applied whole or not at all, and no concurrent write is
+// lost. Reads see a consistent snapshot of one moment.
+//
+// # Values
+//
+// Records go in and come out by value: a store never keeps a slice or map
+// that a caller passed in, and never returns one that it keeps, so callers
+// may modify what they get. Times are kept in UTC at millisecond precision;
+// a store truncates finer times.
+//
+// # Errors
+//
+// Errors are for failures of the store itself and for missing records:
+// [ErrNotFound] (wrapped; test with errors.Is) when a named record does not
+// exist. Reading the state of a user the store has never seen is not an
+// error: it returns an empty [State].
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Stores wrap them; compare with errors.Is.
+var (
+	// ErrNotFound is returned when a named record (a device, a challenge,
+	// a secret) does not exist.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict is returned when a record that must be new already exists,
+	// such as a challenge id inserted twice.
+	ErrConflict = errors.New("storage: conflict")
+	// ErrClosed is returned by every method of a store after Close.
+	ErrClosed = errors.New("storage: store is closed")
+)
+
+// MaxFailures is the number of failed attempts a store keeps per user and per
+// network: older ones are dropped as new ones arrive, so an attacker who
+// drives failures cannot grow the store without bound. Counts in
+// [FailureCounts] saturate at this number.
+const MaxFailures = 1024
+
+// Device is a browser or app install, identified across users by its
+// fingerprint hashes. Devices are global: one device may be linked to many
+// users through [Link] records.
+type Device struct {
+	// ID is the stable device id returned as ato's FingerprintID.
+	ID string
+	// Hashes are the device's recent fingerprints, newest first: Hashes[0]
+	// is the one it presented last. The engine bounds their number.
+	Hashes []string
+	// Keys are the lookup keys the engine derived from Hashes. The store
+	// indexes them: FindDevices and LoadRequest.DeviceKeys find a device by
+	// any of its keys. Keys are opaque strings to the store.
+	Keys []string
+	// FirstSeen and LastSeen bound the logins this device taught the engine.
+	FirstSeen, LastSeen time.Time
+}
+
+// Link records that a user logged in successfully from a device: the device
+// is known for that user.
+type Link struct {
+	User     string
+	DeviceID string
+	// FirstSeen and LastSeen are the first and the latest successful logins.
+	FirstSeen, LastSeen time.Time
+	// Trusted reports that a challenge was completed from this device.
+	Trusted bool
+	// RestrictedUntil, when in the future, holds back sensitive actions for
+	// this user on this device.
+	RestrictedUntil time.Time
+}
+
+// UserDevice is a device as one user knows it: the link and the device.
+type UserDevice struct {
+	Link
+	Device Device
+}
+
+// Event kinds.
+const (
+	// KindEvaluation is a login or signup evaluated by the engine.
+	KindEvaluation = "evaluation"
+	// KindChallengeCompleted turns a challenged attempt into a successful
+	// login.
+	KindChallengeCompleted = "challenge_completed"
+)
+
+// Event is one entry of a user's history.
+type Event struct {
+	// ID is unique per event; for an evaluation it is the EvaluationID.
+	ID   string
+	User string
+	Time time.Time
+	// Kind is one of the Kind constants, or a later kind such as a
+	// challenge transition.
+	Kind    string
+	Action  string
+	Verdict string
+	// Success reports that the event taught the engine: an allowed or
+	// restricted login, or a completed challenge. Only such events make
+	// their device, IP and country known for the user. When a history is
+	// trimmed, events without success go first.
+	Success  bool
+	DeviceID string
+	// IP is the client address; Network is the key it is compared by (the
+	// address itself for IPv4, its /64 for IPv6).
+	IP, Network string
+	// Where the IP was located; Located is false when it was not.
+	Located               bool
+	Country, Region, City string
+	Latitude, Longitude   float64
+	AccuracyKm            float64
+	ASN                   uint32
+	// Reasons are the reasons reported for the attempt.
+	Reasons []string
+	// ChallengeID is the challenge the attempt created, if any.
+	ChallengeID string
+}
+
+// Failure is a failed password attempt, recorded by the engine's
+// RecordFailure. Known flags are decided when it is recorded, so that counts
+// need no other user's state.
+type Failure struct {
+	User        string
+	Time        time.Time
+	IP, Network string
+	DeviceID    string
+	// KnownDevice and KnownIP report that the device or the network was
+	// known for the user when the failure happened.
+	KnownDevice, KnownIP bool
+}
+
+// FailureQuery asks for the failure counts one evaluation needs.
+type FailureQuery struct {
+	// User's failures since UserSince are counted.
+	User      string
+	UserSince time.Time
+	// Network's failures since NetworkSince are counted; an empty Network
+	// counts nothing.
+	Network      string
+	NetworkSince time.Time
+}
+
+// FailureCounts answers a [FailureQuery].
+type FailureCounts struct {
+	// User is the number of the user's failures in the window.
+	User int
+	// UserUnknown counts those of them that came from neither a known
+	// device nor a known network.
+	UserUnknown int
+	// NetworkUsers is the number of distinct users who failed from the
+	// network in the window, counting only failures whose network was not
+	// known for that user.
+	NetworkUsers int
+}
+
+// ChallengeStatus is where a challenge stands.
+type ChallengeStatus string
+
+// Challenge statuses: pending → sent → verified → completed; or failed,
+// expired, overridden (a newer challenge for the same user and device).
+const (
+	ChallengePending    ChallengeStatus = "pending"
+	ChallengeSent       ChallengeStatus = "sent"
+	ChallengeVerified   ChallengeStatus = "verified"
+	ChallengeCompleted  ChallengeStatus = "completed"
+	ChallengeFailed     ChallengeStatus = "failed"
+	ChallengeExpired    ChallengeStatus = "expired"
+	ChallengeOverridden ChallengeStatus = "overridden"
+)
+
+// Open reports whether the challenge can still move forward: pending, sent
+// or verified.
+func (s ChallengeStatus) Open() bool {
+	return s == ChallengePending || s == ChallengeSent || s == ChallengeVerified
+}
+
+// Challenge is a request to prove ownership of an account, created by an
+// evaluation whose verdict asks for one.
+type Challenge struct {
+	ID       string
+	User     string
+	DeviceID string
+	// Fingerprint is the hash that identified the device, so that
+	// completing the challenge can teach it.
+	Fingerprint string
+	Status      ChallengeStatus
+	Reasons     []string
+	// Email and Phone are where codes may be sent: those of the request
+	// that created the challenge.
+	Email, Phone string
+	// CodeHash is a keyed hash of the current code; the code itself is
+	// never stored.
+	CodeHash []byte
+	// Sends and Attempts count code sends and verification attempts.
+	Sends, Attempts int
+	CreatedAt       time.Time
+	SentAt          time.Time
+	ExpiresAt       time.Time
+	UpdatedAt       time.Time
+	// Attempt is the evaluation that created the challenge; completing the
+	// challenge records it again as a success.
+	Attempt Event
+}
+
+// LoadRequest names what an evaluation reads.
+type LoadRequest struct {
+	User string
+	// DeviceKeys find global devices (any user's) that have one of these
+	// keys; at most MaxCandidates of them are returned (0 means 16).
+	DeviceKeys    []string
+	MaxCandidates int
+	// The user's events since EventsSince, newest first, at most MaxEvents
+	// (0 means 50).
+	EventsSince time.Time
+	MaxEvents   int
+	// Failures to count; Failures.User is ignored and User is used.
+	Failures FailureQuery
+	// ChallengesSince counts the user's challenges created since then.
+	ChallengesSince time.Time
+}
+
+// State is what [Store.Load] returns: everything one evaluation looks at.
+type State struct {
+	// Devices are the user's known devices, most recently seen first.
+	Devices []UserDevice
+	// Candidates are devices that have one of the requested keys.
+	Candidates []Device
+	// Events are the user's recent events, newest first.
+	Events []Event
+	// Failures are the counts asked for in LoadRequest.Failures.
+	Failures FailureCounts
+	// Challenges is the number of the user's challenges created since
+	// LoadRequest.ChallengesSince.
+	Challenges int
+}
+
+// Commit is everything one evaluation writes, applied atomically.
+type Commit struct {
+	// User whose history is written. Required.
+	User string
+	// Event, if set, is appended to the user's history. The history is then
+	// trimmed: events before HistorySince are dropped, and then, while more
+	// than MaxHistory (0 means 50) remain, the oldest event without Success,
+	// or the oldest event if all have it.
+	Event        *Event
+	MaxHistory   int
+	HistorySince time.Time
+	// Device, if set, is upserted: a new one is inserted; an existing one
+	// takes Hashes and Keys from it, keeps the earliest FirstSeen and the
+	// latest LastSeen.
+	Device *Device
+	// Link, if set, is upserted: an existing link keeps the earliest
+	// FirstSeen, the latest LastSeen and the latest RestrictedUntil, and
+	// stays trusted once trusted. The device must exist (in the store or in
+	// this commit).
+	Link *Link
+	// Challenge, if set, is inserted (ErrConflict if its id exists). Open
+	// challenges of the same user and device become overridden.
+	Challenge *Challenge
+}
+
+// Devices is the global device registry.
+type Devices interface {
+	// Device returns the device with the id, or ErrNotFound.
+	Device(ctx context.Context, id string) (Device, error)
+	// FindDevices returns up to limit devices that have any of the keys,
+	// most recently seen first.
+	FindDevices(ctx context.Context, keys []string, limit int) ([]Device, error)
+}
+
+// Links relates users and devices.
+type Links interface {
+	// UserDevices returns the user's known devices, most recently seen
+	// first; none for an unknown user.
+	UserDevices(ctx context.Context, user string) ([]UserDevice, error)
+	// DeviceUsers returns the links of a device seen since the time, most
+	// recently seen first.
+	DeviceUsers(ctx context.Context, deviceID string, since time.Time) ([]Link, error)
+}
+
+// Events is the users' history.
+type Events interface {
+	// Events returns up to limit of the user's events since the time,
+	// newest first.
+	Events(ctx context.Context, user string, since time.Time, limit int) ([]Event, error)
+}
+
+// Counters records what an attacker can drive — failed attempts — and
+// counts it in windows. The store keeps at most [MaxFailures] per user and
+// per network.
+type Counters interface {
+	// AddFailure records one failed attempt.
+	AddFailure(ctx context.Context, f Failure) error
+	// CountFailures answers a failure query.
+	CountFailures(ctx context.Context, q FailureQuery) (FailureCounts, error)
+}
+
+// Challenges are created by Commit and changed here.
+type Challenges interface {
+	// Challenge returns the challenge with the id, or ErrNotFound.
+	Challenge(ctx context.Context, id string) (Challenge, error)
+	// UpdateChallenge reads the challenge, calls update on a copy and, if
+	// update returns nil, stores the copy, all atomically: no other change
+	// to the challenge happens in between. It returns the stored challenge,
+	// ErrNotFound, or update's error (wrapped as given) in which case
+	// nothing is stored. The ID cannot be changed. update must not call
+	// the store.
+	UpdateChallenge(ctx context.Context, id string, update func(*Challenge) error) (Challenge, error)
+}
+
+// Secrets keeps the engine's keys.
+type Secrets interface {
+	// Secret returns the secret stored under name. If there is none, it
+	// stores create and returns it. Concurrent calls all return the one
+	// value that was stored first.
+	Secret(ctx context.Context, name string, create []byte) ([]byte, error)
+}
+
+// Store is everything ato persists. See the package documentation for the
+// concurrency and value contract.
+type Store interface {
+	Devices
+	Links
+	Events
+	Counters
+	Challenges
+	Secrets
+
+	// Load reads what one evaluation needs in one call.
+	Load(ctx context.Context, r LoadRequest) (State, error)
+	// Commit writes what one evaluation decided, atomically.
+	Commit(ctx context.Context, c Commit) error
+	// DeleteUser erases every record of the user: history, links,
+	// failures, challenges, and the devices no other user is linked to.
+	// Deleting an unknown user is not an error.
+	DeleteUser(ctx context.Context, user string) error
+	// Purge drops events, failures and challenges older than before (by
+	// event time, failure time and challenge creation) and returns how many
+	// records it dropped.
+	Purge(ctx context.Context, before time.Time) (int64, error)
+}

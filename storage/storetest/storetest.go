@@ -1,0 +1,724 @@
+// Package storetest is the conformance suite for [storage.Store]
+// implementations. A store's tests call [Run]; every subtest gets a fresh
+// store and a fake clock, and a failure says in plain words which rule of the
+// contract was broken.
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) storage.Store {
+//			return mystore.New()
+//		})
+//	}
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/atoguard/ato/storage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Clock is a fake clock the suite moves by hand. Its times are UTC at
+// millisecond precision, as stores keep them.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock at a fixed instant.
+func NewClock() *Clock {
+	return &Clock{now: time.Date(2026, 3, 14, 9, 26, 53, 589_000_000, time.UTC)}
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward and returns the new time.
+func (c *Clock) Advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	return c.now
+}
+
+// Run runs the conformance suite against stores made by newStore, which is
+// called once per subtest. newStore should register its own cleanup (Close)
+// with t.Cleanup.
+func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s storage.Store, clk *Clock)
+	}{
+		{"LoadUnknownUserIsEmpty", testLoadUnknownUser},
+		{"CommitAndLoad", testCommitAndLoad},
+		{"DeviceUpsertMerges", testDeviceUpsert},
+		{"DeviceLookupByKeys", testDeviceLookup},
+		{"DeviceNotFound", testDeviceNotFound},
+		{"LinkUpsertMerges", testLinkUpsert},
+		{"LinkNeedsDevice", testLinkNeedsDevice},
+		{"DeviceUsers", testDeviceUsers},
+		{"HistoryBoundedByCount", testHistoryCount},
+		{"HistoryTrimKeepsSuccesses", testHistoryKeepsSuccesses},
+		{"HistoryBoundedByAge", testHistoryAge},
+		{"EventsNewestFirstAndLimited", testEventsQuery},
+		{"ReturnedValuesAreCopies", testCopies},
+		{"FailureCounts", testFailureCounts},
+		{"ConcurrentFailuresAllCounted", testConcurrentFailures},
+		{"FailuresBounded", testFailuresBounded},
+		{"ChallengeInsertAndGet", testChallengeRoundTrip},
+		{"ChallengeNotFound", testChallengeNotFound},
+		{"ChallengeDuplicateID", testChallengeDuplicate},
+		{"ChallengeUpdateError", testChallengeUpdateError},
+		{"ChallengeOneStatusChangeWins", testChallengeRace},
+		{"ChallengeAttemptsNotLost", testChallengeAttempts},
+		{"NewChallengeOverridesOpenOne", testChallengeOverride},
+		{"ChallengesCounted", testChallengeCount},
+		{"SecretCreatedOnce", testSecret},
+		{"ConcurrentCommitsNotLost", testConcurrentCommits},
+		{"DeleteUser", testDeleteUser},
+		{"Purge", testPurge},
+		{"CommitNeedsUser", testCommitNeedsUser},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newStore(t), NewClock())
+		})
+	}
+}
+
+func ctx(t *testing.T) context.Context { return t.Context() }
+
+func device(id string, at time.Time, hashes ...string) *storage.Device {
+	keys := make([]string, len(hashes))
+	for i, h := range hashes {
+		keys[i] = "k:" + h
+	}
+	return &storage.Device{ID: id, Hashes: hashes, Keys: keys, FirstSeen: at, LastSeen: at}
+}
+
+func event(user string, n int, at time.Time, success bool) *storage.Event {
+	return &storage.Event{
+		ID: fmt.Sprintf("%s-ev-%d", user, n), User: user, Time: at, Kind: storage.KindEvaluation,
+		Action: "login", Verdict: "allow", Success: success, DeviceID: "dev-" + user,
+		IP: "203.0.113.9", Network: "203.0.113.9", Located: true, Country: "NL", Region: "NH",
+		City: "Amsterdam", Latitude: 52.37, Longitude: 4.89, AccuracyKm: 20, ASN: 64500,
+		Reasons: []string{"new_ip"},
+	}
+}
+
+// login commits a successful login of user from device id at the time.
+func login(t *testing.T, s storage.Store, user, id string, at time.Time, hashes ...string) {
+	t.Helper()
+	err := s.Commit(ctx(t), storage.Commit{
+		User:   user,
+		Event:  &storage.Event{ID: fmt.Sprintf("%s-%s-%d", user, id, at.UnixNano()), User: user, Time: at, Kind: storage.KindEvaluation, Success: true, DeviceID: id},
+		Device: device(id, at, hashes...),
+		Link:   &storage.Link{User: user, DeviceID: id, FirstSeen: at, LastSeen: at},
+	})
+	require.NoError(t, err, "Commit of a login")
+}
+
+func testLoadUnknownUser(t *testing.T, s storage.Store, clk *Clock) {
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "nobody", DeviceKeys: []string{"k:x"}, Failures: storage.FailureQuery{Network: "198.51.100.1"}})
+	require.NoError(t, err, "Load of a user the store never saw must not be an error")
+	assert.Empty(t, st.Devices)
+	assert.Empty(t, st.Candidates)
+	assert.Empty(t, st.Events)
+	assert.Zero(t, st.Failures)
+	assert.Zero(t, st.Challenges)
+
+	devs, err := s.UserDevices(ctx(t), "nobody")
+	require.NoError(t, err)
+	assert.Empty(t, devs)
+}
+
+func testCommitAndLoad(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	ev := event("alice", 1, now, true)
+	dev := device("d1", now, "hash-a", "hash-b")
+	link := &storage.Link{User: "alice", DeviceID: "d1", FirstSeen: now, LastSeen: now, RestrictedUntil: now.Add(72 * time.Hour)}
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: ev, Device: dev, Link: link}))
+
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", DeviceKeys: []string{"k:hash-b"}, EventsSince: now.Add(-time.Hour)})
+	require.NoError(t, err)
+	require.Len(t, st.Events, 1, "the committed event must be in the user's history")
+	assert.Equal(t, *ev, st.Events[0], "an event must round-trip field for field")
+	require.Len(t, st.Devices, 1, "the linked device must be among the user's devices")
+	assert.Equal(t, *link, st.Devices[0].Link, "a link must round-trip field for field")
+	assert.Equal(t, *dev, st.Devices[0].Device, "a device must round-trip field for field")
+	require.Len(t, st.Candidates, 1, "a device must be found by any of its keys")
+	assert.Equal(t, *dev, st.Candidates[0])
+
+	got, err := s.Device(ctx(t), "d1")
+	require.NoError(t, err)
+	assert.Equal(t, *dev, got)
+}
+
+func testDeviceUpsert(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	login(t, s, "alice", "d1", t0, "h1")
+	t1 := clk.Advance(time.Hour)
+	login(t, s, "alice", "d1", t1, "h2", "h1")
+
+	got, err := s.Device(ctx(t), "d1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"h2", "h1"}, got.Hashes, "an upsert must replace the hashes")
+	assert.Equal(t, t0, got.FirstSeen, "an upsert must keep the earliest FirstSeen")
+	assert.Equal(t, t1, got.LastSeen, "an upsert must keep the latest LastSeen")
+
+	// An older write arriving late does not move LastSeen back.
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Device: device("d1", t0.Add(-time.Hour), "h3")}))
+	got, err = s.Device(ctx(t), "d1")
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(-time.Hour), got.FirstSeen)
+	assert.Equal(t, t1, got.LastSeen)
+	assert.Equal(t, []string{"h3"}, got.Hashes)
+	found, err := s.FindDevices(ctx(t), []string{"k:h1"}, 0)
+	require.NoError(t, err)
+	assert.Empty(t, found, "keys a device no longer has must not find it")
+}
+
+func testDeviceLookup(t *testing.T, s storage.Store, clk *Clock) {
+	for i := range 20 {
+		login(t, s, fmt.Sprintf("u%d", i), fmt.Sprintf("d%d", i), clk.Advance(time.Minute), fmt.Sprintf("h%d", i), "shared")
+	}
+	found, err := s.FindDevices(ctx(t), []string{"k:h3", "k:h7", "k:nope"}, 10)
+	require.NoError(t, err)
+	ids := deviceIDs(found)
+	assert.ElementsMatch(t, []string{"d3", "d7"}, ids)
+	assert.Equal(t, "d7", ids[0], "FindDevices must return the most recently seen first")
+
+	found, err = s.FindDevices(ctx(t), []string{"k:shared"}, 5)
+	require.NoError(t, err)
+	assert.Len(t, found, 5, "FindDevices must respect its limit")
+	assert.Equal(t, "d19", found[0].ID)
+
+	found, err = s.FindDevices(ctx(t), []string{"k:shared", "k:h19"}, 0)
+	require.NoError(t, err)
+	assert.Len(t, found, 16, "a limit of 0 means 16, and a device matching two keys is returned once")
+
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "u1", DeviceKeys: []string{"k:shared"}, MaxCandidates: 3})
+	require.NoError(t, err)
+	assert.Len(t, st.Candidates, 3, "Load must respect MaxCandidates")
+
+	found, err = s.FindDevices(ctx(t), nil, 10)
+	require.NoError(t, err)
+	assert.Empty(t, found, "no keys find no devices")
+}
+
+func deviceIDs(ds []storage.Device) []string {
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	return ids
+}
+
+func testDeviceNotFound(t *testing.T, s storage.Store, clk *Clock) {
+	_, err := s.Device(ctx(t), "missing")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+}
+
+func testLinkUpsert(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	login(t, s, "alice", "d1", t0, "h1")
+	t1 := clk.Advance(time.Hour)
+	until := t1.Add(72 * time.Hour)
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Link: &storage.Link{User: "alice", DeviceID: "d1", FirstSeen: t1, LastSeen: t1, Trusted: true, RestrictedUntil: until}}))
+	// A later plain login neither untrusts the device nor lifts the restriction.
+	t2 := clk.Advance(time.Hour)
+	login(t, s, "alice", "d1", t2, "h1")
+
+	devs, err := s.UserDevices(ctx(t), "alice")
+	require.NoError(t, err)
+	require.Len(t, devs, 1)
+	l := devs[0].Link
+	assert.Equal(t, t0, l.FirstSeen, "a link keeps its earliest FirstSeen")
+	assert.Equal(t, t2, l.LastSeen, "a link takes the latest LastSeen")
+	assert.True(t, l.Trusted, "a trusted link stays trusted")
+	assert.Equal(t, until, l.RestrictedUntil, "a link keeps the latest RestrictedUntil")
+
+	login(t, s, "alice", "d2", clk.Advance(time.Minute), "h2")
+	devs, err = s.UserDevices(ctx(t), "alice")
+	require.NoError(t, err)
+	require.Len(t, devs, 2)
+	assert.Equal(t, "d2", devs[0].DeviceID, "UserDevices returns the most recently seen first")
+	assert.Equal(t, "d2", devs[0].Device.ID)
+}
+
+func testLinkNeedsDevice(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	err := s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 1, now, true), Link: &storage.Link{User: "alice", DeviceID: "ghost", FirstSeen: now, LastSeen: now}})
+	require.Error(t, err, "a link to a device that does not exist must be refused")
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice"})
+	require.NoError(t, err)
+	assert.Empty(t, st.Events, "a refused commit must write nothing")
+	assert.Empty(t, st.Devices)
+}
+
+func testDeviceUsers(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	login(t, s, "alice", "d1", t0, "h1")
+	login(t, s, "bob", "d1", clk.Advance(time.Hour), "h1")
+	login(t, s, "carol", "d1", clk.Advance(time.Hour), "h1")
+	links, err := s.DeviceUsers(ctx(t), "d1", t0.Add(time.Minute))
+	require.NoError(t, err)
+	require.Len(t, links, 2, "DeviceUsers counts only links seen since the time")
+	assert.Equal(t, "carol", links[0].User)
+	assert.Equal(t, "bob", links[1].User)
+}
+
+func testHistoryCount(t *testing.T, s storage.Store, clk *Clock) {
+	for i := range 60 {
+		require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", i, clk.Advance(time.Minute), true)}))
+	}
+	evs, err := s.Events(ctx(t), "alice", time.Time{}, 1000)
+	require.NoError(t, err)
+	require.Len(t, evs, 50, "MaxHistory 0 must keep 50 events")
+	assert.Equal(t, "alice-ev-59", evs[0].ID, "the newest events are kept")
+	assert.Equal(t, "alice-ev-10", evs[49].ID)
+
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 60, clk.Advance(time.Minute), true), MaxHistory: 5}))
+	evs, err = s.Events(ctx(t), "alice", time.Time{}, 1000)
+	require.NoError(t, err)
+	assert.Len(t, evs, 5, "MaxHistory bounds the history")
+}
+
+func testHistoryKeepsSuccesses(t *testing.T, s storage.Store, clk *Clock) {
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 0, clk.Advance(time.Minute), true), MaxHistory: 3}))
+	for i := 1; i <= 5; i++ {
+		require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", i, clk.Advance(time.Minute), false), MaxHistory: 3}))
+	}
+	evs, err := s.Events(ctx(t), "alice", time.Time{}, 10)
+	require.NoError(t, err)
+	require.Len(t, evs, 3)
+	assert.Equal(t, []string{"alice-ev-5", "alice-ev-4", "alice-ev-0"}, eventIDs(evs),
+		"trimming must drop attempts without success before the successful login they would push out")
+}
+
+func eventIDs(evs []storage.Event) []string {
+	ids := make([]string, len(evs))
+	for i, e := range evs {
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+func testHistoryAge(t *testing.T, s storage.Store, clk *Clock) {
+	old := clk.Now()
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 1, old, true)}))
+	now := clk.Advance(200 * 24 * time.Hour)
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 2, now, true), HistorySince: now.Add(-180 * 24 * time.Hour)}))
+	evs, err := s.Events(ctx(t), "alice", time.Time{}, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"alice-ev-2"}, eventIDs(evs), "events before HistorySince are dropped on commit")
+}
+
+func testEventsQuery(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	for i := range 10 {
+		require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", i, clk.Advance(time.Minute), i%2 == 0)}))
+	}
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "bob", Event: event("bob", 0, clk.Now(), true)}))
+	evs, err := s.Events(ctx(t), "alice", t0.Add(5*time.Minute), 3)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"alice-ev-9", "alice-ev-8", "alice-ev-7"}, eventIDs(evs))
+	evs, err = s.Events(ctx(t), "alice", t0.Add(8*time.Minute), 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"alice-ev-9", "alice-ev-8", "alice-ev-7"}, eventIDs(evs), "since is inclusive")
+
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", EventsSince: t0, MaxEvents: 4})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"alice-ev-9", "alice-ev-8", "alice-ev-7", "alice-ev-6"}, eventIDs(st.Events))
+
+	// Events at the same millisecond come back newest-written first.
+	same := clk.Advance(time.Hour)
+	for i := 20; i < 23; i++ {
+		require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "carol", Event: event("carol", i, same, true)}))
+	}
+	evs, err = s.Events(ctx(t), "carol", time.Time{}, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"carol-ev-22", "carol-ev-21", "carol-ev-20"}, eventIDs(evs))
+}
+
+func testCopies(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	ev := event("alice", 1, now, true)
+	dev := device("d1", now, "h1")
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: ev, Device: dev, Link: &storage.Link{User: "alice", DeviceID: "d1", FirstSeen: now, LastSeen: now}}))
+	// The caller's values change after the commit.
+	ev.Reasons[0] = "changed"
+	dev.Hashes[0] = "changed"
+	dev.Keys[0] = "changed"
+
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", DeviceKeys: []string{"k:h1"}})
+	require.NoError(t, err)
+	require.Len(t, st.Events, 1)
+	assert.Equal(t, []string{"new_ip"}, st.Events[0].Reasons, "a store must not keep the caller's slices")
+	assert.Equal(t, []string{"h1"}, st.Devices[0].Device.Hashes)
+	require.Len(t, st.Candidates, 1, "a store must index the keys it was given, not the caller's later edits")
+
+	// The returned values change; the store must not see it.
+	st.Events[0].Reasons[0] = "mutated"
+	st.Devices[0].Device.Hashes[0] = "mutated"
+	st.Candidates[0].Keys[0] = "mutated"
+	st2, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", DeviceKeys: []string{"k:h1"}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"new_ip"}, st2.Events[0].Reasons, "a store must not return slices it keeps")
+	assert.Equal(t, []string{"h1"}, st2.Devices[0].Device.Hashes)
+	assert.Equal(t, []string{"k:h1"}, st2.Candidates[0].Keys)
+}
+
+func failure(user, network string, at time.Time, knownDevice, knownIP bool) storage.Failure {
+	return storage.Failure{User: user, Time: at, IP: network, Network: network, DeviceID: "dx", KnownDevice: knownDevice, KnownIP: knownIP}
+}
+
+func testFailureCounts(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	add := func(f storage.Failure) { require.NoError(t, s.AddFailure(ctx(t), f)) }
+	add(failure("alice", "198.51.100.7", t0.Add(-2*time.Hour), false, false)) // outside every window
+	add(failure("alice", "198.51.100.7", t0, false, false))
+	add(failure("alice", "198.51.100.7", t0, true, false))
+	add(failure("alice", "198.51.100.7", t0, false, true))
+	add(failure("bob", "198.51.100.7", t0, false, false))
+	add(failure("bob", "198.51.100.7", t0, false, false))
+	add(failure("carol", "198.51.100.7", t0, false, true)) // carol knows this network
+	add(failure("dave", "2001:db8::/64", t0, false, false))
+
+	q := storage.FailureQuery{User: "alice", UserSince: t0.Add(-15 * time.Minute), Network: "198.51.100.7", NetworkSince: t0.Add(-time.Hour)}
+	got, err := s.CountFailures(ctx(t), q)
+	require.NoError(t, err)
+	assert.Equal(t, storage.FailureCounts{User: 3, UserUnknown: 1, NetworkUsers: 2}, got,
+		"User counts the window, UserUnknown only failures from an unknown device and network, NetworkUsers distinct users who did not know the network")
+
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", Failures: q})
+	require.NoError(t, err)
+	assert.Equal(t, got, st.Failures, "Load must count failures as CountFailures does")
+
+	got, err = s.CountFailures(ctx(t), storage.FailureQuery{User: "alice", UserSince: t0})
+	require.NoError(t, err)
+	assert.Equal(t, storage.FailureCounts{User: 3, UserUnknown: 1}, got, "since is inclusive; an empty network counts nothing")
+}
+
+func testConcurrentFailures(t *testing.T, s storage.Store, clk *Clock) {
+	const n = 64
+	now := clk.Now()
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs <- s.AddFailure(context.Background(), failure("alice", fmt.Sprintf("198.51.100.%d", i%4), now, false, false))
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	got, err := s.CountFailures(ctx(t), storage.FailureQuery{User: "alice", UserSince: now})
+	require.NoError(t, err)
+	assert.Equal(t, n, got.User, "every one of %d concurrent failures must be counted", n)
+	assert.Equal(t, n, got.UserUnknown)
+}
+
+func testFailuresBounded(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	for i := range storage.MaxFailures + 10 {
+		require.NoError(t, s.AddFailure(ctx(t), failure(fmt.Sprintf("u%d", i%3), "198.51.100.1", now, false, false)))
+		require.NoError(t, s.AddFailure(ctx(t), failure("victim", fmt.Sprintf("203.0.113.%d", i%200), now, false, false)))
+	}
+	got, err := s.CountFailures(ctx(t), storage.FailureQuery{User: "victim", UserSince: now, Network: "198.51.100.1", NetworkSince: now})
+	require.NoError(t, err)
+	assert.Equal(t, storage.MaxFailures, got.User, "a store keeps at most MaxFailures per user")
+	assert.Equal(t, 3, got.NetworkUsers)
+}
+
+func challenge(id, user, dev string, at time.Time) *storage.Challenge {
+	return &storage.Challenge{
+		ID: id, User: user, DeviceID: dev, Fingerprint: "hash-" + dev, Status: storage.ChallengePending,
+		Reasons: []string{"new_device", "new_ip"}, Email: user + "@example.com", Phone: "+15555550100",
+		CreatedAt: at, ExpiresAt: at.Add(time.Hour), UpdatedAt: at,
+		Attempt: *event(user, 7, at, false),
+	}
+}
+
+func testChallengeRoundTrip(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	c := challenge("c1", "alice", "d1", now)
+	c.CodeHash = []byte{1, 2, 3}
+	c.Sends, c.Attempts, c.SentAt = 1, 2, now.Add(time.Second)
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 7, now, false), Challenge: c}))
+	got, err := s.Challenge(ctx(t), "c1")
+	require.NoError(t, err)
+	assert.Equal(t, *c, got, "a challenge must round-trip field for field")
+}
+
+func testChallengeNotFound(t *testing.T, s storage.Store, clk *Clock) {
+	_, err := s.Challenge(ctx(t), "missing")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	called := false
+	_, err = s.UpdateChallenge(ctx(t), "missing", func(*storage.Challenge) error { called = true; return nil })
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	assert.False(t, called, "update must not be called for a missing challenge")
+}
+
+func testChallengeDuplicate(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("c1", "alice", "d1", now)}))
+	err := s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 9, now, false), Challenge: challenge("c1", "alice", "d2", now)})
+	require.ErrorIs(t, err, storage.ErrConflict)
+	evs, err := s.Events(ctx(t), "alice", time.Time{}, 0)
+	require.NoError(t, err)
+	assert.Empty(t, evs, "a refused commit must write nothing")
+}
+
+func testChallengeUpdateError(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("c1", "alice", "d1", now)}))
+	boom := errors.New("boom")
+	_, err := s.UpdateChallenge(ctx(t), "c1", func(c *storage.Challenge) error {
+		c.Status = storage.ChallengeFailed
+		return boom
+	})
+	require.ErrorIs(t, err, boom, "update's error must come back")
+	got, err := s.Challenge(ctx(t), "c1")
+	require.NoError(t, err)
+	assert.Equal(t, storage.ChallengePending, got.Status, "nothing is stored when update fails")
+
+	got, err = s.UpdateChallenge(ctx(t), "c1", func(c *storage.Challenge) error {
+		c.ID = "other"
+		c.Status = storage.ChallengeSent
+		c.CodeHash = []byte("hmac")
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "c1", got.ID, "the id cannot be changed")
+	again, err := s.Challenge(ctx(t), "c1")
+	require.NoError(t, err)
+	assert.Equal(t, got, again)
+	assert.Equal(t, storage.ChallengeSent, again.Status)
+}
+
+func testChallengeRace(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	c := challenge("c1", "alice", "d1", now)
+	c.Status = storage.ChallengeVerified
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: c}))
+	errDone := errors.New("already completed")
+	const n = 32
+	var wins atomic.Int32
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_, err := s.UpdateChallenge(context.Background(), "c1", func(c *storage.Challenge) error {
+				if c.Status != storage.ChallengeVerified {
+					return errDone
+				}
+				c.Status = storage.ChallengeCompleted
+				return nil
+			})
+			if err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, errDone) {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int32(1), wins.Load(), "exactly one of %d concurrent status changes must win", n)
+}
+
+func testChallengeAttempts(t *testing.T, s storage.Store, clk *Clock) {
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("c1", "alice", "d1", clk.Now())}))
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			_, err := s.UpdateChallenge(context.Background(), "c1", func(c *storage.Challenge) error {
+				c.Attempts++
+				return nil
+			})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	got, err := s.Challenge(ctx(t), "c1")
+	require.NoError(t, err)
+	assert.Equal(t, n, got.Attempts, "no concurrent increment may be lost")
+}
+
+func testChallengeOverride(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("old", "alice", "d1", t0)}))
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("otherdev", "alice", "d2", t0)}))
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "bob", Challenge: challenge("bobs", "bob", "d1", t0)}))
+	done := challenge("done", "alice", "d1", t0)
+	done.Status = storage.ChallengeCompleted
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: done}))
+	t1 := clk.Advance(time.Minute)
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("new", "alice", "d1", t1)}))
+
+	status := func(id string) storage.ChallengeStatus {
+		c, err := s.Challenge(ctx(t), id)
+		require.NoError(t, err)
+		return c.Status
+	}
+	assert.Equal(t, storage.ChallengeOverridden, status("old"), "a newer challenge for the same user and device overrides an open one")
+	assert.Equal(t, storage.ChallengePending, status("new"))
+	assert.Equal(t, storage.ChallengePending, status("otherdev"), "another device's challenge is untouched")
+	assert.Equal(t, storage.ChallengePending, status("bobs"), "another user's challenge is untouched")
+	assert.Equal(t, storage.ChallengeCompleted, status("done"), "a closed challenge is untouched")
+}
+
+func testChallengeCount(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	for i := range 5 {
+		require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge(fmt.Sprintf("c%d", i), "alice", fmt.Sprintf("d%d", i), t0.Add(time.Duration(i)*20*time.Minute))}))
+	}
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "bob", Challenge: challenge("b", "bob", "d1", t0)}))
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", ChallengesSince: t0.Add(40 * time.Minute)})
+	require.NoError(t, err)
+	assert.Equal(t, 3, st.Challenges, "challenges created since the time are counted, inclusively")
+}
+
+func testSecret(t *testing.T, s storage.Store, clk *Clock) {
+	const n = 16
+	got := make([][]byte, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			got[i], errs[i] = s.Secret(context.Background(), "hmac", []byte(fmt.Sprintf("candidate-%02d", i)))
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		assert.Equal(t, got[0], got[i], "every caller must get the one secret stored first")
+	}
+	again, err := s.Secret(ctx(t), "hmac", []byte("late"))
+	require.NoError(t, err)
+	assert.Equal(t, got[0], again)
+	other, err := s.Secret(ctx(t), "other", []byte("x"))
+	require.NoError(t, err)
+	assert.Equal(t, []byte("x"), other, "secrets are kept by name")
+	got[0][0] ^= 0xff
+	again, err = s.Secret(ctx(t), "hmac", []byte("late"))
+	require.NoError(t, err)
+	assert.NotEqual(t, got[0], again, "a store must not return the slice it keeps")
+}
+
+func testConcurrentCommits(t *testing.T, s storage.Store, clk *Clock) {
+	const n = 32
+	now := clk.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprintf("d%d", i%4)
+			errs <- s.Commit(context.Background(), storage.Commit{
+				User:       "alice",
+				Event:      event("alice", i, now.Add(time.Duration(i)*time.Millisecond), true),
+				Device:     device(id, now.Add(time.Duration(i)*time.Millisecond), "h-"+id),
+				Link:       &storage.Link{User: "alice", DeviceID: id, FirstSeen: now, LastSeen: now.Add(time.Duration(i) * time.Millisecond)},
+				MaxHistory: 1000,
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	evs, err := s.Events(ctx(t), "alice", time.Time{}, 1000)
+	require.NoError(t, err)
+	assert.Len(t, evs, n, "no concurrent commit may be lost")
+	devs, err := s.UserDevices(ctx(t), "alice")
+	require.NoError(t, err)
+	assert.Len(t, devs, 4)
+	for _, d := range devs {
+		assert.Equal(t, now.Add(time.Duration(28+d.DeviceID[1]-'0')*time.Millisecond), d.LastSeen, "LastSeen is the latest of concurrent writes for %s", d.DeviceID)
+	}
+}
+
+func testDeleteUser(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	login(t, s, "alice", "shared", now, "hs")
+	login(t, s, "bob", "shared", now, "hs")
+	login(t, s, "alice", "own", now, "ho")
+	require.NoError(t, s.AddFailure(ctx(t), failure("alice", "198.51.100.1", now, false, false)))
+	require.NoError(t, s.AddFailure(ctx(t), failure("bob", "198.51.100.1", now, false, false)))
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("c1", "alice", "own", now)}))
+
+	require.NoError(t, s.DeleteUser(ctx(t), "alice"))
+	require.NoError(t, s.DeleteUser(ctx(t), "alice"), "deleting an unknown user is not an error")
+
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", DeviceKeys: []string{"k:ho", "k:hs"}, Failures: storage.FailureQuery{UserSince: now, Network: "198.51.100.1", NetworkSince: now}})
+	require.NoError(t, err)
+	assert.Empty(t, st.Devices, "DeleteUser erases the user's links")
+	assert.Empty(t, st.Events, "DeleteUser erases the user's history")
+	assert.Zero(t, st.Failures.User, "DeleteUser erases the user's failures")
+	assert.Equal(t, 1, st.Failures.NetworkUsers, "other users' failures stay")
+	assert.Equal(t, []string{"shared"}, deviceIDs(st.Candidates), "a device only the user had is erased; a shared one stays")
+	_, err = s.Challenge(ctx(t), "c1")
+	require.ErrorIs(t, err, storage.ErrNotFound, "DeleteUser erases the user's challenges")
+	_, err = s.Device(ctx(t), "own")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+
+	bob, err := s.UserDevices(ctx(t), "bob")
+	require.NoError(t, err)
+	assert.Len(t, bob, 1, "other users keep their devices")
+	evs, err := s.Events(ctx(t), "bob", time.Time{}, 0)
+	require.NoError(t, err)
+	assert.Len(t, evs, 1)
+}
+
+func testPurge(t *testing.T, s storage.Store, clk *Clock) {
+	old := clk.Now()
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 1, old, true), Challenge: challenge("c-old", "alice", "d1", old)}))
+	require.NoError(t, s.AddFailure(ctx(t), failure("alice", "198.51.100.1", old, false, false)))
+	now := clk.Advance(200 * 24 * time.Hour)
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 2, now, true), Challenge: challenge("c-new", "alice", "d2", now)}))
+	require.NoError(t, s.AddFailure(ctx(t), failure("alice", "198.51.100.1", now, false, false)))
+
+	n, err := s.Purge(ctx(t), now.Add(-180*24*time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), n, "Purge reports the event, failure and challenge it dropped")
+	evs, err := s.Events(ctx(t), "alice", time.Time{}, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"alice-ev-2"}, eventIDs(evs))
+	got, err := s.CountFailures(ctx(t), storage.FailureQuery{User: "alice"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, got.User)
+	_, err = s.Challenge(ctx(t), "c-old")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	_, err = s.Challenge(ctx(t), "c-new")
+	require.NoError(t, err)
+}
+
+func testCommitNeedsUser(t *testing.T, s storage.Store, clk *Clock) {
+	err := s.Commit(ctx(t), storage.Commit{Event: event("", 1, clk.Now(), true)})
+	require.Error(t, err, "a commit without a user must be refused")
+}
