@@ -1,0 +1,427 @@
+// Package ato is an embeddable account-takeover protection engine.
+//
+// A login handler calls [Engine.Evaluate] with what it knows about the
+// attempt — user, the browser's fingerprint hashes, IP, email, phone — and
+// gets back a [Result]: a verdict (allow, challenge, restrict,
+// challenge_and_restrict or deny), the reasons behind it, a stable device id
+// and, when the verdict asks for one, a challenge to send to the real owner.
+// Everything happens in-process: no network hop, and every verdict carries
+// the findings and the rule that produced it.
+//
+// # One evaluation
+//
+// Evaluate validates and normalises the request, locates its IP (with a
+// [WithLocator]), loads the user's state with one store read, identifies
+// the device ([fingerprint]), runs the signals ([signals]), applies the
+// policy ([verdict]), and writes the attempt — with its challenge, if any —
+// in one atomic store write ([storage]).
+//
+// # What is remembered
+//
+// Only an allowed or restricted login teaches the engine: its device, IP and
+// country become known for the user. A challenged or denied attempt is
+// recorded but teaches nothing, so an attacker who retries does not become
+// known.
+//
+// # Concurrency
+//
+// An Engine is safe for concurrent use by many goroutines.
+package ato
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/fingerprint"
+	"github.com/atoguard/ato/internal/id"
+	"github.com/atoguard/ato/signals"
+	"github.com/atoguard/ato/storage"
+	"github.com/atoguard/ato/verdict"
+)
+
+// Windows the failure counts are loaded for.
+const (
+	bruteForceWindow  = 15 * time.Minute
+	stuffingWindow    = time.Hour
+	challengeRateSpan = time.Hour
+)
+
+// secretName is where the generated key is kept in the store.
+const secretName = "ato.hmac.v1"
+
+// Engine evaluates attempts. Make one with [New] and share it.
+type Engine struct {
+	store   storage.Store
+	cfg     config
+	signals []signals.Signal
+}
+
+// Result is the engine's answer to an attempt.
+type Result struct {
+	// EvaluationID identifies this evaluation (a UUID).
+	EvaluationID string
+	Verdict      verdict.Verdict
+	// Reasons are the reasons of the findings, in order, without repeats.
+	Reasons []signals.Reason
+	// FingerprintID is the stable device id (UUID text); empty when the
+	// request had no fingerprint.
+	FingerprintID string
+	// Confidence in [0,1] is how sure the device identification is: 1 for
+	// an exact match or a newly seen device, less for a match through the
+	// last fingerprint, 0 without a fingerprint.
+	Confidence float64
+	// ChallengeID is set when the verdict includes a challenge.
+	ChallengeID string
+	// Score in [0,1] combines the findings' scores: 1 - Π(1 - score).
+	Score float64
+	// Findings are the trace: every finding with its evidence.
+	Findings []signals.Finding
+	// Rule names the policy rule that decided.
+	Rule string
+	// Restrictions are the actions held back when the verdict restricts.
+	Restrictions []string
+}
+
+// New returns an engine over the store. Without [WithSecret], New reads the
+// engine's key from the store, creating it on first use, so codes and device
+// ids stay valid across restarts.
+func New(store storage.Store, opts ...Option) (*Engine, error) {
+	if store == nil {
+		return nil, errors.New("ato: New: nil store")
+	}
+	cfg := defaults()
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	seen := map[string]bool{}
+	sigs := append(signals.Builtin(), cfg.plugins...)
+	for _, s := range sigs {
+		if seen[s.Name()] {
+			return nil, fmt.Errorf("ato: New: two signals are named %q", s.Name())
+		}
+		seen[s.Name()] = true
+	}
+	if cfg.secret == nil {
+		fresh := make([]byte, 32)
+		rand.Read(fresh)
+		key, err := store.Secret(context.Background(), secretName, fresh)
+		if err != nil {
+			return nil, fmt.Errorf("ato: New: load key: %w", err)
+		}
+		if len(key) < MinSecretLen {
+			return nil, fmt.Errorf("ato: New: the key in the store is %d bytes; at least %d are needed", len(key), MinSecretLen)
+		}
+		cfg.secret = key
+	}
+	return &Engine{store: store, cfg: cfg, signals: sigs}, nil
+}
+
+// Evaluate decides on an attempt. A verdict of challenge or deny is a
+// result, not an error; errors are for invalid requests (errors.Is
+// [ErrInvalidRequest]), failing signals and store failures, and then
+// nothing is written.
+func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
+	a, err := normalise(r, e.cfg.now)
+	if err != nil {
+		return Result{}, err
+	}
+	in, known, err := e.load(ctx, a)
+	if err != nil {
+		return Result{}, err
+	}
+	findings, err := e.detect(ctx, in)
+	if err != nil {
+		return Result{}, err
+	}
+	score := combine(findings)
+	dec := e.cfg.policy.Decide(&verdict.Input{Action: a.action, Findings: findings, Score: score, KnownDevice: in.Device.Known})
+	if !dec.Verdict.Valid() {
+		return Result{}, fmt.Errorf("ato: policy rule %q returned verdict %q", dec.Rule, dec.Verdict)
+	}
+
+	res := Result{
+		EvaluationID:  id.New(),
+		Verdict:       dec.Verdict,
+		Reasons:       reasons(findings),
+		FingerprintID: in.Device.ID,
+		Confidence:    in.Device.Confidence,
+		Score:         score,
+		Findings:      findings,
+		Rule:          dec.Rule,
+		Restrictions:  dec.Restrictions,
+	}
+	c := e.commit(a, in, known, res)
+	if err := e.store.Commit(ctx, c); err != nil {
+		return Result{}, fmt.Errorf("ato: commit: %w", err)
+	}
+	if c.Challenge != nil {
+		res.ChallengeID = c.Challenge.ID
+	}
+	return res, nil
+}
+
+// load reads the user's state in one store call and builds the signals'
+// input: the located attempt, the identified device and the history. It also
+// returns the stored record of the identified device (zero when new).
+func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.Device, error) {
+	st, err := e.store.Load(ctx, storage.LoadRequest{
+		User:        a.User,
+		DeviceKeys:  fingerprint.Keys(a.Fingerprint, a.LastFingerprint),
+		EventsSince: a.time.Add(-e.cfg.historyAge),
+		MaxEvents:   e.cfg.maxHistory,
+		Failures: storage.FailureQuery{
+			UserSince:    a.time.Add(-bruteForceWindow),
+			Network:      a.network,
+			NetworkSince: a.time.Add(-stuffingWindow),
+		},
+		ChallengesSince: a.time.Add(-challengeRateSpan),
+	})
+	if err != nil {
+		return nil, storage.Device{}, fmt.Errorf("ato: load state: %w", err)
+	}
+	in := &signals.Input{
+		Now:             a.time,
+		Action:          a.action,
+		User:            a.User,
+		Fingerprint:     a.Fingerprint,
+		LastFingerprint: a.LastFingerprint,
+		Version:         a.Version,
+		IP:              a.ip,
+		Network:         a.network,
+		Email:           a.Email,
+		Phone:           a.Phone,
+		UserAgent:       a.UserAgent,
+		Metadata:        a.Metadata,
+		Devices:         st.Devices,
+		History:         st.Events,
+		KnownSince:      a.time.Add(-e.cfg.knownWindow),
+		Failures:        st.Failures,
+	}
+	if a.ip.IsValid() && e.cfg.locator != nil {
+		in.Location, in.Located = e.cfg.locator.Locate(a.ip)
+	}
+	ident := fingerprint.Identify(a.Fingerprint, a.LastFingerprint, st.Devices, st.Candidates)
+	in.Device = signals.Device{
+		ID:         ident.Device.ID,
+		Match:      ident.Match,
+		Confidence: ident.Confidence,
+		Known:      ident.Known,
+		Trusted:    ident.Link.Trusted,
+		Link:       ident.Link,
+	}
+	if ident.Match == signals.MatchNew {
+		in.Device.ID = e.deviceID(a.Fingerprint)
+	}
+	return in, ident.Device, nil
+}
+
+// deviceID names a device first seen with the fingerprint. The id is keyed
+// by the engine's secret, so two engines sharing a store agree on it, and
+// two attempts racing with one new fingerprint get one id.
+func (e *Engine) deviceID(fp string) string { return id.Keyed(e.cfg.secret, "device", fp) }
+
+// detect runs every signal in order. A signal's error or panic fails the
+// evaluation; findings are checked so that one bad plug-in cannot corrupt a
+// verdict.
+func (e *Engine) detect(ctx context.Context, in *signals.Input) ([]signals.Finding, error) {
+	var all []signals.Finding
+	for _, s := range e.signals {
+		fs, err := runSignal(ctx, s, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			if !validReason(f.Reason) {
+				return nil, fmt.Errorf("ato: signal %q: reason %q must be lower-case letters and '_'", s.Name(), f.Reason)
+			}
+			if math.IsNaN(f.Score) || f.Score < 0 || f.Score > 1 {
+				return nil, fmt.Errorf("ato: signal %q: reason %q: score %v is outside [0,1]", s.Name(), f.Reason, f.Score)
+			}
+			f.Signal = s.Name()
+			all = append(all, f)
+		}
+	}
+	return all, nil
+}
+
+func runSignal(ctx context.Context, s signals.Signal, in *signals.Input) (fs []signals.Finding, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("ato: signal %q panicked: %v", s.Name(), p)
+		}
+	}()
+	fs, err = s.Detect(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("ato: signal %q: %w", s.Name(), err)
+	}
+	return fs, nil
+}
+
+func validReason(r signals.Reason) bool { return lowerIdent(string(r), 64) }
+
+// combine is the probability that at least one finding is right, if each
+// were an independent estimate: 1 - Π(1 - score).
+func combine(fs []signals.Finding) float64 {
+	p := 1.0
+	for _, f := range fs {
+		p *= 1 - f.Score
+	}
+	return 1 - p
+}
+
+func reasons(fs []signals.Finding) []signals.Reason {
+	var rs []signals.Reason
+	for _, f := range fs {
+		if !slices.Contains(rs, f.Reason) {
+			rs = append(rs, f.Reason)
+		}
+	}
+	return rs
+}
+
+// commit is what the evaluation writes: always the attempt; the device and
+// the user's link to it only when the attempt succeeds (it teaches); the
+// challenge when the verdict asks for one.
+func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Result) storage.Commit {
+	ev := &storage.Event{
+		ID:       res.EvaluationID,
+		User:     a.User,
+		Time:     a.time,
+		Kind:     storage.KindEvaluation,
+		Action:   a.action,
+		Verdict:  string(res.Verdict),
+		Success:  res.Verdict.Succeeds(),
+		DeviceID: in.Device.ID,
+		IP:       a.IP,
+		Network:  a.network,
+		Reasons:  make([]string, len(res.Reasons)),
+	}
+	for i, r := range res.Reasons {
+		ev.Reasons[i] = string(r)
+	}
+	if in.Located {
+		l := in.Location
+		ev.Located, ev.Country, ev.Region, ev.City = true, l.Country, l.Region, l.City
+		ev.Latitude, ev.Longitude, ev.AccuracyKm, ev.ASN = l.Latitude, l.Longitude, l.AccuracyKm, l.ASN
+	}
+	c := storage.Commit{User: a.User, Event: ev, MaxHistory: e.cfg.maxHistory, HistorySince: a.time.Add(-e.cfg.historyAge)}
+	if res.Verdict.Succeeds() && in.Device.ID != "" {
+		dev.ID = in.Device.ID
+		d := fingerprint.Observe(dev, a.Fingerprint, a.time)
+		c.Device = &d
+		c.Link = &storage.Link{User: a.User, DeviceID: d.ID, FirstSeen: a.time, LastSeen: a.time}
+		if res.Verdict.Restricts() {
+			c.Link.RestrictedUntil = a.time.Add(DefaultRestrictFor)
+		}
+	}
+	if res.Verdict.Challenges() {
+		ev.ChallengeID = id.New()
+		c.Challenge = &storage.Challenge{
+			ID:          ev.ChallengeID,
+			User:        a.User,
+			DeviceID:    in.Device.ID,
+			Fingerprint: a.Fingerprint,
+			Status:      storage.ChallengePending,
+			Reasons:     ev.Reasons,
+			Email:       a.Email,
+			Phone:       a.Phone,
+			CreatedAt:   a.time,
+			ExpiresAt:   a.time.Add(e.cfg.challengeTTL),
+			UpdatedAt:   a.time,
+			Attempt:     *ev,
+		}
+	}
+	return c
+}
+
+// RecordFailure records a failed password attempt. It feeds the
+// brute-force and credential-stuffing signals; whether the attempt's device
+// and network were known for the user is decided now, so that an owner
+// mistyping on their own device is told apart from an attacker.
+func (e *Engine) RecordFailure(ctx context.Context, r Request) error {
+	a, err := normalise(r, e.cfg.now)
+	if err != nil {
+		return err
+	}
+	in, _, err := e.load(ctx, a)
+	if err != nil {
+		return err
+	}
+	f := storage.Failure{
+		User:        a.User,
+		Time:        a.time,
+		IP:          a.IP,
+		Network:     a.network,
+		DeviceID:    in.Device.ID,
+		KnownDevice: in.Device.Known,
+		KnownIP:     in.KnownNetwork(a.network),
+	}
+	if err := e.store.AddFailure(ctx, f); err != nil {
+		return fmt.Errorf("ato: record failure: %w", err)
+	}
+	return nil
+}
+
+// SendChallengeCode sends a new one-time code for the challenge over the
+// channel, to the destination of the request that created it.
+func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch challenge.Channel) error {
+	if _, err := e.challenge(ctx, challengeID); err != nil {
+		return err
+	}
+	return fmt.Errorf("ato: send challenge code: %w", errors.ErrUnsupported)
+}
+
+// VerifyChallengeCode checks a code the person typed. A wrong code is
+// (false, nil) until the attempts run out.
+func (e *Engine) VerifyChallengeCode(ctx context.Context, challengeID, code string) (bool, error) {
+	if _, err := e.challenge(ctx, challengeID); err != nil {
+		return false, err
+	}
+	return false, fmt.Errorf("ato: verify challenge code: %w", errors.ErrUnsupported)
+}
+
+// CompleteChallenge completes a verified challenge: the device becomes
+// trusted for the user and the same reasons do not challenge again.
+func (e *Engine) CompleteChallenge(ctx context.Context, challengeID string) error {
+	if _, err := e.challenge(ctx, challengeID); err != nil {
+		return err
+	}
+	return fmt.Errorf("ato: complete challenge: %w", errors.ErrUnsupported)
+}
+
+func (e *Engine) challenge(ctx context.Context, challengeID string) (storage.Challenge, error) {
+	c, err := e.store.Challenge(ctx, challengeID)
+	if err != nil {
+		return storage.Challenge{}, fmt.Errorf("ato: challenge: %w", err)
+	}
+	return c, nil
+}
+
+// DeleteUser erases every record of the user.
+func (e *Engine) DeleteUser(ctx context.Context, user string) error {
+	if err := e.store.DeleteUser(ctx, user); err != nil {
+		return fmt.Errorf("ato: delete user: %w", err)
+	}
+	return nil
+}
+
+// Purge drops history older than the history age (see [WithHistory]) and
+// returns how many records were dropped. Run it from time to time.
+func (e *Engine) Purge(ctx context.Context) (int64, error) {
+	n, err := e.store.Purge(ctx, e.cfg.now().Add(-e.cfg.historyAge))
+	if err != nil {
+		return n, fmt.Errorf("ato: purge: %w", err)
+	}
+	return n, nil
+}

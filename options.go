@@ -1,0 +1,159 @@
+package ato
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/signals"
+	"github.com/atoguard/ato/verdict"
+)
+
+// Defaults of the options.
+const (
+	// DefaultMaxHistory events are kept per user…
+	DefaultMaxHistory = 50
+	// …for at most DefaultHistoryAge.
+	DefaultHistoryAge = 180 * 24 * time.Hour
+	// DefaultKnownWindow: a successful login makes its IP and country
+	// known for this long.
+	DefaultKnownWindow = 90 * 24 * time.Hour
+	// DefaultChallengeTTL: a challenge whose code was never sent expires
+	// after this long.
+	DefaultChallengeTTL = time.Hour
+	// DefaultRestrictFor: a restrict verdict holds back sensitive actions
+	// on the user's device for this long, unless a challenge completes.
+	DefaultRestrictFor = 72 * time.Hour
+	// MinSecretLen is the shortest key WithSecret accepts.
+	MinSecretLen = 32
+)
+
+// Option configures an [Engine].
+type Option func(*config) error
+
+type config struct {
+	locator      signals.Locator
+	sender       challenge.Sender
+	now          func() time.Time
+	plugins      []signals.Signal
+	policy       verdict.Policy
+	secret       []byte
+	maxHistory   int
+	historyAge   time.Duration
+	knownWindow  time.Duration
+	challengeTTL time.Duration
+}
+
+func defaults() config {
+	return config{
+		now:          time.Now,
+		policy:       verdict.Default(),
+		maxHistory:   DefaultMaxHistory,
+		historyAge:   DefaultHistoryAge,
+		knownWindow:  DefaultKnownWindow,
+		challengeTTL: DefaultChallengeTTL,
+	}
+}
+
+// WithLocator sets where IP addresses are located (a GeoIP database).
+// Without it, attempts are not located and geo signals stay silent.
+func WithLocator(l signals.Locator) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("ato: WithLocator: nil locator")
+		}
+		c.locator = l
+		return nil
+	}
+}
+
+// WithSender sets what delivers challenge codes. Without it, codes cannot
+// be sent by email or SMS.
+func WithSender(s challenge.Sender) Option {
+	return func(c *config) error {
+		if s == nil {
+			return errors.New("ato: WithSender: nil sender")
+		}
+		c.sender = s
+		return nil
+	}
+}
+
+// WithClock sets the engine's clock, for tests and replays. Default:
+// time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errors.New("ato: WithClock: nil clock")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// WithSignals adds plug-in signals. They run after the built-in ones, in
+// the order given; names must be unique.
+func WithSignals(s ...signals.Signal) Option {
+	return func(c *config) error {
+		for i, sig := range s {
+			if sig == nil {
+				return fmt.Errorf("ato: WithSignals: signal %d is nil", i)
+			}
+			if sig.Name() == "" {
+				return fmt.Errorf("ato: WithSignals: signal %d has no name", i)
+			}
+		}
+		c.plugins = append(c.plugins, s...)
+		return nil
+	}
+}
+
+// WithPolicy replaces the default policy ([verdict.Default]).
+func WithPolicy(p verdict.Policy) Option {
+	return func(c *config) error {
+		if p == nil {
+			return errors.New("ato: WithPolicy: nil policy")
+		}
+		c.policy = p
+		return nil
+	}
+}
+
+// WithSecret sets the HMAC key for challenge codes and device ids; it must
+// be at least 32 bytes, and should come from a secret manager. Without it,
+// a random key is made once and kept in the store.
+func WithSecret(key []byte) Option {
+	return func(c *config) error {
+		if len(key) < MinSecretLen {
+			return fmt.Errorf("ato: WithSecret: key is %d bytes; at least %d are needed", len(key), MinSecretLen)
+		}
+		c.secret = append([]byte(nil), key...)
+		return nil
+	}
+}
+
+// WithHistory bounds each user's history to maxEvents events no older than
+// maxAge. Defaults: [DefaultMaxHistory], [DefaultHistoryAge].
+func WithHistory(maxEvents int, maxAge time.Duration) Option {
+	return func(c *config) error {
+		if maxEvents < 1 || maxAge <= 0 {
+			return fmt.Errorf("ato: WithHistory: need at least 1 event and a positive age, got %d and %v", maxEvents, maxAge)
+		}
+		c.maxHistory, c.historyAge = maxEvents, maxAge
+		return nil
+	}
+}
+
+// WithKnownWindow sets how long a successful login keeps its IP and
+// country known for the user (new_ip, new_country). Default:
+// [DefaultKnownWindow].
+func WithKnownWindow(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("ato: WithKnownWindow: %v is not positive", d)
+		}
+		c.knownWindow = d
+		return nil
+	}
+}

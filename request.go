@@ -1,0 +1,185 @@
+package ato
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Action is what the person is trying to do.
+type Action string
+
+// Actions the default policy knows. Applications may use their own
+// lower-case actions (for example "password_change") to ask whether a
+// sensitive action is allowed.
+const (
+	ActionLogin  Action = "login"
+	ActionSignup Action = "signup"
+)
+
+// Request describes one attempt, as the hosted API's evaluate call does.
+type Request struct {
+	Action          Action // empty means login
+	User            string // required
+	Fingerprint     string // from the browser, e.g. Rupt.getHash()[0]
+	LastFingerprint string // the browser's previous hash, getHash()[1]
+	Version         string // version of the fingerprinting script
+	IP              string
+	Email, Phone    string // challenge destinations
+	UserAgent       string
+	Metadata        map[string]string
+	Time            time.Time // zero means the engine clock
+}
+
+// Limits on request fields. Longer values are refused, not truncated.
+const (
+	MaxUserLen        = 256
+	MaxFingerprintLen = 4096
+	MaxActionLen      = 32
+	MaxVersionLen     = 64
+	MaxEmailLen       = 254
+	MaxPhoneLen       = 32
+	MaxUserAgentLen   = 2048
+	MaxMetadataKeys   = 32
+	MaxMetadataKeyLen = 64
+	MaxMetadataValLen = 1024
+)
+
+// attempt is a validated, normalised request.
+type attempt struct {
+	Request
+	action  string
+	ip      netip.Addr // invalid when none
+	network string
+	time    time.Time
+}
+
+// normalise validates r and returns it normalised. Every error wraps
+// ErrInvalidRequest and names the field.
+func normalise(r Request, now func() time.Time) (attempt, error) {
+	a := attempt{Request: r, action: string(r.Action)}
+	if a.action == "" {
+		a.action = string(ActionLogin)
+	}
+	if err := checkAction(a.action); err != nil {
+		return attempt{}, err
+	}
+	if r.User == "" {
+		return attempt{}, invalid("user", "required")
+	}
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"user", r.User, MaxUserLen},
+		{"fingerprint", r.Fingerprint, MaxFingerprintLen},
+		{"last_fingerprint", r.LastFingerprint, MaxFingerprintLen},
+		{"version", r.Version, MaxVersionLen},
+		{"email", r.Email, MaxEmailLen},
+		{"phone", r.Phone, MaxPhoneLen},
+		{"user_agent", r.UserAgent, MaxUserAgentLen},
+	} {
+		if err := checkText(f.name, f.value, f.max); err != nil {
+			return attempt{}, err
+		}
+	}
+	if r.Fingerprint == "" && r.LastFingerprint != "" {
+		return attempt{}, invalid("last_fingerprint", "given without fingerprint")
+	}
+	if err := checkMetadata(r.Metadata); err != nil {
+		return attempt{}, err
+	}
+	if r.IP != "" {
+		ip, err := netip.ParseAddr(r.IP)
+		if err != nil {
+			return attempt{}, invalid("ip", excerpt(r.IP)+" is not an IP address")
+		}
+		a.ip = ip.Unmap().WithZone("")
+		a.IP = a.ip.String()
+		a.network = networkOf(a.ip)
+	}
+	a.time = r.Time
+	if a.time.IsZero() {
+		a.time = now()
+	}
+	a.time = a.time.UTC()
+	return a, nil
+}
+
+// networkOf is the key IPs are compared by: the address for IPv4, the /64
+// for IPv6 (one subscriber usually gets a whole /64).
+func networkOf(ip netip.Addr) string {
+	if ip.Is4() {
+		return ip.String()
+	}
+	return netip.PrefixFrom(ip, 64).Masked().String()
+}
+
+func checkAction(a string) error {
+	if !lowerIdent(a, MaxActionLen) {
+		return invalid("action", excerpt(a)+" must be 1 to "+strconv.Itoa(MaxActionLen)+" lower-case letters and '_'")
+	}
+	return nil
+}
+
+// lowerIdent reports whether s is 1 to max bytes of [a-z_].
+func lowerIdent(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkText refuses values that are too long, not UTF-8, or hold control
+// characters.
+func checkText(field, s string, max int) error {
+	if len(s) > max {
+		return invalid(field, "longer than "+strconv.Itoa(max)+" bytes ("+strconv.Itoa(len(s))+")")
+	}
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b < 0x20 || b == 0x7f {
+				return invalid(field, "contains control character "+strconv.QuoteRune(rune(b)))
+			}
+			i++
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			return invalid(field, "not valid UTF-8")
+		}
+		if unicode.IsControl(c) {
+			return invalid(field, "contains control character "+strconv.QuoteRune(c))
+		}
+		i += size
+	}
+	return nil
+}
+
+func checkMetadata(m map[string]string) error {
+	if len(m) > MaxMetadataKeys {
+		return invalid("metadata", strconv.Itoa(len(m))+" keys; at most "+strconv.Itoa(MaxMetadataKeys))
+	}
+	for k, v := range m {
+		if k == "" {
+			return invalid("metadata", "empty key")
+		}
+		if err := checkText("metadata", k, MaxMetadataKeyLen); err != nil {
+			return invalid("metadata", "key "+excerpt(k)+": "+err.(*RequestError).Problem)
+		}
+		if len(v) > MaxMetadataValLen {
+			return invalid("metadata", "value of "+strconv.Quote(k)+" longer than "+strconv.Itoa(MaxMetadataValLen)+" bytes")
+		}
+		if !utf8.ValidString(v) {
+			return invalid("metadata", "value of "+strconv.Quote(k)+" is not valid UTF-8")
+		}
+	}
+	return nil
+}
