@@ -110,15 +110,9 @@ func Identify(fingerprint, last string, known []storage.UserDevice, candidates [
 // the time: the fingerprint moves to the front of its hashes (at most
 // [MaxHashes] kept), the keys follow the hashes, and the times widen.
 func Observe(d storage.Device, fingerprint string, at time.Time) storage.Device {
-	hashes := make([]string, 0, MaxHashes)
-	hashes = append(hashes, fingerprint)
-	for _, h := range d.Hashes {
-		if h != fingerprint && len(hashes) < MaxHashes {
-			hashes = append(hashes, h)
-		}
+	if len(d.Hashes) == 0 || d.Hashes[0] != fingerprint {
+		d.Hashes, d.Keys = push(d.Hashes, fingerprint)
 	}
-	d.Hashes = hashes
-	d.Keys = Keys(hashes...)
 	if d.FirstSeen.IsZero() || at.Before(d.FirstSeen) {
 		d.FirstSeen = at
 	}
@@ -126,4 +120,17 @@ func Observe(d storage.Device, fingerprint string, at time.Time) storage.Device 
 		d.LastSeen = at
 	}
 	return d
+}
+
+// push puts fingerprint first among the hashes, keeping at most MaxHashes,
+// and returns them with their keys.
+func push(old []string, fingerprint string) ([]string, []string) {
+	hashes := make([]string, 0, MaxHashes)
+	hashes = append(hashes, fingerprint)
+	for _, h := range old {
+		if h != fingerprint && len(hashes) < MaxHashes {
+			hashes = append(hashes, h)
+		}
+	}
+	return hashes, Keys(hashes...)
 }

@@ -146,13 +146,20 @@ func (s *Store) userDevices(user string) []storage.UserDevice {
 	if len(links) == 0 {
 		return nil
 	}
-	out := make([]storage.UserDevice, 0, len(links))
-	for id, l := range links {
-		out = append(out, storage.UserDevice{Link: cloneLink(*l), Device: cloneDevice(*s.devices[id])})
+	sorted := make([]*storage.Link, 0, len(links))
+	for _, l := range links {
+		sorted = append(sorted, l)
 	}
-	slices.SortFunc(out, func(a, b storage.UserDevice) int {
+	slices.SortFunc(sorted, func(a, b *storage.Link) int {
 		return cmp.Or(b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.DeviceID, b.DeviceID))
 	})
+	out := make([]storage.UserDevice, len(sorted))
+	for i, l := range sorted {
+		// Stored records are already normalised: copy, and clone the slices.
+		d := *s.devices[l.DeviceID]
+		d.Hashes, d.Keys = slices.Clone(d.Hashes), slices.Clone(d.Keys)
+		out[i] = storage.UserDevice{Link: *l, Device: d}
+	}
 	return out
 }
 
@@ -186,12 +193,33 @@ func (s *Store) recentEvents(user string, since time.Time, limit int) []storage.
 		limit = 50
 	}
 	evs := s.events[user]
-	var out []storage.Event
-	for i := len(evs) - 1; i >= 0 && len(out) < limit; i-- {
-		if evs[i].Time.Before(since) {
-			break
+	first := len(evs) - limit // the oldest event that may be returned
+	if first < 0 {
+		first = 0
+	}
+	for first < len(evs) && evs[first].Time.Before(since) {
+		first++
+	}
+	if first == len(evs) {
+		return nil
+	}
+	out := make([]storage.Event, 0, len(evs)-first)
+	n := 0
+	for _, e := range evs[first:] {
+		n += len(e.Reasons)
+	}
+	// One array holds every event's reasons; each event gets its own
+	// capacity-limited part, so changing or appending to one cannot reach
+	// another's.
+	reasons := make([]string, 0, n)
+	for i := len(evs) - 1; i >= first; i-- {
+		e := evs[i] // stored events are already normalised
+		if e.Reasons != nil {
+			start := len(reasons)
+			reasons = append(reasons, e.Reasons...)
+			e.Reasons = reasons[start:len(reasons):len(reasons)]
 		}
-		out = append(out, cloneEvent(evs[i]))
+		out = append(out, e)
 	}
 	return out
 }

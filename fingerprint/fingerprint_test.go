@@ -1,0 +1,83 @@
+package fingerprint_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atoguard/ato/fingerprint"
+	"github.com/atoguard/ato/signals"
+	"github.com/atoguard/ato/storage"
+	"github.com/stretchr/testify/assert"
+)
+
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("ab", 1024)
+	k := fingerprint.Key(long)
+	assert.Len(t, k, 2+32, "keys stay small whatever the hash's length")
+	assert.Equal(t, k, fingerprint.Key(long))
+	assert.NotEqual(t, k, fingerprint.Key(long[:2047]))
+	assert.Equal(t, []string{k}, fingerprint.Keys("", long, long), "no empty hashes, no repeats")
+	assert.Empty(t, fingerprint.Keys(""))
+}
+
+func TestIdentifyOrder(t *testing.T) {
+	t.Parallel()
+	mine := storage.UserDevice{Link: storage.Link{User: "alice", DeviceID: "mine", Trusted: true}, Device: storage.Device{ID: "mine", Hashes: []string{"a2", "a1"}}}
+	other := storage.Device{ID: "other", Hashes: []string{"b1"}}
+	both := storage.Device{ID: "both", Hashes: []string{"a1x"}}
+	known := []storage.UserDevice{mine}
+	cands := []storage.Device{other, both}
+
+	for _, tc := range []struct {
+		name, fp, last string
+		id             string
+		match          signals.Match
+		conf           float64
+		known          bool
+	}{
+		{"no fingerprint", "", "", "", signals.MatchNone, 0, false},
+		{"exact on the user's device", "a2", "", "mine", signals.MatchExact, 1, true},
+		{"exact on an older hash", "a1", "", "mine", signals.MatchExact, 1, true},
+		{"exact on another user's device", "b1", "", "other", signals.MatchExact, 1, false},
+		{"exact beats last", "b1", "a2", "other", signals.MatchExact, 1, false},
+		{"last on the user's device", "zz", "a2", "mine", signals.MatchLast, fingerprint.LastConfidence, true},
+		{"last on another user's device", "zz", "b1", "other", signals.MatchLast, fingerprint.LastConfidence, false},
+		{"nothing matches", "zz", "yy", "", signals.MatchNew, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := fingerprint.Identify(tc.fp, tc.last, known, cands)
+			assert.Equal(t, tc.id, got.Device.ID)
+			assert.Equal(t, tc.match, got.Match)
+			assert.Equal(t, tc.conf, got.Confidence)
+			assert.Equal(t, tc.known, got.Known)
+			if tc.known {
+				assert.True(t, got.Link.Trusted, "the user's link comes with a known device")
+			}
+		})
+	}
+}
+
+func TestObserve(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := fingerprint.Observe(storage.Device{ID: "d"}, "h1", t0)
+	assert.Equal(t, []string{"h1"}, d.Hashes)
+	assert.Equal(t, fingerprint.Keys("h1"), d.Keys)
+	assert.Equal(t, t0, d.FirstSeen)
+	assert.Equal(t, t0, d.LastSeen)
+
+	for i, h := range []string{"h2", "h3", "h4", "h5"} {
+		d = fingerprint.Observe(d, h, t0.Add(time.Duration(i+1)*time.Hour))
+	}
+	assert.Equal(t, []string{"h5", "h4", "h3", "h2"}, d.Hashes, "newest first, at most MaxHashes")
+	assert.Equal(t, fingerprint.Keys(d.Hashes...), d.Keys, "keys follow the hashes")
+	assert.Equal(t, t0, d.FirstSeen)
+	assert.Equal(t, t0.Add(4*time.Hour), d.LastSeen)
+
+	d = fingerprint.Observe(d, "h3", t0.Add(-time.Hour))
+	assert.Equal(t, []string{"h3", "h5", "h4", "h2"}, d.Hashes, "a device flipping back to an older state moves it to the front")
+	assert.Equal(t, t0.Add(-time.Hour), d.FirstSeen, "times widen")
+	assert.Equal(t, t0.Add(4*time.Hour), d.LastSeen)
+}
