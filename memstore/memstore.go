@@ -9,6 +9,7 @@ package memstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -23,7 +24,7 @@ type Store struct {
 	mu sync.RWMutex
 
 	devices    map[string]*storage.Device
-	keys       map[string]map[string]struct{}      // key → device ids
+	keys       map[string][]string                 // key → device ids, most recently written last
 	links      map[string]map[string]*storage.Link // user → device id → link
 	deviceUser map[string]map[string]struct{}      // device id → users
 	events     map[string][]storage.Event          // user → events, oldest first
@@ -43,7 +44,7 @@ var _ storage.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		devices:        map[string]*storage.Device{},
-		keys:           map[string]map[string]struct{}{},
+		keys:           map[string][]string{},
 		links:          map[string]map[string]*storage.Link{},
 		deviceUser:     map[string]map[string]struct{}{},
 		events:         map[string][]storage.Event{},
@@ -63,8 +64,8 @@ func ms(t time.Time) time.Time {
 }
 
 func cloneDevice(d storage.Device) storage.Device {
-	d.Hashes = slices.Clone(d.Hashes)
-	d.Keys = slices.Clone(d.Keys)
+	d.Hashes = cloneStrings(d.Hashes)
+	d.Keys = cloneStrings(d.Keys)
 	d.FirstSeen, d.LastSeen = ms(d.FirstSeen), ms(d.LastSeen)
 	return d
 }
@@ -75,17 +76,29 @@ func cloneLink(l storage.Link) storage.Link {
 }
 
 func cloneEvent(e storage.Event) storage.Event {
-	e.Reasons = slices.Clone(e.Reasons)
+	e.Reasons = cloneStrings(e.Reasons)
 	e.Time = ms(e.Time)
 	return e
 }
 
 func cloneChallenge(c storage.Challenge) storage.Challenge {
-	c.Reasons = slices.Clone(c.Reasons)
+	c.Reasons = cloneStrings(c.Reasons)
 	c.CodeHash = slices.Clone(c.CodeHash)
+	if len(c.CodeHash) == 0 {
+		c.CodeHash = nil
+	}
 	c.CreatedAt, c.SentAt, c.ExpiresAt, c.UpdatedAt = ms(c.CreatedAt), ms(c.SentAt), ms(c.ExpiresAt), ms(c.UpdatedAt)
 	c.Attempt = cloneEvent(c.Attempt)
 	return c
+}
+
+// cloneStrings copies a slice; empty ones become nil, as the SQLite store
+// returns them.
+func cloneStrings(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 // Device implements [storage.Devices].
@@ -110,26 +123,53 @@ func (s *Store) findDevices(keys []string, limit int) []storage.Device {
 	if limit <= 0 {
 		limit = 16
 	}
-	var ids []string
-	for _, k := range keys {
-		for id := range s.keys[k] {
-			if !slices.Contains(ids, id) {
-				ids = append(ids, id)
-			}
+	// Score each device by the keys it shares with the query, a key
+	// counting 1/n when n devices are indexed under it: a key every device
+	// of a browser build has says little, one only this device has says a
+	// lot.
+	score := map[string]float64{}
+	for _, k := range slices.Compact(slices.Sorted(slices.Values(keys))) {
+		ids := s.keys[k]
+		for _, id := range ids {
+			score[id] += 1 / float64(len(ids))
 		}
 	}
-	if len(ids) == 0 {
+	if len(score) == 0 {
 		return nil
 	}
-	out := make([]storage.Device, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, cloneDevice(*s.devices[id]))
+	// Keep the best limit in order, without sorting everything: with the
+	// per-key cap there are at most len(keys)·MaxKeyDevices candidates.
+	type ranked struct {
+		d     *storage.Device
+		score float64
 	}
-	slices.SortFunc(out, func(a, b storage.Device) int {
-		return cmp.Or(b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.ID, b.ID))
-	})
-	if len(out) > limit {
-		out = out[:limit]
+	better := func(a, b ranked) bool {
+		if a.score != b.score {
+			return a.score > b.score
+		}
+		if !a.d.LastSeen.Equal(b.d.LastSeen) {
+			return a.d.LastSeen.After(b.d.LastSeen)
+		}
+		return a.d.ID < b.d.ID
+	}
+	top := make([]ranked, 0, min(limit, len(score))+1)
+	for id, sc := range score {
+		r := ranked{s.devices[id], sc}
+		if len(top) == limit && !better(r, top[len(top)-1]) {
+			continue
+		}
+		i := len(top)
+		for i > 0 && better(r, top[i-1]) {
+			i--
+		}
+		top = slices.Insert(top, i, r)
+		if len(top) > limit {
+			top = top[:limit]
+		}
+	}
+	out := make([]storage.Device, len(top))
+	for i, r := range top {
+		out[i] = cloneDevice(*r.d)
 	}
 	return out
 }
@@ -165,6 +205,7 @@ func (s *Store) userDevices(user string) []storage.UserDevice {
 
 // DeviceUsers implements [storage.Links].
 func (s *Store) DeviceUsers(_ context.Context, deviceID string, since time.Time) ([]storage.Link, error) {
+	since = ms(since)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []storage.Link
@@ -192,6 +233,7 @@ func (s *Store) recentEvents(user string, since time.Time, limit int) []storage.
 	if limit <= 0 {
 		limit = 50
 	}
+	since = ms(since)
 	evs := s.events[user]
 	first := len(evs) - limit // the oldest event that may be returned
 	if first < 0 {
@@ -257,6 +299,7 @@ func (s *Store) CountFailures(_ context.Context, q storage.FailureQuery) (storag
 }
 
 func (s *Store) countFailures(q storage.FailureQuery) storage.FailureCounts {
+	q.UserSince, q.NetworkSince = ms(q.UserSince), ms(q.NetworkSince)
 	var c storage.FailureCounts
 	for _, f := range s.userFailures[q.User] {
 		if !f.Time.Before(q.UserSince) {
@@ -302,7 +345,7 @@ func (s *Store) UpdateChallenge(_ context.Context, id string, update func(*stora
 	if err := update(&next); err != nil {
 		return storage.Challenge{}, err
 	}
-	next.ID, next.User = c.ID, c.User
+	next.ID, next.User = c.ID, c.User // neither can change
 	next = cloneChallenge(next)
 	*c = next
 	return cloneChallenge(next), nil
@@ -336,8 +379,9 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 		Events:     s.recentEvents(r.User, r.EventsSince, r.MaxEvents),
 		Failures:   s.countFailures(q),
 	}
+	since := ms(r.ChallengesSince)
 	for _, id := range s.userChallenges[r.User] {
-		if !s.challenges[id].CreatedAt.Before(r.ChallengesSince) {
+		if !s.challenges[id].CreatedAt.Before(since) {
 			st.Challenges++
 		}
 	}
@@ -347,16 +391,27 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 // Commit implements [storage.Store].
 func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 	if c.User == "" {
-		return fmt.Errorf("memstore: commit: no user")
+		return errors.New("memstore: commit: no user")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
 	// Check everything that can fail before changing anything.
+	for _, u := range []string{eventUser(c.Event), linkUser(c.Link), challengeUser(c.Challenge)} {
+		if u != "" && u != c.User {
+			return fmt.Errorf("memstore: commit: record of user %q in a commit of user %q", u, c.User)
+		}
+	}
+	if c.Device != nil && c.Device.ID == "" {
+		return errors.New("memstore: commit: device without id")
+	}
 	if c.Link != nil {
 		if _, ok := s.devices[c.Link.DeviceID]; !ok && (c.Device == nil || c.Device.ID != c.Link.DeviceID) {
-			return fmt.Errorf("memstore: commit: link to unknown device %q", c.Link.DeviceID)
+			return fmt.Errorf("memstore: commit: link to device %q: %w", c.Link.DeviceID, storage.ErrNotFound)
 		}
+	}
+	if c.Challenge != nil && c.Challenge.ID == "" {
+		return errors.New("memstore: commit: challenge without id")
 	}
 	if c.Challenge != nil {
 		if _, ok := s.challenges[c.Challenge.ID]; ok {
@@ -367,14 +422,20 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 	if c.Device != nil {
 		s.upsertDevice(cloneDevice(*c.Device))
 	}
+	// A record's user is the commit's (an empty one means it).
 	if c.Link != nil {
-		s.upsertLink(cloneLink(*c.Link))
+		l := cloneLink(*c.Link)
+		l.User = c.User
+		s.upsertLink(l)
 	}
 	if c.Event != nil {
-		s.appendEvent(c.User, cloneEvent(*c.Event), c.MaxHistory, ms(c.HistorySince))
+		e := cloneEvent(*c.Event)
+		e.User = c.User
+		s.appendEvent(c.User, e, c.MaxHistory, ms(c.HistorySince))
 	}
 	if c.Challenge != nil {
 		ch := cloneChallenge(*c.Challenge)
+		ch.User = c.User
 		for _, id := range s.userChallenges[ch.User] {
 			if old := s.challenges[id]; old.DeviceID == ch.DeviceID && old.Status.Open() {
 				old.Status, old.UpdatedAt = storage.ChallengeOverridden, ch.CreatedAt
@@ -384,6 +445,27 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 		s.userChallenges[ch.User] = append(s.userChallenges[ch.User], ch.ID)
 	}
 	return nil
+}
+
+func eventUser(e *storage.Event) string {
+	if e == nil {
+		return ""
+	}
+	return e.User
+}
+
+func linkUser(l *storage.Link) string {
+	if l == nil {
+		return ""
+	}
+	return l.User
+}
+
+func challengeUser(c *storage.Challenge) string {
+	if c == nil {
+		return ""
+	}
+	return c.User
 }
 
 func (s *Store) upsertDevice(d storage.Device) {
@@ -399,18 +481,21 @@ func (s *Store) upsertDevice(d storage.Device) {
 		}
 	}
 	s.devices[d.ID] = &d
-	for _, k := range d.Keys {
-		if s.keys[k] == nil {
-			s.keys[k] = map[string]struct{}{}
+	for _, k := range slices.Compact(slices.Sorted(slices.Values(d.Keys))) {
+		ids := append(s.keys[k], d.ID)
+		if over := len(ids) - storage.MaxKeyDevices; over > 0 {
+			ids = slices.Delete(ids, 0, over) // the least recently written
 		}
-		s.keys[k][d.ID] = struct{}{}
+		s.keys[k] = ids
 	}
 }
 
 func (s *Store) unindex(key, id string) {
-	delete(s.keys[key], id)
-	if len(s.keys[key]) == 0 {
+	ids := slices.DeleteFunc(s.keys[key], func(v string) bool { return v == id })
+	if len(ids) == 0 {
 		delete(s.keys, key)
+	} else {
+		s.keys[key] = ids
 	}
 }
 
@@ -464,6 +549,18 @@ func (s *Store) appendEvent(user string, e storage.Event, max int, since time.Ti
 func (s *Store) DeleteUser(_ context.Context, user string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The devices the user's records name: erased below unless another
+	// user is linked to them.
+	named := map[string]bool{}
+	for id := range s.links[user] {
+		named[id] = true
+	}
+	for _, e := range s.events[user] {
+		named[e.DeviceID] = true
+	}
+	for _, id := range s.userChallenges[user] {
+		named[s.challenges[id].DeviceID] = true
+	}
 	delete(s.events, user)
 	delete(s.userFailures, user)
 	for network, fs := range s.netFailures {
@@ -480,21 +577,25 @@ func (s *Store) DeleteUser(_ context.Context, user string) error {
 	delete(s.userChallenges, user)
 	for id := range s.links[user] {
 		delete(s.deviceUser[id], user)
-		if len(s.deviceUser[id]) > 0 {
+	}
+	delete(s.links, user)
+	for id := range named {
+		d, ok := s.devices[id]
+		if !ok || len(s.deviceUser[id]) > 0 {
 			continue
 		}
 		delete(s.deviceUser, id)
-		for _, k := range s.devices[id].Keys {
+		for _, k := range d.Keys {
 			s.unindex(k, id)
 		}
 		delete(s.devices, id)
 	}
-	delete(s.links, user)
 	return nil
 }
 
 // Purge implements [storage.Store].
 func (s *Store) Purge(_ context.Context, before time.Time) (int64, error) {
+	before = ms(before)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var n int64

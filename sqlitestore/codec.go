@@ -1,9 +1,13 @@
 package sqlitestore
 
 import (
+	"cmp"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/atoguard/ato/storage"
 )
@@ -13,74 +17,95 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
-// encodeStrings returns the stored form of a string slice: a JSON array, or
-// NULL when it is empty.
-func encodeStrings(v []string) (any, error) {
-	if len(v) == 0 {
-		return nil, nil
+// Scan destinations that convert a stored value as they scan it, so that a
+// row scans straight into the record it fills: (*msTime)(&e.Time) scans a
+// time stored by ms into e.Time. Being pointers, they are passed to Scan
+// without an allocation, and they spare database/sql the reflection it
+// uses to store an int64 or a float64.
+
+// msTime scans a time stored by ms.
+type msTime time.Time
+
+// Scan implements sql.Scanner.
+func (t *msTime) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("scan time: stored as %T", src)
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
+	*t = msTime(fromMS(v))
+	return nil
 }
 
-// decodeStrings is the inverse of encodeStrings; it returns nil for an empty
-// slice.
-func decodeStrings(s sql.NullString) ([]string, error) {
-	if !s.Valid || s.String == "" {
-		return nil, nil
+// intBool scans a bool stored by boolInt.
+type intBool bool
+
+// Scan implements sql.Scanner.
+func (b *intBool) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("scan bool: stored as %T", src)
 	}
-	var v []string
-	if err := json.Unmarshal([]byte(s.String), &v); err != nil {
-		return nil, fmt.Errorf("decode string list: %w", err)
-	}
-	if len(v) == 0 {
-		return nil, nil
-	}
-	return v, nil
+	*b = v != 0
+	return nil
 }
 
-// keysJSON returns keys as a JSON array for json_each, never NULL.
-func keysJSON(keys []string) (string, error) {
-	if keys == nil {
-		keys = []string{}
+// sqlReal scans a float64 (a REAL column).
+type sqlReal float64
+
+// Scan implements sql.Scanner.
+func (f *sqlReal) Scan(src any) error {
+	v, ok := src.(float64)
+	if !ok {
+		return fmt.Errorf("scan real: stored as %T", src)
 	}
-	b, err := json.Marshal(keys)
-	if err != nil {
-		return "", err
+	*f = sqlReal(v)
+	return nil
+}
+
+// strList scans a string list stored by encodeStrings.
+type strList []string
+
+// Scan implements sql.Scanner.
+func (l *strList) Scan(src any) error {
+	var (
+		v   []string
+		err error
+	)
+	switch s := src.(type) {
+	case nil:
+	case string:
+		v, err = decodeStrings(s)
+	case []byte:
+		v, err = decodeStrings(string(s))
+	default:
+		err = fmt.Errorf("scan string list: stored as %T", src)
 	}
-	return string(b), nil
+	*l = v
+	return err
 }
 
 // Devices.
 
-// deviceCols selects a device from devices aliased d, in scanDevice's order.
+// deviceCols selects a device from devices aliased d, in deviceDest's
+// order.
 const deviceCols = `d.id, d.hashes, d.keys, d.first_seen, d.last_seen`
+
+// deviceDest returns the scan destinations of deviceCols into d.
+func deviceDest(d *storage.Device) []any {
+	return []any{&d.ID, (*strList)(&d.Hashes), (*strList)(&d.Keys),
+		(*msTime)(&d.FirstSeen), (*msTime)(&d.LastSeen)}
+}
 
 // scanDevice scans deviceCols.
 func scanDevice(sc scanner) (storage.Device, error) {
-	var (
-		d             storage.Device
-		hashes, keys  sql.NullString
-		first, latest int64
-	)
-	if err := sc.Scan(&d.ID, &hashes, &keys, &first, &latest); err != nil {
+	var d storage.Device
+	if err := sc.Scan(deviceDest(&d)...); err != nil {
 		return storage.Device{}, err
 	}
-	var err error
-	if d.Hashes, err = decodeStrings(hashes); err != nil {
-		return storage.Device{}, err
-	}
-	if d.Keys, err = decodeStrings(keys); err != nil {
-		return storage.Device{}, err
-	}
-	d.FirstSeen, d.LastSeen = fromMS(first), fromMS(latest)
 	return d, nil
 }
 
-// scanDevices scans every row of rows with scanDevice and closes rows.
+// scanDevices scans every row of rows as deviceCols and closes rows.
 func scanDevices(rows *sql.Rows, err error) ([]storage.Device, error) {
 	if err != nil {
 		return nil, err
@@ -88,31 +113,18 @@ func scanDevices(rows *sql.Rows, err error) ([]storage.Device, error) {
 	defer rows.Close()
 	var out []storage.Device
 	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
+		out = append(out, storage.Device{})
+		if err := rows.Scan(deviceDest(&out[len(out)-1])...); err != nil {
 			return nil, err
 		}
-		out = append(out, d)
 	}
 	return out, rows.Err()
 }
 
 // Links.
 
-// linkCols selects a link from links aliased l, in scanLink's order.
+// linkCols selects a link from links aliased l, in scanLinks' order.
 const linkCols = `l.user_id, l.device_id, l.first_seen, l.last_seen, l.trusted, l.restricted_until`
-
-// linkDest returns the scan destinations of linkCols and a function that
-// finishes the link once they are scanned.
-func linkDest(l *storage.Link) ([]any, func()) {
-	var first, latest, restricted, trusted int64
-	dest := []any{&l.User, &l.DeviceID, &first, &latest, &trusted, &restricted}
-	return dest, func() {
-		l.FirstSeen, l.LastSeen = fromMS(first), fromMS(latest)
-		l.Trusted = trusted != 0
-		l.RestrictedUntil = fromMS(restricted)
-	}
-}
 
 // scanLinks scans every row of rows as linkCols and closes rows.
 func scanLinks(rows *sql.Rows, err error) ([]storage.Link, error) {
@@ -122,103 +134,123 @@ func scanLinks(rows *sql.Rows, err error) ([]storage.Link, error) {
 	defer rows.Close()
 	var out []storage.Link
 	for rows.Next() {
-		var l storage.Link
-		dest, finish := linkDest(&l)
-		if err := rows.Scan(dest...); err != nil {
+		out = append(out, storage.Link{})
+		l := &out[len(out)-1]
+		if err := rows.Scan(&l.User, &l.DeviceID, (*msTime)(&l.FirstSeen), (*msTime)(&l.LastSeen),
+			(*intBool)(&l.Trusted), (*msTime)(&l.RestrictedUntil)); err != nil {
 			return nil, err
 		}
-		finish()
-		out = append(out, l)
 	}
 	return out, rows.Err()
 }
 
-// userDevicesQuery selects a user's devices, most recently seen first.
-const userDevicesQuery = `SELECT ` + linkCols + `, ` + deviceCols + `
+// userDevicesQuery selects the devices of user ?1: the link's columns and
+// the device's, in userDevices' order. The user and the device id, which
+// the link and the device share, are not read. The rows are sorted in Go:
+// sorting them in SQL would copy the devices' hashes into a sorter.
+const userDevicesQuery = `SELECT l.device_id, l.first_seen, l.last_seen, l.trusted, l.restricted_until,
+		d.hashes, d.keys, d.first_seen, d.last_seen
 	FROM links l JOIN devices d ON d.id = l.device_id
-	WHERE l.user_id = ?1
-	ORDER BY l.last_seen DESC, l.device_id`
+	WHERE l.user_id = ?1`
 
-// scanUserDevices scans the rows of userDevicesQuery and closes rows.
-func scanUserDevices(rows *sql.Rows, err error) ([]storage.UserDevice, error) {
+// userDevices runs st, the userDevicesQuery, for user and returns the
+// user's devices, most recently seen first.
+func userDevices(ctx context.Context, st *sql.Stmt, user string) ([]storage.UserDevice, error) {
+	rows, err := st.QueryContext(ctx, user)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []storage.UserDevice
 	for rows.Next() {
-		var (
-			ud            storage.UserDevice
-			hashes, keys  sql.NullString
-			first, latest int64
-		)
-		dest, finish := linkDest(&ud.Link)
-		dest = append(dest, &ud.Device.ID, &hashes, &keys, &first, &latest)
-		if err := rows.Scan(dest...); err != nil {
+		out = append(out, storage.UserDevice{})
+		ud := &out[len(out)-1]
+		l, d := &ud.Link, &ud.Device
+		if err := rows.Scan(&l.DeviceID, (*msTime)(&l.FirstSeen), (*msTime)(&l.LastSeen),
+			(*intBool)(&l.Trusted), (*msTime)(&l.RestrictedUntil),
+			(*strList)(&d.Hashes), (*strList)(&d.Keys), (*msTime)(&d.FirstSeen), (*msTime)(&d.LastSeen)); err != nil {
 			return nil, err
 		}
-		finish()
-		if ud.Device.Hashes, err = decodeStrings(hashes); err != nil {
-			return nil, err
-		}
-		if ud.Device.Keys, err = decodeStrings(keys); err != nil {
-			return nil, err
-		}
-		ud.Device.FirstSeen, ud.Device.LastSeen = fromMS(first), fromMS(latest)
-		out = append(out, ud)
+		l.User, d.ID = user, l.DeviceID
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b storage.UserDevice) int {
+		return cmp.Or(b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.DeviceID, b.DeviceID))
+	})
+	return out, nil
 }
 
 // Events.
 
-// eventCols are the columns of an event, in scanEvent's and eventArgs'
-// order.
+// eventCols are the columns of an event, in eventArgs' order.
 const eventCols = `id, user_id, time, kind, action, verdict, success,
 	device_id, ip, network, located, country, region, city,
 	latitude, longitude, accuracy_km, asn, reasons, challenge_id`
 
+// eventReadCols are what scanEvents reads of an event, in its order: the
+// text columns of eventCols packed by SQLite into one JSON array, in
+// eventTexts' order, then the others but user_id, which the queries fix.
+// Each column read costs the driver several calls into SQLite, each taking
+// the connection's mutex: reading the eleven text columns one by one costs
+// far more than packing them in SQL and parsing the pack (see
+// appendStrings), which reads them back byte for byte.
+const eventReadCols = `json_array(id, kind, action, verdict, device_id, ip, network,
+		country, region, city, challenge_id),
+	time, success, located, latitude, longitude, accuracy_km, asn, reasons`
+
 // eventArgs returns the values of eventCols for e, stored under user.
-func eventArgs(e *storage.Event, user string) ([]any, error) {
-	reasons, err := encodeStrings(e.Reasons)
-	if err != nil {
-		return nil, err
-	}
+func eventArgs(e *storage.Event, user string) []any {
 	return []any{
 		e.ID, user, ms(e.Time), e.Kind, e.Action, e.Verdict, boolInt(e.Success),
 		e.DeviceID, e.IP, e.Network, boolInt(e.Located), e.Country, e.Region, e.City,
-		e.Latitude, e.Longitude, e.AccuracyKm, int64(e.ASN), reasons, e.ChallengeID,
-	}, nil
+		e.Latitude, e.Longitude, e.AccuracyKm, int64(e.ASN), encodeStrings(e.Reasons), e.ChallengeID,
+	}
 }
 
-// scanEvents scans every row of rows as eventCols and closes rows.
-func scanEvents(rows *sql.Rows, err error) ([]storage.Event, error) {
-	if err != nil {
-		return nil, err
-	}
+// scanEvents scans every row of rows as eventReadCols, the events of user,
+// and closes rows. capHint is the number of rows expected.
+func scanEvents(rows *sql.Rows, user string, capHint int) ([]storage.Event, error) {
 	defer rows.Close()
-	var out []storage.Event
+	var (
+		out []storage.Event
+		asn int64
+	)
 	for rows.Next() {
-		var (
-			e                storage.Event
-			t, asn           int64
-			success, located int64
-			reasons          sql.NullString
-		)
-		if err := rows.Scan(&e.ID, &e.User, &t, &e.Kind, &e.Action, &e.Verdict, &success,
-			&e.DeviceID, &e.IP, &e.Network, &located, &e.Country, &e.Region, &e.City,
-			&e.Latitude, &e.Longitude, &e.AccuracyKm, &asn, &reasons, &e.ChallengeID); err != nil {
+		if out == nil {
+			out = make([]storage.Event, 0, capHint)
+		}
+		out = append(out, storage.Event{User: user})
+		e := &out[len(out)-1]
+		if err := rows.Scan((*eventTexts)(e), (*msTime)(&e.Time), (*intBool)(&e.Success), (*intBool)(&e.Located),
+			(*sqlReal)(&e.Latitude), (*sqlReal)(&e.Longitude), (*sqlReal)(&e.AccuracyKm), &asn,
+			(*strList)(&e.Reasons)); err != nil {
 			return nil, err
 		}
-		e.Time = fromMS(t)
-		e.Success, e.Located = success != 0, located != 0
 		e.ASN = uint32(asn)
-		if e.Reasons, err = decodeStrings(reasons); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// eventTexts scans the packed text columns of an event (see eventReadCols)
+// into the event.
+type eventTexts storage.Event
+
+// Scan implements sql.Scanner.
+func (e *eventTexts) Scan(src any) error {
+	s, ok := src.(string)
+	if !ok {
+		return fmt.Errorf("scan event: text columns read as %T", src)
+	}
+	var buf [11]string
+	v, ok := appendStrings(buf[:0], s)
+	if !ok || len(v) != len(buf) {
+		return fmt.Errorf("scan event: bad text columns %.100q", s)
+	}
+	e.ID, e.Kind, e.Action, e.Verdict, e.DeviceID, e.IP, e.Network = v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+	e.Country, e.Region, e.City, e.ChallengeID = v[7], v[8], v[9], v[10]
+	return nil
 }
 
 // eventJSON is the stored form of a challenge's attempt.
@@ -293,10 +325,6 @@ const challengeCols = `id, user_id, device_id, fingerprint, status, reasons,
 
 // challengeArgs returns the values of challengeCols for c.
 func challengeArgs(c *storage.Challenge) ([]any, error) {
-	reasons, err := encodeStrings(c.Reasons)
-	if err != nil {
-		return nil, err
-	}
 	attempt, err := encodeEvent(&c.Attempt)
 	if err != nil {
 		return nil, err
@@ -306,7 +334,7 @@ func challengeArgs(c *storage.Challenge) ([]any, error) {
 		code = c.CodeHash
 	}
 	return []any{
-		c.ID, c.User, c.DeviceID, c.Fingerprint, string(c.Status), reasons,
+		c.ID, c.User, c.DeviceID, c.Fingerprint, string(c.Status), encodeStrings(c.Reasons),
 		c.Email, c.Phone, code, int64(c.Sends), int64(c.Attempts),
 		ms(c.CreatedAt), ms(c.SentAt), ms(c.ExpiresAt), ms(c.UpdatedAt), attempt,
 	}, nil
@@ -315,30 +343,24 @@ func challengeArgs(c *storage.Challenge) ([]any, error) {
 // scanChallenge scans challengeCols.
 func scanChallenge(sc scanner) (storage.Challenge, error) {
 	var (
-		c                               storage.Challenge
-		status                          string
-		reasons                         sql.NullString
-		code                            []byte
-		sends, attempts                 int64
-		created, sent, expires, updated int64
-		attempt                         string
+		c               storage.Challenge
+		status          string
+		code            []byte
+		sends, attempts int64
+		attempt         string
 	)
-	if err := sc.Scan(&c.ID, &c.User, &c.DeviceID, &c.Fingerprint, &status, &reasons,
+	if err := sc.Scan(&c.ID, &c.User, &c.DeviceID, &c.Fingerprint, &status, (*strList)(&c.Reasons),
 		&c.Email, &c.Phone, &code, &sends, &attempts,
-		&created, &sent, &expires, &updated, &attempt); err != nil {
+		(*msTime)(&c.CreatedAt), (*msTime)(&c.SentAt), (*msTime)(&c.ExpiresAt), (*msTime)(&c.UpdatedAt),
+		&attempt); err != nil {
 		return storage.Challenge{}, err
 	}
 	var err error
 	c.Status = storage.ChallengeStatus(status)
-	if c.Reasons, err = decodeStrings(reasons); err != nil {
-		return storage.Challenge{}, err
-	}
 	if len(code) > 0 {
 		c.CodeHash = code // Scan copies into a fresh slice
 	}
 	c.Sends, c.Attempts = int(sends), int(attempts)
-	c.CreatedAt, c.SentAt = fromMS(created), fromMS(sent)
-	c.ExpiresAt, c.UpdatedAt = fromMS(expires), fromMS(updated)
 	if c.Attempt, err = decodeEvent(attempt); err != nil {
 		return storage.Challenge{}, err
 	}

@@ -3,16 +3,27 @@
 //
 // # Connections
 //
-// The database runs in WAL mode, so readers never block the writer and the
-// writer never blocks readers: a read sees the last transaction committed
-// before it started. A [Store] holds two connection pools on the same file:
+// The database runs in WAL mode, so that reading and writing connections do
+// not block each other: a read sees the last transaction committed before
+// it started. A [Store] holds two connection pools on the same file:
 //
-//   - a writer pool of exactly one connection, whose transactions begin with
-//     BEGIN IMMEDIATE, so that writes of this process are serialized in Go
-//     and never fail to upgrade a read lock into a write lock;
-//   - a reader pool of a few connections, which serve every read. Reads of
+//   - a writer pool of exactly one connection, whose write transactions
+//     begin with BEGIN IMMEDIATE, so that writes of this process are
+//     serialized in Go and never fail to upgrade a read lock into a write
+//     lock;
+//   - a reader pool of a few connections, which serve the reads. Reads of
 //     several tables (such as [Store.Load]) run in one read-only
 //     transaction, which sees one consistent snapshot.
+//
+// SQLite empties a connection's page cache whenever another connection has
+// written, so the readers' caches are cold after every write, while the
+// writer's stays warm. A read-only transaction (that of [Store.Load] or
+// [Store.FindDevices]) therefore runs on the writer's connection when no
+// write or other read is using it, and on a reader otherwise: a write that
+// comes meanwhile waits for it, as it waits for another write.
+//
+// The fixed statements of the frequent calls are prepared once per
+// connection and kept (see stmt.go).
 //
 // Every connection is configured by its DSN with busy_timeout(10000),
 // journal_mode(WAL), synchronous(NORMAL) and foreign_keys(ON); reader
@@ -26,6 +37,15 @@
 // not yet recorded in the schema_migrations table, each in its own
 // transaction together with its record, so that reopening a database applies
 // only the new ones.
+//
+// A device is indexed under each of its keys in device_keys, and a key
+// indexes at most [storage.MaxKeyDevices] devices: those indexed under it
+// most recently. A device is indexed under a key when it is written with a
+// key it is not indexed under (a new device, a changed fingerprint, or a
+// key it was dropped from); a device written again with the keys it is
+// indexed under keeps its place. A failure is kept in two lists, its user's
+// (failures) and its network's (network_failures), each bounded on its own
+// to [storage.MaxFailures].
 //
 // # Values
 //
@@ -74,6 +94,17 @@ type Store struct {
 
 	write *sql.DB // one connection; transactions are BEGIN IMMEDIATE
 	read  *sql.DB // several query_only connections
+
+	// writer is held by whoever uses the writer's connection: a write
+	// transaction, or a read transaction that found it idle (see readTx).
+	writer chan struct{}
+
+	// rstmts and wstmts are the prepared statements of the reader and the
+	// writer pool, indexed by readStmt and writeStmt (see stmt.go);
+	// wrstmts are the read statements prepared on the writer pool.
+	rstmts  []*sql.Stmt
+	wstmts  []*sql.Stmt
+	wrstmts []*sql.Stmt
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -127,7 +158,23 @@ func Open(path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
 	}
-	return &Store{write: w, read: r}, nil
+	s := &Store{write: w, read: r, writer: make(chan struct{}, 1)}
+	if s.rstmts, err = prepareAll(ctx, r, readSQL[:]); err == nil {
+		if s.wrstmts, err = prepareAll(ctx, w, readSQL[:]); err == nil {
+			if s.wstmts, err = prepareAll(ctx, w, writeSQL[:]); err != nil {
+				closeAll(s.wrstmts)
+			}
+		}
+		if err != nil {
+			closeAll(s.rstmts)
+		}
+	}
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
+	}
+	return s, nil
 }
 
 // Close closes the database. It waits for the calls in progress to end.
@@ -140,9 +187,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	// Readers first, so that the writer's connection is the last one and
-	// checkpoints the WAL into the database file.
-	err := errors.Join(s.read.Close(), s.write.Close())
+	// Statements before their connections; readers first, so that the
+	// writer's connection is the last one and checkpoints the WAL into the
+	// database file.
+	err := errors.Join(closeAll(s.rstmts), closeAll(s.wrstmts), closeAll(s.wstmts), s.read.Close(), s.write.Close())
 	if err != nil {
 		return fmt.Errorf("sqlitestore: close: %w", err)
 	}
@@ -223,22 +271,40 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-// querier is what *sql.DB and *sql.Tx have in common.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// reader is a read-only transaction and the read statements of its pool.
+type reader struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts []*sql.Stmt
 }
 
-// readTx runs f in a read-only transaction of the reader pool: every query
-// of f sees the same snapshot.
-func (s *Store) readTx(ctx context.Context, f func(tx *sql.Tx) error) error {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+// stmt returns the read statement id bound to the transaction.
+func (r *reader) stmt(id readStmt) *sql.Stmt { return r.tx.StmtContext(r.ctx, r.stmts[id]) }
+
+// readTx runs f in a read-only transaction: every query of f sees the same
+// snapshot. The transaction runs on the writer's connection if it is idle,
+// and on one of the reader pool otherwise. SQLite keeps a connection's page
+// cache while no other connection writes, so the writer's cache is warm,
+// while a reader's is emptied by every write: a read that finds the writer
+// idle reads no page from the file that the writer has read or written
+// before. A write that comes meanwhile waits for the read, as it waits for
+// another write.
+func (s *Store) readTx(ctx context.Context, f func(r *reader) error) error {
+	db, stmts := s.read, s.rstmts
+	select {
+	case s.writer <- struct{}{}:
+		defer func() { <-s.writer }()
+		db, stmts = s.write, s.wrstmts
+	default:
+	}
+	// A read-only transaction of the writer begins with a plain BEGIN,
+	// not BEGIN IMMEDIATE: it takes no write lock.
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if err := f(tx); err != nil {
+	if err := f(&reader{ctx: ctx, tx: tx, stmts: stmts}); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -247,6 +313,12 @@ func (s *Store) readTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 // writeTx runs f in a write transaction (BEGIN IMMEDIATE) of the writer and
 // commits it if f returns nil; otherwise, or if f panics, it rolls back.
 func (s *Store) writeTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	select {
+	case s.writer <- struct{}{}:
+		defer func() { <-s.writer }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err

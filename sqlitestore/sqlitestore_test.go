@@ -3,9 +3,12 @@ package sqlitestore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,4 +271,92 @@ func TestContextRespected(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	err = s.Commit(ctx, storage.Commit{User: "alice", Event: &storage.Event{ID: "e"}})
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestEventTextsRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "ato.db"))
+	// Event texts are read packed by SQLite into JSON: every byte must
+	// come back as it went in.
+	awkward := []string{"", `"quoted"`, `back\slash`, "nul\x00byte", "ctl\x01\x1f\x7f", "bad\xffutf8\xc3",
+		"\u2028\u2029", "é😀", `["json"]`, strings.Repeat("long,", 100)}
+	var want []storage.Event
+	for i, a := range awkward {
+		e := storage.Event{ID: fmt.Sprintf("e%d%s", i, a), User: "alice", Time: t0.Add(time.Duration(i) * time.Second),
+			Kind: a, Action: a + "x", Verdict: a, Success: i%2 == 0, DeviceID: a, IP: a, Network: a,
+			Located: i%3 == 0, Country: a, Region: a, City: a,
+			Latitude: -float64(i+1) / 3, Longitude: math.Nextafter(float64(i), 1000), AccuracyKm: 1e300 * float64(i),
+			ASN: math.MaxUint32 - uint32(i), Reasons: []string{a, "x" + a}, ChallengeID: a}
+		require.NoError(t, s.Commit(ctx, storage.Commit{User: "alice", Event: &e}))
+		// Reasons are stored as JSON, which holds valid UTF-8 only.
+		for j, r := range e.Reasons {
+			e.Reasons[j] = strings.ToValidUTF8(r, "\uFFFD")
+		}
+		want = append([]storage.Event{e}, want...)
+	}
+	got, err := s.Events(ctx, "alice", time.Time{}, 0)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	st, err := s.Load(ctx, storage.LoadRequest{User: "alice"})
+	require.NoError(t, err)
+	assert.Equal(t, want, st.Events)
+}
+
+func TestCandidatesDoNotShareSlices(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "ato.db"))
+	d := storage.Device{ID: "d1", Hashes: []string{"h1"}, Keys: []string{"k1"}, FirstSeen: t0, LastSeen: t0}
+	require.NoError(t, s.Commit(ctx, storage.Commit{User: "alice", Device: &d,
+		Link: &storage.Link{DeviceID: "d1", FirstSeen: t0, LastSeen: t0}}))
+	st, err := s.Load(ctx, storage.LoadRequest{User: "alice", DeviceKeys: []string{"k1"}})
+	require.NoError(t, err)
+	require.Len(t, st.Devices, 1)
+	require.Len(t, st.Candidates, 1)
+	assert.Equal(t, d, st.Candidates[0])
+	st.Candidates[0].Hashes[0], st.Candidates[0].Keys[0] = "x", "x"
+	assert.Equal(t, d, st.Devices[0].Device, "a candidate that is also a known device is a copy")
+}
+
+func TestConcurrentReadsAndWrites(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "ato.db"))
+	// Reads take the writer's connection when it is idle and a reader's
+	// otherwise; every read and write must go through either way.
+	const workers, rounds = 8, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			user := fmt.Sprintf("u%d", w%3)
+			for i := range rounds {
+				at := t0.Add(time.Duration(i) * time.Second)
+				d := storage.Device{ID: fmt.Sprintf("d%d", w), Hashes: []string{fmt.Sprintf("h%d", i%3)},
+					Keys: []string{"shared", fmt.Sprintf("k%d-%d", w, i%3)}, FirstSeen: at, LastSeen: at}
+				err := s.Commit(ctx, storage.Commit{User: user, Device: &d,
+					Link:  &storage.Link{DeviceID: d.ID, FirstSeen: at, LastSeen: at},
+					Event: &storage.Event{ID: fmt.Sprintf("e%d-%d", w, i), Time: at, Success: true, DeviceID: d.ID}})
+				if err == nil {
+					_, err = s.Load(ctx, storage.LoadRequest{User: user, DeviceKeys: d.Keys})
+				}
+				if err == nil {
+					_, err = s.FindDevices(ctx, []string{"shared"}, 0)
+				}
+				if err == nil {
+					_, err = s.Events(ctx, user, time.Time{}, 0)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	found, err := s.FindDevices(ctx, []string{"shared"}, 100)
+	require.NoError(t, err)
+	assert.Len(t, found, workers)
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/atoguard/ato/storage"
@@ -15,8 +17,8 @@ import (
 // history, and the challenge with the overriding of the open challenges of
 // the same user and device. Nothing is written if any part fails.
 //
-// The event is stored in the history of c.User whatever its User field. A
-// link or challenge with an empty User is stored under c.User.
+// The event, link and challenge are c.User's: their User must be empty or
+// c.User.
 func (s *Store) Commit(ctx context.Context, c storage.Commit) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -24,6 +26,9 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) error {
 	defer s.leave()
 	if c.User == "" {
 		return errors.New("sqlitestore: commit: empty user")
+	}
+	if u := otherUser(&c); u != "" {
+		return fmt.Errorf("sqlitestore: commit: a record of user %q in a commit of user %q", u, c.User)
 	}
 	if c.Device != nil && c.Device.ID == "" {
 		return errors.New("sqlitestore: commit: device with an empty id")
@@ -36,30 +41,28 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) error {
 	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		if c.Device != nil {
-			if err := upsertDevice(ctx, tx, c.Device); err != nil {
+			if err := s.upsertDevice(ctx, tx, c.Device); err != nil {
 				return fmt.Errorf("device %q: %w", c.Device.ID, err)
 			}
 		}
 		if c.Link != nil {
 			l := *c.Link
-			if l.User == "" {
-				l.User = c.User
-			}
-			if err := upsertLink(ctx, tx, &l); err != nil {
+			l.User = c.User
+			// The device just upserted needs no check that it exists.
+			checked := c.Device != nil && c.Device.ID == l.DeviceID
+			if err := s.upsertLink(ctx, tx, &l, checked); err != nil {
 				return fmt.Errorf("link %q/%q: %w", l.User, l.DeviceID, err)
 			}
 		}
 		if c.Event != nil {
-			if err := appendEvent(ctx, tx, c.User, c.Event, c.HistorySince, c.MaxHistory); err != nil {
+			if err := s.appendEvent(ctx, tx, c.User, c.Event, c.HistorySince, c.MaxHistory); err != nil {
 				return fmt.Errorf("event %q: %w", c.Event.ID, err)
 			}
 		}
 		if c.Challenge != nil {
 			ch := *c.Challenge
-			if ch.User == "" {
-				ch.User = c.User
-			}
-			if err := insertChallenge(ctx, tx, &ch); err != nil {
+			ch.User = c.User
+			if err := s.insertChallenge(ctx, tx, &ch); err != nil {
 				return fmt.Errorf("challenge %q: %w", ch.ID, err)
 			}
 		}
@@ -71,110 +74,219 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) error {
 	return nil
 }
 
-// upsertDevice inserts d or merges it into the stored device, and replaces
-// the device's key rows with d.Keys.
-func upsertDevice(ctx context.Context, tx *sql.Tx, d *storage.Device) error {
-	hashes, err := encodeStrings(d.Hashes)
+// otherUser returns the User of c's event, link or challenge if it is
+// neither empty nor c.User, and "" otherwise.
+func otherUser(c *storage.Commit) string {
+	var users [3]string
+	if c.Event != nil {
+		users[0] = c.Event.User
+	}
+	if c.Link != nil {
+		users[1] = c.Link.User
+	}
+	if c.Challenge != nil {
+		users[2] = c.Challenge.User
+	}
+	for _, u := range users {
+		if u != "" && u != c.User {
+			return u
+		}
+	}
+	return ""
+}
+
+// refreshDeviceSQL updates the device ?1 with the hashes ?2 and the times
+// ?4 and ?5 if its keys are ?3 already and it is indexed under ?6 keys,
+// which are then all of them: a device is indexed under some of its keys.
+const refreshDeviceSQL = `UPDATE devices SET hashes = ?2,
+		first_seen = min(first_seen, ?4), last_seen = max(last_seen, ?5)
+	WHERE id = ?1 AND keys IS ?3
+	AND (SELECT count(*) FROM device_keys WHERE device_id = ?1) = ?6`
+
+// upsertDeviceSQL inserts a device or merges it into the stored one.
+const upsertDeviceSQL = `INSERT INTO devices (id, hashes, keys, first_seen, last_seen)
+	VALUES (?1, ?2, ?3, ?4, ?5)
+	ON CONFLICT (id) DO UPDATE SET
+		hashes = excluded.hashes,
+		keys = excluded.keys,
+		first_seen = min(first_seen, excluded.first_seen),
+		last_seen = max(last_seen, excluded.last_seen)`
+
+// deleteStaleKeysSQL deletes the key rows of the device ?1 whose key is
+// not in the JSON array ?2.
+const deleteStaleKeysSQL = `DELETE FROM device_keys
+	WHERE device_id = ?1 AND lookup_key NOT IN (SELECT value FROM json_each(?2))`
+
+// insertKeysSQL indexes the device ?1 under each key of the JSON array ?2
+// it is not indexed under yet, as the key's most recent device.
+const insertKeysSQL = `INSERT OR IGNORE INTO device_keys (lookup_key, device_id, written)
+	SELECT j.value, ?1,
+		coalesce((SELECT max(c.written) FROM device_keys c WHERE c.lookup_key = j.value), 0) + 1
+	FROM json_each(?2) j`
+
+// capKeysSQL drops, under each key of the JSON array ?1, the devices but
+// the ?2 most recently indexed.
+const capKeysSQL = `DELETE FROM device_keys WHERE (lookup_key, device_id) IN (
+	SELECT lookup_key, device_id FROM (
+		SELECT lookup_key, device_id,
+			row_number() OVER (PARTITION BY lookup_key ORDER BY written DESC, device_id DESC) AS r
+		FROM device_keys WHERE lookup_key IN (SELECT value FROM json_each(?1)))
+	WHERE r > ?2)`
+
+// upsertDevice inserts d or merges it into the stored device, and indexes
+// the device under d.Keys: it deletes the key rows of the keys d lacks, and
+// inserts those of the keys the device is not indexed under, each as the
+// most recent device of its key, which drops the oldest device of a key that
+// has more than [storage.MaxKeyDevices]. When the device is indexed under
+// exactly d.Keys already, as it is whenever it presents the fingerprint it
+// presented last, one statement updates it and the key rows are left alone.
+func (s *Store) upsertDevice(ctx context.Context, tx *sql.Tx, d *storage.Device) error {
+	hashes, keys := encodeStrings(d.Hashes), encodeStrings(d.Keys)
+	first, last := ms(d.FirstSeen), ms(d.LastSeen)
+	res, err := s.wtx(ctx, tx, wRefreshDevice).ExecContext(ctx,
+		d.ID, hashes, keys, first, last, int64(distinct(d.Keys)))
 	if err != nil {
 		return err
 	}
-	keys, err := encodeStrings(d.Keys)
-	if err != nil {
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO devices (id, hashes, keys, first_seen, last_seen)
-		VALUES (?1, ?2, ?3, ?4, ?5)
-		ON CONFLICT (id) DO UPDATE SET
-			hashes = excluded.hashes,
-			keys = excluded.keys,
-			first_seen = min(first_seen, excluded.first_seen),
-			last_seen = max(last_seen, excluded.last_seen)`,
-		d.ID, hashes, keys, ms(d.FirstSeen), ms(d.LastSeen)); err != nil {
+	// A new device, new keys, or keys the device was dropped from.
+	if _, err := s.wtx(ctx, tx, wUpsertDevice).ExecContext(ctx, d.ID, hashes, keys, first, last); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM device_keys WHERE device_id = ?1`, d.ID); err != nil {
+	list := stringsJSON(d.Keys)
+	if _, err := s.wtx(ctx, tx, wDeleteStaleKeys).ExecContext(ctx, d.ID, list); err != nil {
 		return err
 	}
 	if len(d.Keys) == 0 {
 		return nil
 	}
-	list, err := keysJSON(d.Keys)
-	if err != nil {
+	if res, err = s.wtx(ctx, tx, wInsertKeys).ExecContext(ctx, d.ID, list); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO device_keys (lookup_key, device_id)
-		SELECT value, ?1 FROM json_each(?2)`, d.ID, list)
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err
+	}
+	_, err = s.wtx(ctx, tx, wCapKeys).ExecContext(ctx, list, int64(storage.MaxKeyDevices))
 	return err
 }
 
-// upsertLink inserts l or merges it into the stored link. Its device must
-// exist.
-func upsertLink(ctx context.Context, tx *sql.Tx, l *storage.Link) error {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM devices WHERE id = ?1`, l.DeviceID).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("device %q: %w", l.DeviceID, storage.ErrNotFound)
-	case err != nil:
-		return err
+// distinct returns the number of distinct strings in v, a short list.
+func distinct(v []string) int {
+	n := 0
+	for i, s := range v {
+		if !slices.Contains(v[:i], s) {
+			n++
+		}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO links
-		(user_id, device_id, first_seen, last_seen, trusted, restricted_until)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-		ON CONFLICT (user_id, device_id) DO UPDATE SET
-			first_seen = min(first_seen, excluded.first_seen),
-			last_seen = max(last_seen, excluded.last_seen),
-			trusted = max(trusted, excluded.trusted),
-			restricted_until = max(restricted_until, excluded.restricted_until)`,
+	return n
+}
+
+// deviceExistsQuery selects 1 if the device ?1 exists.
+const deviceExistsQuery = `SELECT 1 FROM devices WHERE id = ?1`
+
+// upsertLinkSQL inserts a link or merges it into the stored one.
+const upsertLinkSQL = `INSERT INTO links
+	(user_id, device_id, first_seen, last_seen, trusted, restricted_until)
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+	ON CONFLICT (user_id, device_id) DO UPDATE SET
+		first_seen = min(first_seen, excluded.first_seen),
+		last_seen = max(last_seen, excluded.last_seen),
+		trusted = max(trusted, excluded.trusted),
+		restricted_until = max(restricted_until, excluded.restricted_until)`
+
+// upsertLink inserts l or merges it into the stored link. Its device must
+// exist; deviceChecked says that the caller knows it does.
+func (s *Store) upsertLink(ctx context.Context, tx *sql.Tx, l *storage.Link, deviceChecked bool) error {
+	if !deviceChecked {
+		var one int
+		err := s.wtx(ctx, tx, wDeviceExists).QueryRowContext(ctx, l.DeviceID).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("device %q: %w", l.DeviceID, storage.ErrNotFound)
+		case err != nil:
+			return err
+		}
+	}
+	_, err := s.wtx(ctx, tx, wUpsertLink).ExecContext(ctx,
 		l.User, l.DeviceID, ms(l.FirstSeen), ms(l.LastSeen), boolInt(l.Trusted), ms(l.RestrictedUntil))
 	return err
 }
 
+// insertEventSQL inserts an event, its columns in eventArgs' order.
+const insertEventSQL = `INSERT INTO events (` + eventCols + `)
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+		?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)`
+
+// trimUnsuccessfulSQL drops events of user ?1 without success since ?2,
+// the oldest first, while more than ?3 events since ?2 remain. It reads the
+// events_user_unsuccessful index, and the events_user_time index to count.
+const trimUnsuccessfulSQL = `DELETE FROM events WHERE seq IN (
+	SELECT seq FROM events WHERE user_id = ?1 AND success = 0 AND time >= ?2
+	ORDER BY time, seq
+	LIMIT max(0, (SELECT count(*) FROM events WHERE user_id = ?1 AND time >= ?2) - ?3))`
+
+// trimOldestSQL drops the events of user ?1 before ?2 and then, while more
+// than ?3 remain, the oldest: the first events in the order of time and
+// insertion, as many as there are events before ?2 or beyond ?3, whichever
+// is more. It reads the events_user_time index alone.
+const trimOldestSQL = `DELETE FROM events WHERE seq IN (
+	SELECT seq FROM events WHERE user_id = ?1
+	ORDER BY time, seq
+	LIMIT max(
+		(SELECT count(*) FROM events WHERE user_id = ?1 AND time < ?2),
+		(SELECT count(*) FROM events WHERE user_id = ?1) - ?3))`
+
 // appendEvent inserts e into user's history and trims the history: events
-// before since go, then, while more than maxHistory (0 means 50) remain,
-// the oldest event without success, or the oldest if all have it. Repeating
-// that choice drops the events in the order (success, time, insertion), so
-// the events kept are the first maxHistory in the reverse order.
-func appendEvent(ctx context.Context, tx *sql.Tx, user string, e *storage.Event, since time.Time, maxHistory int) error {
-	args, err := eventArgs(e, user)
-	if err != nil {
+// before since go (none when since is zero), then, while more than
+// maxHistory (0 means 50) remain, the oldest event without success, or the
+// oldest if all have it. trimUnsuccessfulSQL drops the events without
+// success that must go; then, if too many remain, they all have success,
+// and trimOldestSQL drops the events before since and the oldest others.
+func (s *Store) appendEvent(ctx context.Context, tx *sql.Tx, user string, e *storage.Event, since time.Time, maxHistory int) error {
+	if _, err := s.wtx(ctx, tx, wInsertEvent).ExecContext(ctx, eventArgs(e, user)...); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (`+eventCols+`)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
-			?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)`, args...); err != nil {
-		return err
-	}
+	from := int64(math.MinInt64) // no time is before it
 	if !since.IsZero() {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE user_id = ?1 AND time < ?2`,
-			user, ms(since)); err != nil {
-			return err
-		}
+		from = ms(since)
 	}
 	if maxHistory <= 0 {
 		maxHistory = defaultHistory
 	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM events
-		WHERE user_id = ?1 AND seq NOT IN (
-			SELECT seq FROM events WHERE user_id = ?1
-			ORDER BY success DESC, time DESC, seq DESC
-			LIMIT ?2)`, user, maxHistory)
+	if _, err := s.wtx(ctx, tx, wTrimUnsuccessful).ExecContext(ctx, user, from, int64(maxHistory)); err != nil {
+		return err
+	}
+	_, err := s.wtx(ctx, tx, wTrimOldest).ExecContext(ctx, user, from, int64(maxHistory))
 	return err
 }
 
+// challengeExistsQuery selects 1 if the challenge ?1 exists.
+const challengeExistsQuery = `SELECT 1 FROM challenges WHERE id = ?1`
+
+// overrideChallengesSQL sets the status ?1 and the update time ?2 on the
+// challenges of user ?3 and device ?4 whose status is ?5, ?6 or ?7.
+const overrideChallengesSQL = `UPDATE challenges SET status = ?1, updated_at = ?2
+	WHERE user_id = ?3 AND device_id = ?4 AND status IN (?5, ?6, ?7)`
+
+// insertChallengeSQL inserts a challenge, its columns in challengeArgs'
+// order.
+const insertChallengeSQL = `INSERT INTO challenges (` + challengeCols + `)
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`
+
 // insertChallenge inserts ch, which must be new, and overrides the open
 // challenges of the same user and device.
-func insertChallenge(ctx context.Context, tx *sql.Tx, ch *storage.Challenge) error {
+func (s *Store) insertChallenge(ctx context.Context, tx *sql.Tx, ch *storage.Challenge) error {
 	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM challenges WHERE id = ?1`, ch.ID).Scan(&one)
+	err := s.wtx(ctx, tx, wChallengeExists).QueryRowContext(ctx, ch.ID).Scan(&one)
 	switch {
 	case err == nil:
 		return storage.ErrConflict
 	case !errors.Is(err, sql.ErrNoRows):
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE challenges SET status = ?1, updated_at = ?2
-		WHERE user_id = ?3 AND device_id = ?4 AND status IN (?5, ?6, ?7)`,
+	if _, err := s.wtx(ctx, tx, wOverrideChallenges).ExecContext(ctx,
 		string(storage.ChallengeOverridden), ms(ch.CreatedAt), ch.User, ch.DeviceID,
 		string(storage.ChallengePending), string(storage.ChallengeSent), string(storage.ChallengeVerified),
 	); err != nil {
@@ -184,39 +296,60 @@ func insertChallenge(ctx context.Context, tx *sql.Tx, ch *storage.Challenge) err
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO challenges (`+challengeCols+`)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`, args...)
+	_, err = s.wtx(ctx, tx, wInsertChallenge).ExecContext(ctx, args...)
 	return err
 }
 
-// AddFailure records one failed attempt, then drops the user's and the
-// network's failures beyond the [storage.MaxFailures] newest.
+// insertFailureSQL inserts a failure into its user's list.
+const insertFailureSQL = `INSERT INTO failures
+	(user_id, time, ip, network, device_id, known_device, known_ip)
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`
+
+// trimUserFailuresSQL drops the failures of user ?1 beyond the ?2 newest.
+const trimUserFailuresSQL = `DELETE FROM failures WHERE seq IN (
+	SELECT seq FROM failures WHERE user_id = ?1
+	ORDER BY time DESC, seq DESC
+	LIMIT -1 OFFSET ?2)`
+
+// insertNetworkFailureSQL inserts a failure into its network's list.
+const insertNetworkFailureSQL = `INSERT INTO network_failures
+	(network, time, user_id, known_ip)
+	VALUES (?1, ?2, ?3, ?4)`
+
+// trimNetworkFailuresSQL drops the failures of network ?1 beyond the ?2
+// newest.
+const trimNetworkFailuresSQL = `DELETE FROM network_failures WHERE seq IN (
+	SELECT seq FROM network_failures WHERE network = ?1
+	ORDER BY time DESC, seq DESC
+	LIMIT -1 OFFSET ?2)`
+
+// AddFailure records one failed attempt in its user's list and, if it has a
+// network, in its network's list, and trims each list to its
+// [storage.MaxFailures] newest.
 func (s *Store) AddFailure(ctx context.Context, f storage.Failure) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO failures
-			(user_id, time, ip, network, device_id, known_device, known_ip)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
+		if _, err := s.wtx(ctx, tx, wInsertFailure).ExecContext(ctx,
 			f.User, ms(f.Time), f.IP, f.Network, f.DeviceID,
 			boolInt(f.KnownDevice), boolInt(f.KnownIP)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM failures WHERE seq IN (
-			SELECT seq FROM failures WHERE user_id = ?1
-			ORDER BY time DESC, seq DESC
-			LIMIT -1 OFFSET ?2)`, f.User, storage.MaxFailures); err != nil {
+		if _, err := s.wtx(ctx, tx, wTrimUserFailures).ExecContext(ctx,
+			f.User, int64(storage.MaxFailures)); err != nil {
 			return err
 		}
 		if f.Network == "" {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM failures WHERE seq IN (
-			SELECT seq FROM failures WHERE network = ?1
-			ORDER BY time DESC, seq DESC
-			LIMIT -1 OFFSET ?2)`, f.Network, storage.MaxFailures)
+		if _, err := s.wtx(ctx, tx, wInsertNetworkFailure).ExecContext(ctx,
+			f.Network, ms(f.Time), f.User, boolInt(f.KnownIP)); err != nil {
+			return err
+		}
+		_, err := s.wtx(ctx, tx, wTrimNetworkFailures).ExecContext(ctx,
+			f.Network, int64(storage.MaxFailures))
 		return err
 	})
 	if err != nil {
@@ -226,7 +359,7 @@ func (s *Store) AddFailure(ctx context.Context, f storage.Failure) error {
 }
 
 // UpdateChallenge reads the challenge, calls update on a copy and, if update
-// returns nil, stores the copy (with the original ID), all in one write
+// returns nil, stores the copy (with the original ID and User), all in one write
 // transaction. It returns the stored challenge; an error wrapping
 // [storage.ErrNotFound] if there is no such challenge; or update's error,
 // unchanged, in which case nothing is stored. update runs while the store's
@@ -241,14 +374,15 @@ func (s *Store) UpdateChallenge(ctx context.Context, id string, update func(*sto
 		updateErr error
 	)
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		c, err := challenge(ctx, tx, id)
+		c, err := challenge(tx.QueryRowContext(ctx, challengeQuery, id), id)
 		if err != nil {
 			return err
 		}
+		user := c.User
 		if updateErr = update(&c); updateErr != nil {
 			return updateErr
 		}
-		c.ID = id
+		c.ID, c.User = id, user // neither can change
 		args, err := challengeArgs(&c)
 		if err != nil {
 			return err
@@ -261,7 +395,7 @@ func (s *Store) UpdateChallenge(ctx context.Context, id string, update func(*sto
 			WHERE id = ?1`, args...); err != nil {
 			return err
 		}
-		out, err = challenge(ctx, tx, id)
+		out, err = challenge(tx.QueryRowContext(ctx, challengeQuery, id), id)
 		return err
 	})
 	switch {
@@ -322,6 +456,7 @@ func (s *Store) DeleteUser(ctx context.Context, user string) error {
 			`DELETE FROM events WHERE user_id = ?1`,
 			`DELETE FROM links WHERE user_id = ?1`,
 			`DELETE FROM failures WHERE user_id = ?1`,
+			`DELETE FROM network_failures WHERE user_id = ?1`,
 			`DELETE FROM challenges WHERE user_id = ?1`,
 		}
 		for _, q := range stmts {
@@ -339,7 +474,8 @@ func (s *Store) DeleteUser(ctx context.Context, user string) error {
 
 // Purge drops the events and failures whose time is before the given time
 // and the challenges created before it, in one write transaction, and
-// returns how many rows it dropped.
+// returns how many records it dropped; a failure counts once, though it is
+// dropped from its user's and its network's lists.
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
@@ -363,7 +499,9 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 			}
 			n += k
 		}
-		return nil
+		// The networks' lists hold copies of failures counted above.
+		_, err := tx.ExecContext(ctx, `DELETE FROM network_failures WHERE time < ?1`, ms(before))
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: purge: %w", err)

@@ -57,6 +57,13 @@ var (
 // [FailureCounts] saturate at this number.
 const MaxFailures = 1024
 
+// MaxKeyDevices is the most devices a store indexes under one lookup key:
+// the most recently added to it. A key that many devices share (a
+// fingerprint segment common to a browser build) tells them apart poorly,
+// and capping it keeps a lookup's cost independent of the number of devices
+// stored. Devices dropped from one key stay findable by their other keys.
+const MaxKeyDevices = 64
+
 // Device is a browser or app install, identified across users by its
 // fingerprint hashes. Devices are global: one device may be linked to many
 // users through [Link] records.
@@ -225,7 +232,8 @@ type Challenge struct {
 type LoadRequest struct {
 	User string
 	// DeviceKeys find global devices (any user's) that have one of these
-	// keys; at most MaxCandidates of them are returned (0 means 16).
+	// keys, ranked as FindDevices ranks them; at most MaxCandidates of them
+	// are returned (0 means 16).
 	DeviceKeys    []string
 	MaxCandidates int
 	// The user's events since EventsSince, newest first, at most MaxEvents
@@ -255,7 +263,9 @@ type State struct {
 
 // Commit is everything one evaluation writes, applied atomically.
 type Commit struct {
-	// User whose history is written. Required.
+	// User whose records are written. Required. The User of the Event,
+	// Link and Challenge below must be empty (meaning this user) or equal
+	// to it.
 	User string
 	// Event, if set, is appended to the user's history. The history is then
 	// trimmed: events before HistorySince are dropped, and then, while more
@@ -270,8 +280,8 @@ type Commit struct {
 	Device *Device
 	// Link, if set, is upserted: an existing link keeps the earliest
 	// FirstSeen, the latest LastSeen and the latest RestrictedUntil, and
-	// stays trusted once trusted. The device must exist (in the store or in
-	// this commit).
+	// stays trusted once trusted. The device must exist, in the store or in
+	// this commit; otherwise the commit fails with ErrNotFound.
 	Link *Link
 	// Challenge, if set, is inserted (ErrConflict if its id exists). Open
 	// challenges of the same user and device become overridden.
@@ -282,8 +292,11 @@ type Commit struct {
 type Devices interface {
 	// Device returns the device with the id, or ErrNotFound.
 	Device(ctx context.Context, id string) (Device, error)
-	// FindDevices returns up to limit devices that have any of the keys,
-	// most recently seen first.
+	// FindDevices returns up to limit devices (0 means 16) that have any of
+	// the keys, best first: a device scores 1/n for each key it shares with
+	// the query, n being the number of devices indexed under that key (so
+	// distinctive keys weigh more than common ones); ties go to the most
+	// recently seen. See [MaxKeyDevices].
 	FindDevices(ctx context.Context, keys []string, limit int) ([]Device, error)
 }
 
@@ -306,7 +319,9 @@ type Events interface {
 
 // Counters records what an attacker can drive — failed attempts — and
 // counts it in windows. The store keeps at most [MaxFailures] per user and
-// per network.
+// per network, and the two limits are independent: failures flooding in
+// from one network never push a user's own failures out of that user's
+// count.
 type Counters interface {
 	// AddFailure records one failed attempt.
 	AddFailure(ctx context.Context, f Failure) error
@@ -321,9 +336,9 @@ type Challenges interface {
 	// UpdateChallenge reads the challenge, calls update on a copy and, if
 	// update returns nil, stores the copy, all atomically: no other change
 	// to the challenge happens in between. It returns the stored challenge,
-	// ErrNotFound, or update's error (wrapped as given) in which case
-	// nothing is stored. The ID cannot be changed. update must not call
-	// the store.
+	// ErrNotFound, or update's error (as given) in which case nothing is
+	// stored. The ID and User cannot be changed. update must not call the
+	// store.
 	UpdateChallenge(ctx context.Context, id string, update func(*Challenge) error) (Challenge, error)
 }
 
@@ -350,11 +365,11 @@ type Store interface {
 	// Commit writes what one evaluation decided, atomically.
 	Commit(ctx context.Context, c Commit) error
 	// DeleteUser erases every record of the user: history, links,
-	// failures, challenges, and the devices no other user is linked to.
-	// Deleting an unknown user is not an error.
+	// failures, challenges, and the devices these name that no other user
+	// is linked to. Deleting an unknown user is not an error.
 	DeleteUser(ctx context.Context, user string) error
 	// Purge drops events, failures and challenges older than before (by
-	// event time, failure time and challenge creation) and returns how many
-	// records it dropped.
+	// event time, failure time and challenge creation; a record at exactly
+	// before stays) and returns how many records it dropped.
 	Purge(ctx context.Context, before time.Time) (int64, error)
 }

@@ -89,6 +89,16 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"DeleteUser", testDeleteUser},
 		{"Purge", testPurge},
 		{"CommitNeedsUser", testCommitNeedsUser},
+		{"CommitRecordsBelongToItsUser", testCommitUserOfRecords},
+		{"ChallengeUserCannotChange", testChallengeUserFixed},
+		{"DeleteUserErasesNamedDevices", testDeleteUserNamedDevices},
+		{"RefusedCommitLeavesNoDevice", testRefusedCommitAtomic},
+		{"QueryTimesTruncatedLikeStoredTimes", testQueryTimePrecision},
+		{"NetworkFloodKeepsUserFailures", testFailureLimitsIndependent},
+		{"FindDevicesRanksBySharedKeys", testFindRanking},
+		{"KeyIndexCapped", testKeyCap},
+		{"LoadCountsTheLoadedUser", testLoadFailureUser},
+		{"ChallengeAndSecretCopies", testChallengeCopies},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,7 +271,7 @@ func testLinkUpsert(t *testing.T, s storage.Store, clk *Clock) {
 func testLinkNeedsDevice(t *testing.T, s storage.Store, clk *Clock) {
 	now := clk.Now()
 	err := s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 1, now, true), Link: &storage.Link{User: "alice", DeviceID: "ghost", FirstSeen: now, LastSeen: now}})
-	require.Error(t, err, "a link to a device that does not exist must be refused")
+	require.ErrorIs(t, err, storage.ErrNotFound, "a link to a device that does not exist must be refused")
 	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice"})
 	require.NoError(t, err)
 	assert.Empty(t, st.Events, "a refused commit must write nothing")
@@ -721,4 +731,218 @@ func testPurge(t *testing.T, s storage.Store, clk *Clock) {
 func testCommitNeedsUser(t *testing.T, s storage.Store, clk *Clock) {
 	err := s.Commit(ctx(t), storage.Commit{Event: event("", 1, clk.Now(), true)})
 	require.Error(t, err, "a commit without a user must be refused")
+}
+
+func testCommitUserOfRecords(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	ev := event("", 1, now, true)
+	dev := device("d1", now, "h1")
+	ch := challenge("c1", "", "d1", now)
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: ev, Device: dev,
+		Link: &storage.Link{DeviceID: "d1", FirstSeen: now, LastSeen: now}, Challenge: ch}))
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", ChallengesSince: now})
+	require.NoError(t, err)
+	require.Len(t, st.Events, 1, "records without a user are the commit's user's")
+	assert.Equal(t, "alice", st.Events[0].User)
+	require.Len(t, st.Devices, 1)
+	assert.Equal(t, "alice", st.Devices[0].User)
+	assert.Equal(t, 1, st.Challenges)
+	got, err := s.Challenge(ctx(t), "c1")
+	require.NoError(t, err)
+	assert.Equal(t, "alice", got.User)
+
+	err = s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("bob", 2, now, true)})
+	require.Error(t, err, "a record of another user must be refused")
+	evs, err := s.Events(ctx(t), "bob", time.Time{}, 0)
+	require.NoError(t, err)
+	assert.Empty(t, evs)
+}
+
+func testChallengeUserFixed(t *testing.T, s storage.Store, clk *Clock) {
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("c1", "alice", "d1", clk.Now())}))
+	got, err := s.UpdateChallenge(ctx(t), "c1", func(c *storage.Challenge) error {
+		c.User = "mallory"
+		c.Attempts = 1
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "alice", got.User, "the user of a challenge cannot be changed")
+	got, err = s.Challenge(ctx(t), "c1")
+	require.NoError(t, err)
+	assert.Equal(t, "alice", got.User)
+	assert.Equal(t, 1, got.Attempts)
+}
+
+func testDeleteUserNamedDevices(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	// A device only alice's history names, and one bob is linked to.
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "carol", Device: device("lonely", now, "hl")}))
+	login(t, s, "bob", "bobs", now, "hb")
+	ev := event("alice", 1, now, false)
+	ev.DeviceID = "lonely"
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: ev, Challenge: challenge("c1", "alice", "bobs", now)}))
+	require.NoError(t, s.DeleteUser(ctx(t), "alice"))
+	_, err := s.Device(ctx(t), "lonely")
+	require.ErrorIs(t, err, storage.ErrNotFound, "a device the user's history names and no one is linked to is erased")
+	_, err = s.Device(ctx(t), "bobs")
+	require.NoError(t, err, "a device another user is linked to stays")
+}
+
+func testRefusedCommitAtomic(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("c1", "alice", "d0", now)}))
+	err := s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 1, now, true), Device: device("d1", now, "h1"),
+		Link: &storage.Link{User: "alice", DeviceID: "d1", FirstSeen: now, LastSeen: now}, Challenge: challenge("c1", "alice", "d1", now)})
+	require.ErrorIs(t, err, storage.ErrConflict)
+	_, err = s.Device(ctx(t), "d1")
+	require.ErrorIs(t, err, storage.ErrNotFound, "a refused commit must not write its device")
+	found, err := s.FindDevices(ctx(t), []string{"k:h1"}, 0)
+	require.NoError(t, err)
+	assert.Empty(t, found, "nor index its keys")
+	devs, err := s.UserDevices(ctx(t), "alice")
+	require.NoError(t, err)
+	assert.Empty(t, devs)
+
+	const n = 16
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			err := s.Commit(context.Background(), storage.Commit{User: "bob", Event: event("bob", i, now, false), Challenge: challenge("same", "bob", "d1", now)})
+			if err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, storage.ErrConflict) {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int32(1), wins.Load(), "one of %d inserts of one challenge id wins", n)
+	evs, err := s.Events(ctx(t), "bob", time.Time{}, 0)
+	require.NoError(t, err)
+	assert.Len(t, evs, 1, "the losers' events are not written")
+}
+
+func testQueryTimePrecision(t *testing.T, s storage.Store, clk *Clock) {
+	// A time with nanoseconds in another zone: stored as its millisecond,
+	// and a window that starts at the same instant includes the record.
+	at := clk.Now().Add(567_891 * time.Nanosecond).In(time.FixedZone("X", -5*3600))
+	login(t, s, "alice", "d1", at, "h1")
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 1, at, true), Challenge: challenge("c1", "alice", "d1", at)}))
+	require.NoError(t, s.AddFailure(ctx(t), failure("alice", "198.51.100.1", at, false, false)))
+
+	evs, err := s.Events(ctx(t), "alice", at, 0)
+	require.NoError(t, err)
+	require.Len(t, evs, 2, "a window starting at a record's own (finer) time includes it")
+	assert.Equal(t, clk.Now(), evs[0].Time, "times come back in UTC at millisecond precision")
+	links, err := s.DeviceUsers(ctx(t), "d1", at)
+	require.NoError(t, err)
+	assert.Len(t, links, 1)
+	got, err := s.CountFailures(ctx(t), storage.FailureQuery{User: "alice", UserSince: at, Network: "198.51.100.1", NetworkSince: at})
+	require.NoError(t, err)
+	assert.Equal(t, storage.FailureCounts{User: 1, UserUnknown: 1, NetworkUsers: 1}, got)
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", ChallengesSince: at, EventsSince: at})
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Challenges)
+	assert.Len(t, st.Events, 2)
+
+	n, err := s.Purge(ctx(t), at)
+	require.NoError(t, err)
+	assert.Zero(t, n, "Purge keeps records at exactly its time")
+	n, err = s.Purge(ctx(t), at.Add(time.Millisecond))
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), n, "two events, a failure and a challenge")
+}
+
+func testFailureLimitsIndependent(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	const network = "198.51.100.9"
+	require.NoError(t, s.AddFailure(ctx(t), failure("victim", network, now, false, false)))
+	for i := range storage.MaxFailures + 5 {
+		require.NoError(t, s.AddFailure(ctx(t), failure(fmt.Sprintf("flood%d", i%7), network, now.Add(time.Millisecond), false, true)))
+	}
+	got, err := s.CountFailures(ctx(t), storage.FailureQuery{User: "victim", UserSince: now, Network: network, NetworkSince: now})
+	require.NoError(t, err)
+	assert.Equal(t, 1, got.User, "a flood from one network must not push a user's own failures out")
+	assert.Equal(t, 1, got.UserUnknown)
+}
+
+func testFindRanking(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	// "one" shares one key with the query and is the most recent; "three"
+	// shares three.
+	login(t, s, "u1", "three", t0, "a", "b", "c", "x3")
+	login(t, s, "u2", "two", clk.Advance(time.Minute), "a", "b", "x2")
+	login(t, s, "u3", "one", clk.Advance(time.Minute), "a", "x1")
+	found, err := s.FindDevices(ctx(t), []string{"k:a", "k:b", "k:c"}, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"three", "two", "one"}, deviceIDs(found), "devices sharing more keys come first")
+	found, err = s.FindDevices(ctx(t), []string{"k:a", "k:b", "k:c"}, 2)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"three", "two"}, deviceIDs(found))
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "u1", DeviceKeys: []string{"k:a", "k:x1"}, MaxCandidates: 1})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"one"}, deviceIDs(st.Candidates), "Load ranks candidates as FindDevices does")
+
+	// Two keys that five devices share weigh less than one only "rare" has.
+	for i := range 5 {
+		login(t, s, fmt.Sprintf("p%d", i), fmt.Sprintf("pop%d", i), clk.Advance(time.Minute), "p1", "p2")
+	}
+	login(t, s, "r", "rare", t0.Add(-time.Hour), "r1")
+	found, err = s.FindDevices(ctx(t), []string{"k:p1", "k:p2", "k:r1"}, 3)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"rare", "pop4", "pop3"}, deviceIDs(found), "distinctive keys weigh more than common ones")
+}
+
+func testKeyCap(t *testing.T, s storage.Store, clk *Clock) {
+	const extra = 10
+	for i := range storage.MaxKeyDevices + extra {
+		login(t, s, fmt.Sprintf("u%d", i), fmt.Sprintf("d%03d", i), clk.Advance(time.Minute), "popular", fmt.Sprintf("own%d", i))
+	}
+	found, err := s.FindDevices(ctx(t), []string{"k:popular"}, 1000)
+	require.NoError(t, err)
+	assert.Len(t, found, storage.MaxKeyDevices, "one key indexes at most MaxKeyDevices devices")
+	assert.Equal(t, fmt.Sprintf("d%03d", storage.MaxKeyDevices+extra-1), found[0].ID, "the most recently written are kept")
+	found, err = s.FindDevices(ctx(t), []string{"k:own0"}, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"d000"}, deviceIDs(found), "a device dropped from one key stays findable by its others")
+}
+
+func testLoadFailureUser(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	require.NoError(t, s.AddFailure(ctx(t), failure("alice", "198.51.100.1", now, false, false)))
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", Failures: storage.FailureQuery{User: "bob", UserSince: now}})
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Failures.User, "Load counts the failures of the user it loads")
+}
+
+func testChallengeCopies(t *testing.T, s storage.Store, clk *Clock) {
+	c := challenge("c1", "alice", "d1", clk.Now())
+	c.CodeHash = []byte("hmac")
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: c}))
+	c.Reasons[0], c.CodeHash[0], c.Attempt.Reasons[0] = "x", 'x', "x"
+	got, err := s.Challenge(ctx(t), "c1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"new_device", "new_ip"}, got.Reasons, "a store must not keep the caller's slices")
+	assert.Equal(t, []byte("hmac"), got.CodeHash)
+	assert.Equal(t, []string{"new_ip"}, got.Attempt.Reasons)
+	got.Reasons[0], got.CodeHash[0], got.Attempt.Reasons[0] = "y", 'y', "y"
+	again, err := s.Challenge(ctx(t), "c1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"new_device", "new_ip"}, again.Reasons, "a store must not return slices it keeps")
+	assert.Equal(t, []byte("hmac"), again.CodeHash)
+	assert.Equal(t, []string{"new_ip"}, again.Attempt.Reasons)
+
+	create := []byte("secret-value")
+	_, err = s.Secret(ctx(t), "k", create)
+	require.NoError(t, err)
+	create[0] = 'X'
+	v, err := s.Secret(ctx(t), "k", nil)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("secret-value"), v, "a store must not keep the create slice")
 }

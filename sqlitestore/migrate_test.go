@@ -1,0 +1,109 @@
+package sqlitestore
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/atoguard/ato/storage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestMigrateFromFirstSchema upgrades a database that the first schema
+// created and filled, as the store wrote it before the later migrations,
+// and checks that the store reads it as it was.
+func TestMigrateFromFirstSchema(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ato.db")
+	uri, err := fileURI(path)
+	require.NoError(t, err)
+	db, err := sql.Open("sqlite", uri+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(ON)")
+	require.NoError(t, err)
+	db.SetMaxOpenConns(1)
+	ms, err := migrations()
+	require.NoError(t, err)
+	require.Greater(t, len(ms), 1)
+	_, err = db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)`)
+	require.NoError(t, err)
+	require.NoError(t, applyMigration(ctx, db, ms[0]))
+
+	// 70 devices share the key "k:popular", each seen a minute after the
+	// last, and have a key of their own.
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	seen := func(i int) time.Time { return at.Add(time.Duration(i) * time.Minute) }
+	const devices = storage.MaxKeyDevices + 6
+	for i := range devices {
+		id := fmt.Sprintf("d%03d", i)
+		_, err := db.ExecContext(ctx, `INSERT INTO devices (id, hashes, keys, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)`,
+			id, `["h"]`, fmt.Sprintf(`["k:popular","k:own%d"]`, i), seen(i).UnixMilli())
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, `INSERT INTO device_keys (lookup_key, device_id) VALUES ('k:popular', ?1), (?2, ?1)`,
+			id, fmt.Sprintf("k:own%d", i))
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, `INSERT INTO links VALUES (?1, ?2, ?3, ?3, 0, 0)`, fmt.Sprintf("u%d", i), id, seen(i).UnixMilli())
+		require.NoError(t, err)
+	}
+	// Failures of two users from one network, and one without a network.
+	for i, f := range []storage.Failure{
+		{User: "alice", Time: at, Network: "198.51.100.1"},
+		{User: "bob", Time: at, Network: "198.51.100.1"},
+		{User: "bob", Time: at, Network: "198.51.100.1", KnownIP: true},
+		{User: "alice", Time: at},
+	} {
+		_, err := db.ExecContext(ctx, `INSERT INTO failures (user_id, time, ip, network, device_id, known_device, known_ip)
+			VALUES (?1, ?2, '', ?3, '', 0, ?4)`, f.User, f.Time.UnixMilli(), f.Network, boolInt(f.KnownIP))
+		require.NoError(t, err, "failure %d", i)
+	}
+	require.NoError(t, db.Close())
+
+	s, err := Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+
+	found, err := s.FindDevices(ctx, []string{"k:popular"}, 1000)
+	require.NoError(t, err)
+	require.Len(t, found, storage.MaxKeyDevices, "the key cap applies to the devices indexed before it")
+	assert.Equal(t, fmt.Sprintf("d%03d", devices-1), found[0].ID)
+	assert.Equal(t, fmt.Sprintf("d%03d", devices-storage.MaxKeyDevices), found[len(found)-1].ID, "the most recently seen are kept")
+	found, err = s.FindDevices(ctx, []string{"k:own0"}, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"d000"}, ids(found), "a device dropped from a key keeps its others")
+
+	// A device written again is indexed under the key it was dropped from,
+	// as the key's most recent device.
+	d0 := found[0]
+	d0.LastSeen = seen(devices)
+	require.NoError(t, s.Commit(ctx, storage.Commit{User: "u0", Device: &d0}))
+	found, err = s.FindDevices(ctx, []string{"k:popular"}, 1000)
+	require.NoError(t, err)
+	require.Len(t, found, storage.MaxKeyDevices)
+	assert.Equal(t, "d000", found[0].ID)
+	assert.NotContains(t, ids(found), fmt.Sprintf("d%03d", devices-storage.MaxKeyDevices))
+
+	links, err := s.DeviceUsers(ctx, "d005", seen(5))
+	require.NoError(t, err)
+	assert.Len(t, links, 1)
+
+	counts, err := s.CountFailures(ctx, storage.FailureQuery{User: "alice", UserSince: at, Network: "198.51.100.1", NetworkSince: at})
+	require.NoError(t, err)
+	assert.Equal(t, storage.FailureCounts{User: 2, UserUnknown: 2, NetworkUsers: 2}, counts,
+		"the failures with a network are in their network's list")
+	n, err := s.Purge(ctx, at.Add(time.Millisecond))
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), n, "a failure counts once")
+	counts, err = s.CountFailures(ctx, storage.FailureQuery{User: "alice", UserSince: at, Network: "198.51.100.1", NetworkSince: at})
+	require.NoError(t, err)
+	assert.Zero(t, counts)
+}
+
+// ids returns the ids of the devices.
+func ids(ds []storage.Device) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.ID
+	}
+	return out
+}
