@@ -177,7 +177,7 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.Device, error) {
 	st, err := e.store.Load(ctx, storage.LoadRequest{
 		User:        a.User,
-		DeviceKeys:  fingerprint.Keys(a.Fingerprint, a.LastFingerprint),
+		DeviceKeys:  fingerprint.LookupKeys(a.Fingerprint, a.LastFingerprint),
 		EventsSince: a.time.Add(-e.cfg.historyAge),
 		MaxEvents:   e.cfg.maxHistory,
 		Failures: storage.FailureQuery{
@@ -211,7 +211,7 @@ func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.D
 	if a.ip.IsValid() && e.cfg.locator != nil {
 		in.Location, in.Located = e.cfg.locator.Locate(a.ip)
 	}
-	ident := fingerprint.Identify(a.Fingerprint, a.LastFingerprint, st.Devices, st.Candidates)
+	ident := fingerprint.Identify(a.Fingerprint, a.LastFingerprint, st.Devices, st.Candidates, e.cfg.matchThreshold)
 	in.Device = signals.Device{
 		ID:         ident.Device.ID,
 		Match:      ident.Match,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/fingerprint"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/verdict"
 )
@@ -43,6 +44,8 @@ type config struct {
 	historyAge   time.Duration
 	knownWindow  time.Duration
 	challengeTTL time.Duration
+	// matchThreshold is the least similarity of a fuzzy device match.
+	matchThreshold float64
 }
 
 func defaults() config {
@@ -53,6 +56,8 @@ func defaults() config {
 		historyAge:   DefaultHistoryAge,
 		knownWindow:  DefaultKnownWindow,
 		challengeTTL: DefaultChallengeTTL,
+
+		matchThreshold: fingerprint.DefaultThreshold,
 	}
 }
 
@@ -154,6 +159,20 @@ func WithKnownWindow(d time.Duration) Option {
 			return fmt.Errorf("ato: WithKnownWindow: %v is not positive", d)
 		}
 		c.knownWindow = d
+		return nil
+	}
+}
+
+// WithDeviceMatchThreshold sets the least similarity, in (0,1], at which a
+// drifted fuzzy fingerprint is taken for a known device rather than a new
+// one. Lower keeps more drifted browsers as one device; higher tells close
+// devices apart more often. Default: [fingerprint.DefaultThreshold].
+func WithDeviceMatchThreshold(t float64) Option {
+	return func(c *config) error {
+		if !(t > 0 && t <= 1) {
+			return fmt.Errorf("ato: WithDeviceMatchThreshold: %v is not in (0,1]", t)
+		}
+		c.matchThreshold = t
 		return nil
 	}
 }

@@ -1,29 +1,51 @@
 // Package fingerprint identifies devices from the hashes a browser sends:
 // the current fingerprint and the one it sent last time.
 //
+// # Formats
+//
+// A fuzzy hash is 2048 lowercase hex characters ([IsFuzzy]), the format of
+// the Rupt browser SDK's getHash() and of ato.js: each browser signal owns a
+// segment of the hash, so two hashes of one browser differ only in the
+// segments of the signals that changed. Anything else — a FingerprintJS
+// visitor id, a device cookie — is an opaque id, matched exactly.
+//
 // # Matching
 //
 // A request is matched against devices in this order:
 //
-//  1. exact: a device has the fingerprint among its recent hashes;
+//  1. exact: a device has the fingerprint among its recent hashes
+//     (confidence 1);
 //  2. last fingerprint: a device has the browser's previous fingerprint
-//     among its recent hashes — the browser changed and says what it was;
-//  3. otherwise the device is new.
+//     among its recent hashes — the browser changed and says what it was
+//     (confidence: the larger of [LastConfidence] and the similarity of the
+//     two hashes);
+//  3. fuzzy: the device with the most similar recent hash, at or above the
+//     threshold (confidence: the [Similarity]);
+//  4. otherwise the device is new.
 //
-// The user's own known devices are tried before devices known only to other
-// users, so one browser keeps one id across every account it logs in to.
+// At each step the user's own known devices are tried before devices known
+// only to other users, so one browser keeps one id across every account it
+// logs in to. Recent hashes are the last [MaxHashes] a device presented, so
+// a browser drifting step by step, or flipping between two states (a laptop
+// docked and undocked), stays one device.
 //
 // # Index
 //
-// Devices are found in the store by lookup keys derived from their hashes
-// ([Keys]); the store indexes the keys, so finding a device does not scan
-// every device stored.
+// Devices are found in the store by lookup keys ([DeviceKeys],
+// [LookupKeys]): an exact key per recent hash and, for a fuzzy hash, one
+// band key per signal segment of the current hash. A drifted hash still
+// shares most of its bands with the device's, so it finds the device through
+// the store's index, and the cost of a lookup depends on the number of keys,
+// not on the number of devices stored.
 package fingerprint
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"math/bits"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/atoguard/ato/signals"
@@ -33,10 +55,16 @@ import (
 // MaxHashes is how many recent hashes a device keeps, newest first.
 const MaxHashes = 4
 
-// LastConfidence is the confidence of a match made through the browser's
-// previous fingerprint: the browser vouches for its own change, which is
-// strong but not proof.
+// LastConfidence is the least confidence of a match made through the
+// browser's previous fingerprint: the browser vouches for its own change,
+// which is strong but not proof.
 const LastConfidence = 0.9
+
+// DefaultThreshold is the least similarity for a fuzzy match. Measured with
+// the Rupt SDK 2.24.1 in Chromium (see testdata and the README): one changed
+// property keeps 0.95 or more, a different class of device falls to 0.90 or
+// less.
+const DefaultThreshold = 0.95
 
 // Key returns the exact-lookup key of a hash: a prefix of its SHA-256, so
 // index entries stay small whatever the hash's length.
@@ -45,17 +73,65 @@ func Key(hash string) string {
 	return "x:" + hex.EncodeToString(sum[:16])
 }
 
-// Keys returns the lookup keys of the hashes, without repeats; empty hashes
-// have none.
-func Keys(hashes ...string) []string {
-	keys := make([]string, 0, len(hashes))
-	for _, h := range hashes {
-		if h == "" {
+// bandKeys appends the band keys of a fuzzy hash: one per signal segment,
+// naming the segment's position and a 64-bit digest of its content.
+// Segments of padding alone are left out: every short hash shares them.
+func bandKeys(keys []string, h string) []string {
+	for i, band := 0, 0; i < len(h); i, band = i+SegmentLen, band+1 {
+		seg := h[i:min(i+SegmentLen, len(h))]
+		if padding(seg) == len(seg) {
 			continue
 		}
-		if k := Key(h); !slices.Contains(keys, k) {
+		keys = append(keys, "b"+strconv.Itoa(band)+":"+strconv.FormatUint(digest(seg), 16))
+	}
+	return keys
+}
+
+// digest is a fast 64-bit multiply-xor hash of s, eight bytes at a time. It
+// need not resist crafted collisions: a band key only nominates a device,
+// and the similarity decides.
+func digest(s string) uint64 {
+	const m = 0x9e3779b97f4a7c15
+	h := uint64(len(s)) * m
+	for len(s) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64([]byte(s))) * m
+		h ^= h >> 29
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * m
+		h ^= h >> 29
+	}
+	return h
+}
+
+// DeviceKeys returns the keys a device is indexed by: an exact key per
+// hash, and the band keys of the newest hash (hashes[0]) when it is fuzzy.
+func DeviceKeys(hashes []string) []string {
+	keys := make([]string, 0, len(hashes)+HashLen/SegmentLen+1)
+	for _, h := range hashes {
+		if k := Key(h); h != "" && !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
+	}
+	if len(hashes) > 0 && IsFuzzy(hashes[0]) {
+		keys = bandKeys(keys, hashes[0])
+	}
+	return keys
+}
+
+// LookupKeys returns the keys to find the devices a request may be: the
+// exact keys of the fingerprint and the last fingerprint, and the band keys
+// of the fingerprint when it is fuzzy.
+func LookupKeys(fingerprint, last string) []string {
+	var keys []string
+	for _, h := range []string{fingerprint, last} {
+		if h != "" {
+			keys = append(keys, Key(h))
+		}
+	}
+	if IsFuzzy(fingerprint) {
+		keys = bandKeys(keys, fingerprint)
 	}
 	return keys
 }
@@ -65,9 +141,11 @@ type Identity struct {
 	// Device is the matched device; its ID is empty when the device is new.
 	Device storage.Device
 	Match  signals.Match
-	// Confidence in [0,1]: 1 for an exact match, [LastConfidence] for a
-	// last-fingerprint match.
+	// Confidence in [0,1]: see the package documentation.
 	Confidence float64
+	// Similarity of the fingerprint to the device's closest recent hash,
+	// for a fuzzy or last-fingerprint match of fuzzy hashes.
+	Similarity float64
 	// Known reports that the device is one of the user's; Link is then the
 	// user's link to it.
 	Known bool
@@ -76,34 +154,166 @@ type Identity struct {
 
 // Identify matches the hashes against the user's known devices and then
 // against candidates, devices found by the hashes' keys whoever they
-// belong to.
-func Identify(fingerprint, last string, known []storage.UserDevice, candidates []storage.Device) Identity {
+// belong to. threshold is the least similarity of a fuzzy match.
+func Identify(fingerprint, last string, known []storage.UserDevice, candidates []storage.Device, threshold float64) Identity {
 	if fingerprint == "" {
 		return Identity{Match: signals.MatchNone}
 	}
-	for _, try := range []struct {
-		hash  string
-		match signals.Match
-		conf  float64
-	}{
-		{fingerprint, signals.MatchExact, 1},
-		{last, signals.MatchLast, LastConfidence},
-	} {
-		if try.hash == "" {
-			continue
-		}
-		for _, ud := range known {
-			if slices.Contains(ud.Device.Hashes, try.hash) {
-				return Identity{Device: ud.Device, Match: try.match, Confidence: try.conf, Known: true, Link: ud.Link}
+	if id, ok := find(fingerprint, known, candidates); ok {
+		id.Match, id.Confidence = signals.MatchExact, 1
+		return id
+	}
+	if last != "" {
+		if id, ok := find(last, known, candidates); ok {
+			id.Match, id.Confidence = signals.MatchLast, LastConfidence
+			if IsFuzzy(fingerprint) && IsFuzzy(last) {
+				id.Similarity = Similarity(fingerprint, last)
+				id.Confidence = max(LastConfidence, id.Similarity)
 			}
+			return id
 		}
-		for _, d := range candidates {
-			if slices.Contains(d.Hashes, try.hash) {
-				return Identity{Device: d, Match: try.match, Confidence: try.conf}
-			}
+	}
+	if IsFuzzy(fingerprint) {
+		if id, ok := closest(fingerprint, known, candidates, threshold); ok {
+			return id
 		}
 	}
 	return Identity{Match: signals.MatchNew, Confidence: 1}
+}
+
+// find returns the device that has the hash among its recent ones, the
+// user's own devices first.
+func find(hash string, known []storage.UserDevice, candidates []storage.Device) (Identity, bool) {
+	for _, ud := range known {
+		if hasHash(ud.Device.Hashes, hash) {
+			return Identity{Device: ud.Device, Known: true, Link: ud.Link}, true
+		}
+	}
+	for _, d := range candidates {
+		if hasHash(d.Hashes, hash) {
+			return Identity{Device: d}, true
+		}
+	}
+	return Identity{}, false
+}
+
+// hasHash reports whether hash is among hashes. Hashes of one browser build
+// share long stretches, so a sample of one character per segment rules out
+// most unequal hashes before comparing them whole.
+func hasHash(hashes []string, hash string) bool {
+	for _, h := range hashes {
+		if len(h) != len(hash) {
+			continue
+		}
+		if len(h) == HashLen && !sameSample(h, hash) {
+			continue
+		}
+		if h == hash {
+			return true
+		}
+	}
+	return false
+}
+
+// sampleAt are the positions sampled in fuzzy hashes: one in the middle of
+// each segment, where a changed signal changes the character with
+// probability 15/16.
+var sampleAt = func() (at [segments]int) {
+	for i := range at {
+		at[i] = min(i*SegmentLen+SegmentLen/2, HashLen-1)
+	}
+	return at
+}()
+
+func sameSample(a, b string) bool {
+	for _, i := range sampleAt {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// sampleDiff returns a mask of the segments whose sampled character differs
+// between two fuzzy hashes: a cheap guess of where they differ.
+func sampleDiff(a, b string) uint32 {
+	var mask uint32
+	for seg, i := range sampleAt {
+		if a[i] != b[i] {
+			mask |= 1 << seg
+		}
+	}
+	return mask
+}
+
+// maxSuspect is the most segments whose samples may differ for a hash to be
+// scored at all. A hash at the threshold differs in a few percent of its
+// characters, which changes are clustered in the segments of the signals
+// that changed; for half of the samples to land on them is beyond chance.
+const maxSuspect = segments / 2
+
+// closest returns the device with the recent hash most similar to the
+// fingerprint, at or above threshold; on a tie the user's own device wins.
+//
+// A sample of one character per segment guesses how each hash differs from
+// the fingerprint. The hash that looks closest is scored first; every other
+// one is then scored against it, starting with the segments where it seems
+// to differ, so that a hash that cannot win is dropped after a segment or
+// two. Hashes that differ in more than half of their samples are not
+// scored.
+func closest(fingerprint string, known []storage.UserDevice, candidates []storage.Device, threshold float64) (Identity, bool) {
+	type entry struct {
+		hash    string
+		suspect uint32
+		order   int // known devices first, then candidates, as given
+	}
+	var buf [64]entry
+	entries := buf[:0]
+	first := -1 // the entry with the fewest differing samples
+	add := func(order int, hashes []string) {
+		for _, h := range hashes {
+			if len(h) != HashLen {
+				continue
+			}
+			m := sampleDiff(fingerprint, h)
+			if bits.OnesCount32(m) > maxSuspect {
+				continue
+			}
+			if first < 0 || bits.OnesCount32(m) < bits.OnesCount32(entries[first].suspect) {
+				first = len(entries)
+			}
+			entries = append(entries, entry{h, m, order})
+		}
+	}
+	for i := range known {
+		add(i, known[i].Device.Hashes)
+	}
+	for i := range candidates {
+		add(len(known)+i, candidates[i].Hashes)
+	}
+	if first < 0 {
+		return Identity{}, false
+	}
+	entries[0], entries[first] = entries[first], entries[0]
+
+	pad := padding(fingerprint)
+	bestOrder, bestSim := -1, 0.0
+	for _, e := range entries {
+		s := similarity(fingerprint, e.hash, pad, e.suspect, max(threshold, bestSim))
+		if s >= threshold && (s > bestSim || s == bestSim && e.order < bestOrder) {
+			bestOrder, bestSim = e.order, s
+		}
+	}
+	if bestOrder < 0 {
+		return Identity{}, false
+	}
+	id := Identity{Match: signals.MatchFuzzy, Confidence: bestSim, Similarity: bestSim}
+	if bestOrder < len(known) {
+		id.Device, id.Known, id.Link = known[bestOrder].Device, true, known[bestOrder].Link
+	} else {
+		id.Device = candidates[bestOrder-len(known)]
+	}
+	return id, true
 }
 
 // Observe returns the device as it is after being seen with fingerprint at
@@ -111,7 +321,14 @@ func Identify(fingerprint, last string, known []storage.UserDevice, candidates [
 // [MaxHashes] kept), the keys follow the hashes, and the times widen.
 func Observe(d storage.Device, fingerprint string, at time.Time) storage.Device {
 	if len(d.Hashes) == 0 || d.Hashes[0] != fingerprint {
-		d.Hashes, d.Keys = push(d.Hashes, fingerprint)
+		hashes := make([]string, 0, MaxHashes)
+		hashes = append(hashes, fingerprint)
+		for _, h := range d.Hashes {
+			if h != fingerprint && len(hashes) < MaxHashes {
+				hashes = append(hashes, h)
+			}
+		}
+		d.Hashes, d.Keys = hashes, DeviceKeys(hashes)
 	}
 	if d.FirstSeen.IsZero() || at.Before(d.FirstSeen) {
 		d.FirstSeen = at
@@ -120,17 +337,4 @@ func Observe(d storage.Device, fingerprint string, at time.Time) storage.Device 
 		d.LastSeen = at
 	}
 	return d
-}
-
-// push puts fingerprint first among the hashes, keeping at most MaxHashes,
-// and returns them with their keys.
-func push(old []string, fingerprint string) ([]string, []string) {
-	hashes := make([]string, 0, MaxHashes)
-	hashes = append(hashes, fingerprint)
-	for _, h := range old {
-		if h != fingerprint && len(hashes) < MaxHashes {
-			hashes = append(hashes, h)
-		}
-	}
-	return hashes, Keys(hashes...)
 }

@@ -13,13 +13,14 @@ import (
 
 func TestKeys(t *testing.T) {
 	t.Parallel()
-	long := strings.Repeat("ab", 1024)
+	long := strings.Repeat("zy", 1024) // not hex: opaque
 	k := fingerprint.Key(long)
 	assert.Len(t, k, 2+32, "keys stay small whatever the hash's length")
 	assert.Equal(t, k, fingerprint.Key(long))
 	assert.NotEqual(t, k, fingerprint.Key(long[:2047]))
-	assert.Equal(t, []string{k}, fingerprint.Keys("", long, long), "no empty hashes, no repeats")
-	assert.Empty(t, fingerprint.Keys(""))
+	assert.Equal(t, []string{k}, fingerprint.DeviceKeys([]string{long, long}), "no repeats")
+	assert.Equal(t, []string{k}, fingerprint.LookupKeys(long, ""), "an opaque hash has an exact key only")
+	assert.Empty(t, fingerprint.LookupKeys("", ""))
 }
 
 func TestIdentifyOrder(t *testing.T) {
@@ -47,7 +48,7 @@ func TestIdentifyOrder(t *testing.T) {
 		{"nothing matches", "zz", "yy", "", signals.MatchNew, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := fingerprint.Identify(tc.fp, tc.last, known, cands)
+			got := fingerprint.Identify(tc.fp, tc.last, known, cands, fingerprint.DefaultThreshold)
 			assert.Equal(t, tc.id, got.Device.ID)
 			assert.Equal(t, tc.match, got.Match)
 			assert.Equal(t, tc.conf, got.Confidence)
@@ -64,7 +65,7 @@ func TestObserve(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	d := fingerprint.Observe(storage.Device{ID: "d"}, "h1", t0)
 	assert.Equal(t, []string{"h1"}, d.Hashes)
-	assert.Equal(t, fingerprint.Keys("h1"), d.Keys)
+	assert.Equal(t, fingerprint.DeviceKeys([]string{"h1"}), d.Keys)
 	assert.Equal(t, t0, d.FirstSeen)
 	assert.Equal(t, t0, d.LastSeen)
 
@@ -72,7 +73,7 @@ func TestObserve(t *testing.T) {
 		d = fingerprint.Observe(d, h, t0.Add(time.Duration(i+1)*time.Hour))
 	}
 	assert.Equal(t, []string{"h5", "h4", "h3", "h2"}, d.Hashes, "newest first, at most MaxHashes")
-	assert.Equal(t, fingerprint.Keys(d.Hashes...), d.Keys, "keys follow the hashes")
+	assert.Equal(t, fingerprint.DeviceKeys(d.Hashes), d.Keys, "keys follow the hashes")
 	assert.Equal(t, t0, d.FirstSeen)
 	assert.Equal(t, t0.Add(4*time.Hour), d.LastSeen)
 
