@@ -210,6 +210,7 @@ func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.D
 	}
 	if a.ip.IsValid() && e.cfg.locator != nil {
 		in.Location, in.Located = e.cfg.locator.Locate(a.ip)
+		in.Location = sane(in.Location)
 	}
 	ident := fingerprint.Identify(a.Fingerprint, a.LastFingerprint, st.Devices, st.Candidates, e.cfg.matchThreshold)
 	in.Device = signals.Device{
@@ -424,4 +425,17 @@ func (e *Engine) Purge(ctx context.Context) (int64, error) {
 		return n, fmt.Errorf("ato: purge: %w", err)
 	}
 	return n, nil
+}
+
+// sane drops coordinates that are not finite numbers (a broken database or
+// Locator), so that they never reach the signals or the store.
+func sane(l signals.Location) signals.Location {
+	finite := func(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+	if !finite(l.Latitude) || !finite(l.Longitude) {
+		l.Latitude, l.Longitude = 0, 0
+	}
+	if !finite(l.AccuracyKm) || l.AccuracyKm < 0 {
+		l.AccuracyKm = 0
+	}
+	return l
 }

@@ -3,6 +3,7 @@ package ato_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -518,6 +519,9 @@ func TestOptionsAreValidated(t *testing.T) {
 		"no history":         ato.WithHistory(0, time.Hour),
 		"negative age":       ato.WithHistory(10, -time.Hour),
 		"zero known window":  ato.WithKnownWindow(0),
+		"zero threshold":     ato.WithDeviceMatchThreshold(0),
+		"threshold above 1":  ato.WithDeviceMatchThreshold(1.01),
+		"NaN threshold":      ato.WithDeviceMatchThreshold(math.NaN()),
 		"duplicate plug-ins": ato.WithSignals(staticSignal{name: "x"}, staticSignal{name: "x"}),
 	} {
 		_, err := ato.New(s, opt)
@@ -532,6 +536,30 @@ type locator struct{}
 
 func (locator) Locate(ip netip.Addr) (signals.Location, bool) {
 	return signals.Location{Country: "NL", City: "Amsterdam", Latitude: 52.37, Longitude: 4.89, AccuracyKm: 20, ASN: 64500}, true
+}
+
+// badLocator answers with coordinates that are not numbers.
+type badLocator struct{}
+
+func (badLocator) Locate(netip.Addr) (signals.Location, bool) {
+	return signals.Location{Country: "NL", Latitude: math.NaN(), Longitude: math.Inf(1), AccuracyKm: math.NaN()}, true
+}
+
+func TestLocatorCoordinatesThatAreNotNumbersAreDropped(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, h *harness) {
+		e, err := ato.New(h.store, ato.WithLocator(badLocator{}))
+		require.NoError(t, err)
+		_, err = e.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
+		require.NoError(t, err)
+		evs, err := h.store.Events(t.Context(), "alice", time.Time{}, 0)
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+		assert.Equal(t, "NL", evs[0].Country, "the country is kept")
+		assert.Zero(t, evs[0].Latitude)
+		assert.Zero(t, evs[0].Longitude)
+		assert.Zero(t, evs[0].AccuracyKm)
+	})
 }
 
 func TestLocatorFillsTheHistory(t *testing.T) {

@@ -40,9 +40,7 @@
 package fingerprint
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"math/bits"
 	"slices"
 	"strconv"
@@ -66,74 +64,136 @@ const LastConfidence = 0.9
 // less.
 const DefaultThreshold = 0.95
 
-// Key returns the exact-lookup key of a hash: a prefix of its SHA-256, so
+// Key returns the exact-lookup key of a hash: a 128-bit digest of it, so
 // index entries stay small whatever the hash's length.
 func Key(hash string) string {
-	sum := sha256.Sum256([]byte(hash))
-	return "x:" + hex.EncodeToString(sum[:16])
+	var k keys
+	k.exact(hash)
+	return k.strings()[0]
 }
 
-// bandKeys appends the band keys of a fuzzy hash: one per signal segment,
-// naming the segment's position and a 64-bit digest of its content.
-// Segments of padding alone are left out: every short hash shares them.
-func bandKeys(keys []string, h string) []string {
+// keys builds lookup keys in one buffer, so that a request's two dozen keys
+// cost two allocations.
+type keys struct {
+	buf  []byte
+	ends []int
+}
+
+// exact adds the exact key of h: "x:" and a 128-bit digest in hex.
+func (k *keys) exact(h string) {
+	a, b := digest(h)
+	k.buf = append(k.buf, "x:"...)
+	k.buf = appendHex64(k.buf, a)
+	k.buf = appendHex64(k.buf, b)
+	k.ends = append(k.ends, len(k.buf))
+}
+
+// bands adds the band keys of a fuzzy hash: one per signal segment, naming
+// the segment's position and a 64-bit digest of its content. Segments of
+// padding alone are left out: every short hash shares them.
+func (k *keys) bands(h string) {
 	for i, band := 0, 0; i < len(h); i, band = i+SegmentLen, band+1 {
 		seg := h[i:min(i+SegmentLen, len(h))]
 		if padding(seg) == len(seg) {
 			continue
 		}
-		keys = append(keys, "b"+strconv.Itoa(band)+":"+strconv.FormatUint(digest(seg), 16))
+		k.buf = append(k.buf, 'b')
+		k.buf = strconv.AppendInt(k.buf, int64(band), 10)
+		k.buf = append(k.buf, ':')
+		d, _ := digest(seg)
+		k.buf = appendHex64(k.buf, d)
+		k.ends = append(k.ends, len(k.buf))
 	}
-	return keys
 }
 
-// digest is a fast 64-bit multiply-xor hash of s, eight bytes at a time. It
-// need not resist crafted collisions: a band key only nominates a device,
-// and the similarity decides.
-func digest(s string) uint64 {
-	const m = 0x9e3779b97f4a7c15
-	h := uint64(len(s)) * m
-	for len(s) >= 8 {
-		h = (h ^ binary.LittleEndian.Uint64([]byte(s))) * m
-		h ^= h >> 29
-		s = s[8:]
+// strings returns the keys, without repeats, as substrings of one string.
+func (k *keys) strings() []string {
+	all := string(k.buf)
+	out := make([]string, 0, len(k.ends))
+	start := 0
+	for _, end := range k.ends {
+		if key := all[start:end]; !slices.Contains(out, key) {
+			out = append(out, key)
+		}
+		start = end
 	}
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * m
-		h ^= h >> 29
+	return out
+}
+
+func appendHex64(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[v>>shift&0xf])
 	}
-	return h
+	return b
+}
+
+// digest is a fast 128-bit multiply-xor hash of s, in two 64-bit halves.
+// Four lanes take turns at the 8-byte words, so the multiplications of one
+// do not wait for another's. It need not resist crafted collisions: a key
+// only nominates a device, and the hashes themselves decide.
+func digest(s string) (uint64, uint64) {
+	const m1, m2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
+	n := uint64(len(s))
+	h := [4]uint64{n ^ m1, n ^ m2, ^n * m1, ^n * m2}
+	i := 0
+	for ; i+32 <= len(s); i += 32 {
+		for l := range h {
+			h[l] = (h[l] ^ binary.LittleEndian.Uint64([]byte(s[i+8*l:]))) * m1
+			h[l] ^= h[l] >> 29
+		}
+	}
+	for l := 0; i+8 <= len(s); i, l = i+8, l+1 {
+		h[l] = (h[l] ^ binary.LittleEndian.Uint64([]byte(s[i:]))) * m1
+		h[l] ^= h[l] >> 29
+	}
+	for l := 0; i < len(s); i, l = i+1, (l+1)%4 {
+		h[l] = (h[l] ^ uint64(s[i])) * m2
+		h[l] ^= h[l] >> 31
+	}
+	mix := func(a, b uint64) uint64 {
+		x := (a ^ bits.RotateLeft64(b, 23)) * m2
+		x ^= x >> 32
+		x *= m1
+		return x ^ x>>29
+	}
+	return mix(h[0], h[1]) ^ mix(h[2], h[3]), mix(h[1], h[2]) ^ mix(h[3], h[0])
 }
 
 // DeviceKeys returns the keys a device is indexed by: an exact key per
 // hash, and the band keys of the newest hash (hashes[0]) when it is fuzzy.
 func DeviceKeys(hashes []string) []string {
-	keys := make([]string, 0, len(hashes)+HashLen/SegmentLen+1)
+	var k keys
+	k.buf = make([]byte, 0, 35*len(hashes)+23*segments)
 	for _, h := range hashes {
-		if k := Key(h); h != "" && !slices.Contains(keys, k) {
-			keys = append(keys, k)
+		if h != "" {
+			k.exact(h)
 		}
 	}
 	if len(hashes) > 0 && IsFuzzy(hashes[0]) {
-		keys = bandKeys(keys, hashes[0])
+		k.bands(hashes[0])
 	}
-	return keys
+	return k.strings()
 }
 
 // LookupKeys returns the keys to find the devices a request may be: the
 // exact keys of the fingerprint and the last fingerprint, and the band keys
 // of the fingerprint when it is fuzzy.
 func LookupKeys(fingerprint, last string) []string {
-	var keys []string
+	var k keys
+	k.buf = make([]byte, 0, 70+23*segments)
 	for _, h := range []string{fingerprint, last} {
 		if h != "" {
-			keys = append(keys, Key(h))
+			k.exact(h)
 		}
 	}
 	if IsFuzzy(fingerprint) {
-		keys = bandKeys(keys, fingerprint)
+		k.bands(fingerprint)
 	}
-	return keys
+	if len(k.ends) == 0 {
+		return nil
+	}
+	return k.strings()
 }
 
 // Identity is the outcome of [Identify].

@@ -128,7 +128,10 @@ func (s *Store) findDevices(keys []string, limit int) []storage.Device {
 	// of a browser build has says little, one only this device has says a
 	// lot.
 	score := map[string]float64{}
-	for _, k := range slices.Compact(slices.Sorted(slices.Values(keys))) {
+	for i, k := range keys {
+		if slices.Contains(keys[:i], k) {
+			continue
+		}
 		ids := s.keys[k]
 		for _, id := range ids {
 			score[id] += 1 / float64(len(ids))
@@ -468,10 +471,17 @@ func challengeUser(c *storage.Challenge) string {
 	return c.User
 }
 
+// upsertDevice stores d and indexes it under the keys it did not have
+// before, dropping the keys it no longer has: a key lists its devices in
+// the order they were added to it.
 func (s *Store) upsertDevice(d storage.Device) {
+	var had []string
 	if old, ok := s.devices[d.ID]; ok {
+		had = old.Keys
 		for _, k := range old.Keys {
-			s.unindex(k, d.ID)
+			if !slices.Contains(d.Keys, k) {
+				s.unindex(k, d.ID)
+			}
 		}
 		if old.FirstSeen.Before(d.FirstSeen) {
 			d.FirstSeen = old.FirstSeen
@@ -481,10 +491,13 @@ func (s *Store) upsertDevice(d storage.Device) {
 		}
 	}
 	s.devices[d.ID] = &d
-	for _, k := range slices.Compact(slices.Sorted(slices.Values(d.Keys))) {
+	for i, k := range d.Keys {
+		if slices.Contains(d.Keys[:i], k) || slices.Contains(had, k) && slices.Contains(s.keys[k], d.ID) {
+			continue
+		}
 		ids := append(s.keys[k], d.ID)
 		if over := len(ids) - storage.MaxKeyDevices; over > 0 {
-			ids = slices.Delete(ids, 0, over) // the least recently written
+			ids = slices.Delete(ids, 0, over) // the least recently added
 		}
 		s.keys[k] = ids
 	}
