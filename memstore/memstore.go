@@ -23,8 +23,12 @@ import (
 type Store struct {
 	mu sync.RWMutex
 
-	devices    map[string]*storage.Device
-	keys       map[string][]string                 // key → device ids, most recently written last
+	devices map[string]*storage.Device
+	// Devices are numbered for the key index, so that a lookup reads
+	// compact lists of numbers rather than chasing id strings.
+	ord        map[string]uint32                   // device id → number
+	byOrd      []*storage.Device                   // number → device; nil once deleted
+	keys       map[string][]uint32                 // key → device numbers, most recently added last
 	links      map[string]map[string]*storage.Link // user → device id → link
 	deviceUser map[string]map[string]struct{}      // device id → users
 	events     map[string][]storage.Event          // user → events, oldest first
@@ -44,7 +48,8 @@ var _ storage.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		devices:        map[string]*storage.Device{},
-		keys:           map[string][]string{},
+		ord:            map[string]uint32{},
+		keys:           map[string][]uint32{},
 		links:          map[string]map[string]*storage.Link{},
 		deviceUser:     map[string]map[string]struct{}{},
 		events:         map[string][]storage.Event{},
@@ -127,14 +132,14 @@ func (s *Store) findDevices(keys []string, limit int) []storage.Device {
 	// counting 1/n when n devices are indexed under it: a key every device
 	// of a browser build has says little, one only this device has says a
 	// lot.
-	score := map[string]float64{}
+	score := make(map[uint32]float64, 64)
 	for i, k := range keys {
 		if slices.Contains(keys[:i], k) {
 			continue
 		}
-		ids := s.keys[k]
-		for _, id := range ids {
-			score[id] += 1 / float64(len(ids))
+		ords := s.keys[k]
+		for _, o := range ords {
+			score[o] += 1 / float64(len(ords))
 		}
 	}
 	if len(score) == 0 {
@@ -156,8 +161,11 @@ func (s *Store) findDevices(keys []string, limit int) []storage.Device {
 		return a.d.ID < b.d.ID
 	}
 	top := make([]ranked, 0, min(limit, len(score))+1)
-	for id, sc := range score {
-		r := ranked{s.devices[id], sc}
+	for o, sc := range score {
+		if len(top) == limit && sc < top[len(top)-1].score {
+			continue // decided without touching the device
+		}
+		r := ranked{s.byOrd[o], sc}
 		if len(top) == limit && !better(r, top[len(top)-1]) {
 			continue
 		}
@@ -491,24 +499,32 @@ func (s *Store) upsertDevice(d storage.Device) {
 		}
 	}
 	s.devices[d.ID] = &d
+	o, ok := s.ord[d.ID]
+	if !ok {
+		o = uint32(len(s.byOrd))
+		s.ord[d.ID] = o
+		s.byOrd = append(s.byOrd, nil)
+	}
+	s.byOrd[o] = &d
 	for i, k := range d.Keys {
-		if slices.Contains(d.Keys[:i], k) || slices.Contains(had, k) && slices.Contains(s.keys[k], d.ID) {
+		if slices.Contains(d.Keys[:i], k) || slices.Contains(had, k) && slices.Contains(s.keys[k], o) {
 			continue
 		}
-		ids := append(s.keys[k], d.ID)
-		if over := len(ids) - storage.MaxKeyDevices; over > 0 {
-			ids = slices.Delete(ids, 0, over) // the least recently added
+		ords := append(s.keys[k], o)
+		if over := len(ords) - storage.MaxKeyDevices; over > 0 {
+			ords = slices.Delete(ords, 0, over) // the least recently added
 		}
-		s.keys[k] = ids
+		s.keys[k] = ords
 	}
 }
 
 func (s *Store) unindex(key, id string) {
-	ids := slices.DeleteFunc(s.keys[key], func(v string) bool { return v == id })
-	if len(ids) == 0 {
+	o := s.ord[id]
+	ords := slices.DeleteFunc(s.keys[key], func(v uint32) bool { return v == o })
+	if len(ords) == 0 {
 		delete(s.keys, key)
 	} else {
-		s.keys[key] = ids
+		s.keys[key] = ords
 	}
 }
 
@@ -601,6 +617,8 @@ func (s *Store) DeleteUser(_ context.Context, user string) error {
 		for _, k := range d.Keys {
 			s.unindex(k, id)
 		}
+		s.byOrd[s.ord[id]] = nil
+		delete(s.ord, id)
 		delete(s.devices, id)
 	}
 	return nil
