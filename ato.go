@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -145,7 +146,10 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 		return Result{}, err
 	}
 	score := combine(findings)
-	dec := e.cfg.policy.Decide(&verdict.Input{Action: a.action, Findings: findings, Score: score, KnownDevice: in.Device.Known})
+	dec, err := decide(e.cfg.policy, &verdict.Input{Action: a.action, Findings: findings, Score: score, KnownDevice: in.Device.Known})
+	if err != nil {
+		return Result{}, err
+	}
 	if !dec.Verdict.Valid() {
 		return Result{}, fmt.Errorf("ato: policy rule %q returned verdict %q", dec.Rule, dec.Verdict)
 	}
@@ -209,10 +213,14 @@ func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.D
 		Failures:        st.Failures,
 	}
 	if a.ip.IsValid() && e.cfg.locator != nil {
-		in.Location, in.Located = e.cfg.locator.Locate(a.ip)
-		in.Location = sane(in.Location)
+		if in.Location, in.Located, err = locate(e.cfg.locator, a.ip); err != nil {
+			return nil, storage.Device{}, err
+		}
 	}
 	ident := fingerprint.Identify(a.Fingerprint, a.LastFingerprint, st.Devices, st.Candidates, e.cfg.matchThreshold)
+	if ident.Match == signals.MatchNew {
+		ident = e.newDevice(a.Fingerprint, st)
+	}
 	in.Device = signals.Device{
 		ID:         ident.Device.ID,
 		Match:      ident.Match,
@@ -221,10 +229,26 @@ func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.D
 		Trusted:    ident.Link.Trusted,
 		Link:       ident.Link,
 	}
-	if ident.Match == signals.MatchNew {
-		in.Device.ID = e.deviceID(a.Fingerprint)
-	}
 	return in, ident.Device, nil
+}
+
+// newDevice names a device no hash matched. Its id is made from the
+// fingerprint; if a device already has that id — the fingerprint is the
+// first one of a device whose recent hashes have moved on — it is that
+// device.
+func (e *Engine) newDevice(fp string, st storage.State) fingerprint.Identity {
+	id := e.deviceID(fp)
+	for _, ud := range st.Devices {
+		if ud.Device.ID == id {
+			return fingerprint.Identity{Device: ud.Device, Match: signals.MatchExact, Confidence: 1, Known: true, Link: ud.Link}
+		}
+	}
+	for _, d := range st.Candidates {
+		if d.ID == id {
+			return fingerprint.Identity{Device: d, Match: signals.MatchExact, Confidence: 1}
+		}
+	}
+	return fingerprint.Identity{Device: storage.Device{ID: id}, Match: signals.MatchNew, Confidence: 1}
 }
 
 // deviceID names a device first seen with the fingerprint. The id is keyed
@@ -318,10 +342,10 @@ func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Re
 	}
 	c := storage.Commit{User: a.User, Event: ev, MaxHistory: e.cfg.maxHistory, HistorySince: a.time.Add(-e.cfg.historyAge)}
 	if res.Verdict.Succeeds() && in.Device.ID != "" {
-		dev.ID = in.Device.ID
 		d := fingerprint.Observe(dev, a.Fingerprint, a.time)
 		c.Device = &d
-		c.Link = &storage.Link{User: a.User, DeviceID: d.ID, FirstSeen: a.time, LastSeen: a.time}
+		c.Link = &storage.Link{User: a.User, DeviceID: d.ID, FirstSeen: a.time, LastSeen: a.time,
+			Hashes: fingerprint.Push(userHashes(in, d.ID), a.Fingerprint)}
 		if res.Verdict.Restricts() {
 			c.Link.RestrictedUntil = a.time.Add(DefaultRestrictFor)
 		}
@@ -344,6 +368,17 @@ func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Re
 		}
 	}
 	return c
+}
+
+// userHashes returns the hashes the user saw from the device, if it is one
+// of theirs.
+func userHashes(in *signals.Input, deviceID string) []string {
+	for _, ud := range in.Devices {
+		if ud.DeviceID == deviceID {
+			return fingerprint.KnownHashes(ud)
+		}
+	}
+	return nil
 }
 
 // RecordFailure records a failed password attempt. It feeds the
@@ -425,6 +460,29 @@ func (e *Engine) Purge(ctx context.Context) (int64, error) {
 		return n, fmt.Errorf("ato: purge: %w", err)
 	}
 	return n, nil
+}
+
+// decide applies the policy; a panic in an operator's policy is an error,
+// not a crash of the login handler.
+func decide(p verdict.Policy, in *verdict.Input) (d verdict.Decision, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("ato: policy panicked: %v", r)
+		}
+	}()
+	return p.Decide(in), nil
+}
+
+// locate asks the Locator where ip is, turning a panic into an error and
+// dropping coordinates that are not numbers.
+func locate(l signals.Locator, ip netip.Addr) (loc signals.Location, ok bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("ato: locator panicked: %v", r)
+		}
+	}()
+	loc, ok = l.Locate(ip)
+	return sane(loc), ok, nil
 }
 
 // sane drops coordinates that are not finite numbers (a broken database or

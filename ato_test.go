@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/atoguard/ato"
+	"github.com/atoguard/ato/fingerprint"
 	"github.com/atoguard/ato/memstore"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/sqlitestore"
@@ -209,27 +210,28 @@ func TestMissingFingerprint(t *testing.T) {
 func TestLastFingerprintKeepsTheDevice(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, h *harness) {
-		first := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
-		updated := fp("laptop after a browser update")
+		// Opaque ids (a device cookie that rotates) carry no similarity:
+		// the browser's previous id alone names the device.
+		const cookie, rotated = "dc_7f3a9e21", "dc_b04c5d88"
+		first := h.eval(t, ato.Request{User: "alice", Fingerprint: cookie, IP: homeIP})
 
-		drift := h.eval(t, ato.Request{User: "alice", Fingerprint: updated, LastFingerprint: laptop, IP: cafeIP})
+		drift := h.eval(t, ato.Request{User: "alice", Fingerprint: rotated, LastFingerprint: cookie, IP: cafeIP})
 		assert.Equal(t, verdict.Allow, drift.Verdict, "a browser that says what it was is its known device")
 		assert.Equal(t, first.FingerprintID, drift.FingerprintID)
 		assert.NotContains(t, drift.Reasons, signals.NewDeviceReason)
 		assert.Equal(t, []signals.Reason{signals.NewIPReason}, drift.Reasons)
-		assert.Less(t, drift.Confidence, 1.0)
-		assert.Greater(t, drift.Confidence, 0.5)
+		assert.Equal(t, fingerprint.LastConfidence, drift.Confidence)
 
 		// The device's stored hash moved: the new one now matches exactly,
 		// for this user and for any other.
-		exact := h.eval(t, ato.Request{User: "alice", Fingerprint: updated, IP: homeIP})
+		exact := h.eval(t, ato.Request{User: "alice", Fingerprint: rotated, IP: homeIP})
 		assert.Equal(t, first.FingerprintID, exact.FingerprintID)
 		assert.Equal(t, 1.0, exact.Confidence)
 		assert.Empty(t, exact.Reasons)
-		bob := h.eval(t, ato.Request{User: "bob", Fingerprint: updated, IP: homeIP})
+		bob := h.eval(t, ato.Request{User: "bob", Fingerprint: rotated, IP: homeIP})
 		assert.Equal(t, first.FingerprintID, bob.FingerprintID)
 		// And the old state still names it.
-		old := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
+		old := h.eval(t, ato.Request{User: "alice", Fingerprint: cookie, IP: homeIP})
 		assert.Equal(t, first.FingerprintID, old.FingerprintID)
 	})
 }
@@ -611,4 +613,30 @@ func TestConcurrentFirstSightingsAgreeOnTheDevice(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, users, n)
 	})
+}
+
+type panicPolicy struct{}
+
+func (panicPolicy) Decide(*verdict.Input) verdict.Decision { panic("policy bug") }
+
+type panicLocator struct{}
+
+func (panicLocator) Locate(netip.Addr) (signals.Location, bool) { panic("locator bug") }
+
+func TestPanickingPolicyOrLocatorIsAnError(t *testing.T) {
+	t.Parallel()
+	for name, opt := range map[string]ato.Option{
+		"policy":  ato.WithPolicy(panicPolicy{}),
+		"locator": ato.WithLocator(panicLocator{}),
+	} {
+		s := memstore.New()
+		e, err := ato.New(s, opt)
+		require.NoError(t, err)
+		_, err = e.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), "panicked", name)
+		evs, err := s.Events(t.Context(), "alice", time.Time{}, 0)
+		require.NoError(t, err)
+		assert.Empty(t, evs, "%s: nothing is written", name)
+	}
 }

@@ -1,12 +1,15 @@
 package ato_test
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/fingerprint"
 	"github.com/atoguard/ato/internal/rupttest"
+	"github.com/atoguard/ato/memstore"
 	"github.com/atoguard/ato/signals"
+	"github.com/atoguard/ato/sqlitestore"
 	"github.com/atoguard/ato/verdict"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -115,4 +118,132 @@ func TestLastFingerprintBridgesABigChange(t *testing.T) {
 		assert.InDelta(t, fingerprint.Similarity(rec.FP(t, "drift_3"), rec.FP(t, "base")), res.Confidence, 1e-12,
 			"confidence is the similarity, at least LastConfidence: the saved hash vouches for a change bigger than the threshold")
 	})
+}
+
+// TestAnotherAccountCannotTakeOverAKnownDevice: mallory, who has alice's
+// password and a copy of her browser's hash, uses his own account to tie
+// her device to his browser, walking it there in small crafted steps. Her
+// device must still be hers, and his browser still new on her account.
+func TestAnotherAccountCannotTakeOverAKnownDevice(t *testing.T) {
+	t.Parallel()
+	rec := rupttest.Load(t)
+	eachStore(t, func(t *testing.T, h *harness) {
+		aliceFP, malloryFP := rec.FP(t, "base"), rec.FP(t, "phone")
+		alice := h.eval(t, ato.Request{User: "alice", Fingerprint: aliceFP, IP: homeIP})
+
+		// On his own account: her hash as his "previous" one, then steps.
+		last := aliceFP
+		for _, step := range walk(aliceFP, malloryFP, 6) {
+			h.eval(t, ato.Request{User: "mallory", Fingerprint: step, LastFingerprint: last, IP: officeIP})
+			last = step
+		}
+		h.eval(t, ato.Request{User: "mallory", Fingerprint: malloryFP, LastFingerprint: last, IP: officeIP})
+
+		own := h.eval(t, ato.Request{User: "alice", Fingerprint: aliceFP, IP: homeIP})
+		assert.Equal(t, alice.FingerprintID, own.FingerprintID)
+		assert.Empty(t, own.Reasons, "alice's own laptop is still her known device")
+
+		attack := h.eval(t, ato.Request{User: "alice", Fingerprint: malloryFP, IP: cafeIP})
+		assert.Contains(t, attack.Reasons, signals.NewDeviceReason, "mallory's browser is not alice's device")
+		assert.Equal(t, verdict.Challenge, attack.Verdict)
+
+		stolen := h.eval(t, ato.Request{User: "alice", Fingerprint: malloryFP, LastFingerprint: aliceFP, IP: cafeIP})
+		assert.Contains(t, stolen.Reasons, signals.NewDeviceReason, "a stolen previous hash does not vouch for another browser")
+	})
+}
+
+// walk returns n hashes going from a to b, each one segment further.
+func walk(a, b string, n int) []string {
+	var out []string
+	cur := []byte(a)
+	for i := 0; i < len(a) && len(out) < n; i += fingerprint.SegmentLen {
+		end := min(i+fingerprint.SegmentLen, len(a))
+		if a[i:end] == b[i:end] {
+			continue
+		}
+		copy(cur[i:end], b[i:end])
+		out = append(out, string(cur))
+	}
+	return out
+}
+
+func TestThresholdOptionDecidesFuzzyMatches(t *testing.T) {
+	t.Parallel()
+	rec := rupttest.Load(t)
+	strict := newHarness(t, memstore.New(), ato.WithDeviceMatchThreshold(0.99))
+	first := strict.eval(t, ato.Request{User: "alice", Fingerprint: rec.FP(t, "base"), IP: homeIP})
+	res := strict.eval(t, ato.Request{User: "alice", Fingerprint: rec.FP(t, "timezone"), IP: homeIP})
+	assert.NotEqual(t, first.FingerprintID, res.FingerprintID, "at 0.99 a changed timezone is another device")
+
+	loose := newHarness(t, memstore.New(), ato.WithDeviceMatchThreshold(0.85))
+	first = loose.eval(t, ato.Request{User: "alice", Fingerprint: rec.FP(t, "base"), IP: homeIP})
+	res = loose.eval(t, ato.Request{User: "alice", Fingerprint: rec.FP(t, "phone"), IP: homeIP})
+	assert.Equal(t, first.FingerprintID, res.FingerprintID, "at 0.85 even the phone passes for the desktop")
+}
+
+func TestChallengedFuzzyMatchDoesNotMoveTheHash(t *testing.T) {
+	t.Parallel()
+	rec := rupttest.Load(t)
+	policy := verdict.Rules{{Name: "challenge-new-ip", When: verdict.Reason(signals.NewIPReason), Verdict: verdict.Challenge}}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, open(t), ato.WithPolicy(policy))
+			first := h.eval(t, ato.Request{User: "alice", Fingerprint: rec.FP(t, "base"), IP: homeIP})
+			for range 2 {
+				res := h.eval(t, ato.Request{User: "alice", Fingerprint: rec.FP(t, "timezone"), IP: cafeIP})
+				assert.Equal(t, verdict.Challenge, res.Verdict)
+				assert.Equal(t, first.FingerprintID, res.FingerprintID)
+				assert.Less(t, res.Confidence, 1.0, "still a fuzzy match: the challenged attempt did not move the hash")
+			}
+			devs, err := h.store.UserDevices(t.Context(), "alice")
+			require.NoError(t, err)
+			require.Len(t, devs, 1)
+			assert.Equal(t, []string{rec.FP(t, "base")}, devs[0].Device.Hashes)
+			assert.Equal(t, []string{rec.FP(t, "base")}, devs[0].Link.Hashes)
+		})
+	}
+}
+
+func TestFirstHashOfADeviceThatMovedOnStillNamesIt(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, h *harness) {
+		// A device cookie rotating five times: its first value drops out of
+		// the four recent hashes.
+		cookies := []string{"c0", "c1", "c2", "c3", "c4"}
+		first := h.eval(t, ato.Request{User: "alice", Fingerprint: cookies[0], IP: homeIP})
+		for i := 1; i < len(cookies); i++ {
+			res := h.eval(t, ato.Request{User: "alice", Fingerprint: cookies[i], LastFingerprint: cookies[i-1], IP: homeIP})
+			require.Equal(t, first.FingerprintID, res.FingerprintID)
+		}
+		bob := h.eval(t, ato.Request{User: "bob", Fingerprint: cookies[0], IP: officeIP})
+		assert.Equal(t, first.FingerprintID, bob.FingerprintID)
+		again := h.eval(t, ato.Request{User: "alice", Fingerprint: cookies[4], IP: homeIP})
+		assert.Equal(t, first.FingerprintID, again.FingerprintID)
+		assert.Empty(t, again.Reasons, "bob's login did not replace alice's device's hashes")
+	})
+}
+
+func TestDriftAcrossARestart(t *testing.T) {
+	t.Parallel()
+	rec := rupttest.Load(t)
+	path := filepath.Join(t.TempDir(), "ato.db")
+	s, err := sqlitestore.Open(path)
+	require.NoError(t, err)
+	e, err := ato.New(s)
+	require.NoError(t, err)
+	first, err := e.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: rec.FP(t, "base"), IP: homeIP})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s, err = sqlitestore.Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	e, err = ato.New(s)
+	require.NoError(t, err)
+	for _, user := range []string{"alice", "bob"} {
+		res, err := e.Evaluate(t.Context(), ato.Request{User: user, Fingerprint: rec.FP(t, "locale"), IP: homeIP})
+		require.NoError(t, err)
+		assert.Equal(t, first.FingerprintID, res.FingerprintID, user)
+	}
 }

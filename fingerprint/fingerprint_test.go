@@ -1,6 +1,8 @@
 package fingerprint_test
 
 import (
+	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -81,4 +83,47 @@ func TestObserve(t *testing.T) {
 	assert.Equal(t, []string{"h3", "h5", "h4", "h2"}, d.Hashes, "a device flipping back to an older state moves it to the front")
 	assert.Equal(t, t0.Add(-time.Hour), d.FirstSeen, "times widen")
 	assert.Equal(t, t0.Add(4*time.Hour), d.LastSeen)
+}
+
+func TestMatchExactlyAtTheThreshold(t *testing.T) {
+	t.Parallel()
+	base := []byte(strings.Repeat("0123456789abcdef", fingerprint.HashLen/16))
+	base[fingerprint.HashLen-1] = 'f' // no padding: all 2048 positions count
+	other := append([]byte(nil), base...)
+	for i := range 205 { // 2048 - 205 = 1843 equal: 0.89990…
+		other[i*9] = "123456789abcdef0"[strings.IndexByte("0123456789abcdef", other[i*9])]
+	}
+	a, b := string(base), string(other)
+	sim := fingerprint.Similarity(a, b)
+	known := []storage.UserDevice{{Device: storage.Device{ID: "d", Hashes: []string{a}}}}
+	id := fingerprint.Identify(b, "", known, nil, sim)
+	assert.Equal(t, "d", id.Device.ID, "a hash exactly at the threshold matches (threshold %v)", sim)
+	assert.Equal(t, sim, id.Confidence)
+	id = fingerprint.Identify(b, "", known, nil, math.Nextafter(sim, 1))
+	assert.Empty(t, id.Device.ID, "just above it does not")
+}
+
+func TestLastFingerprintMustResembleTheFingerprint(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 1))
+	prev := hexHash(r)
+	known := []storage.UserDevice{{Device: storage.Device{ID: "d", Hashes: []string{prev}}}}
+	near := []byte(prev)
+	for i := range 100 {
+		near[i*20] = "0123456789abcdef"[(strings.IndexByte("0123456789abcdef", near[i*20])+1)%16]
+	}
+	id := fingerprint.Identify(string(near), prev, known, nil, 0.99)
+	assert.Equal(t, signals.MatchLast, id.Match, "a browser that changed a little names its previous hash")
+	assert.InDelta(t, fingerprint.Similarity(string(near), prev), id.Confidence, 1e-12)
+
+	id = fingerprint.Identify(hexHash(r), prev, known, nil, 0.99)
+	assert.Equal(t, signals.MatchNew, id.Match, "another browser sending a stolen previous hash is not that device")
+}
+
+func hexHash(r *rand.Rand) string {
+	b := make([]byte, fingerprint.HashLen)
+	for i := range b {
+		b[i] = "0123456789abcdef"[r.IntN(16)]
+	}
+	return string(b)
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // HashLen is the length of a fuzzy hash: 2048 lowercase hex characters, as
-// made by the Rupt browser SDK's getHash() and by ato.js.
+// made by the Rupt browser SDK's getHash(), and by scripts that copy its format.
 const HashLen = 2048
 
 // SegmentLen is the width of one signal's segment in a fuzzy hash: the
@@ -58,8 +58,9 @@ func padding(h string) int {
 
 // Similarity returns the fraction of positions at which two fuzzy hashes
 // agree, in [0,1]. The zero padding both hashes end with is left out, so
-// that two short hashes do not look alike for what neither has. Hashes that
-// are not both fuzzy are 1 when equal and 0 otherwise.
+// that two short hashes do not look alike for what neither has. Strings
+// that are not both [HashLen] long are 1 when equal and 0 otherwise; the
+// engine compares only fuzzy fingerprints by similarity.
 func Similarity(a, b string) float64 {
 	if len(a) != HashLen || len(b) != HashLen {
 		if a == b {
@@ -84,7 +85,9 @@ func similarity(a, b string, padA int, suspect uint32, floor float64) float64 {
 	if n == 0 {
 		return 1
 	}
-	budget := int((1 - floor) * float64(n)) // mismatches allowed
+	// Mismatches allowed; the epsilon keeps 1-0.9 = 0.0999… from costing a
+	// hash exactly at the floor its last position.
+	budget := int((1-floor)*float64(n) + 1e-9)
 	diff := 0
 	for pass := range 2 {
 		for seg := range segments {

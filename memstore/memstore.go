@@ -76,6 +76,7 @@ func cloneDevice(d storage.Device) storage.Device {
 }
 
 func cloneLink(l storage.Link) storage.Link {
+	l.Hashes = cloneStrings(l.Hashes)
 	l.FirstSeen, l.LastSeen, l.RestrictedUntil = ms(l.FirstSeen), ms(l.LastSeen), ms(l.RestrictedUntil)
 	return l
 }
@@ -189,10 +190,12 @@ func (s *Store) findDevices(keys []string, limit int) []storage.Device {
 func (s *Store) UserDevices(_ context.Context, user string) ([]storage.UserDevice, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.userDevices(user), nil
+	return s.userDevices(user, 0), nil
 }
 
-func (s *Store) userDevices(user string) []storage.UserDevice {
+// userDevices returns the user's devices, most recently seen first; at
+// most limit of them when limit > 0.
+func (s *Store) userDevices(user string, limit int) []storage.UserDevice {
 	links := s.links[user]
 	if len(links) == 0 {
 		return nil
@@ -204,12 +207,16 @@ func (s *Store) userDevices(user string) []storage.UserDevice {
 	slices.SortFunc(sorted, func(a, b *storage.Link) int {
 		return cmp.Or(b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.DeviceID, b.DeviceID))
 	})
+	if limit > 0 && len(sorted) > limit {
+		sorted = sorted[:limit]
+	}
 	out := make([]storage.UserDevice, len(sorted))
 	for i, l := range sorted {
 		// Stored records are already normalised: copy, and clone the slices.
 		d := *s.devices[l.DeviceID]
 		d.Hashes, d.Keys = slices.Clone(d.Hashes), slices.Clone(d.Keys)
 		out[i] = storage.UserDevice{Link: *l, Device: d}
+		out[i].Link.Hashes = slices.Clone(l.Hashes)
 	}
 	return out
 }
@@ -380,12 +387,16 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 	if max <= 0 {
 		max = 16
 	}
+	maxDevices := r.MaxDevices
+	if maxDevices <= 0 {
+		maxDevices = 32
+	}
 	q := r.Failures
 	q.User = r.User
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st := storage.State{
-		Devices:    s.userDevices(r.User),
+		Devices:    s.userDevices(r.User, maxDevices),
 		Candidates: s.findDevices(r.DeviceKeys, max),
 		Events:     s.recentEvents(r.User, r.EventsSince, r.MaxEvents),
 		Failures:   s.countFailures(q),
@@ -543,6 +554,9 @@ func (s *Store) upsertLink(l storage.Link) {
 			l.RestrictedUntil = old.RestrictedUntil
 		}
 		l.Trusted = l.Trusted || old.Trusted
+		if len(l.Hashes) == 0 {
+			l.Hashes = old.Hashes
+		}
 	}
 	s.links[l.User][l.DeviceID] = &l
 	if s.deviceUser[l.DeviceID] == nil {

@@ -17,7 +17,7 @@ type missingFingerprint struct{}
 func (missingFingerprint) Name() string { return string(MissingFingerprintReason) }
 
 func (missingFingerprint) Detect(_ context.Context, in *Input) ([]Finding, error) {
-	if in.Fingerprint != "" || in.LastFingerprint != "" {
+	if in.Fingerprint != "" { // a last fingerprint comes only with a fingerprint
 		return nil, nil
 	}
 	return []Finding{{

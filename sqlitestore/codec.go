@@ -1,12 +1,10 @@
 package sqlitestore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/atoguard/ato/storage"
@@ -124,7 +122,7 @@ func scanDevices(rows *sql.Rows, err error) ([]storage.Device, error) {
 // Links.
 
 // linkCols selects a link from links aliased l, in scanLinks' order.
-const linkCols = `l.user_id, l.device_id, l.first_seen, l.last_seen, l.trusted, l.restricted_until`
+const linkCols = `l.user_id, l.device_id, l.first_seen, l.last_seen, l.trusted, l.restricted_until, l.hashes`
 
 // scanLinks scans every row of rows as linkCols and closes rows.
 func scanLinks(rows *sql.Rows, err error) ([]storage.Link, error) {
@@ -137,7 +135,7 @@ func scanLinks(rows *sql.Rows, err error) ([]storage.Link, error) {
 		out = append(out, storage.Link{})
 		l := &out[len(out)-1]
 		if err := rows.Scan(&l.User, &l.DeviceID, (*msTime)(&l.FirstSeen), (*msTime)(&l.LastSeen),
-			(*intBool)(&l.Trusted), (*msTime)(&l.RestrictedUntil)); err != nil {
+			(*intBool)(&l.Trusted), (*msTime)(&l.RestrictedUntil), (*strList)(&l.Hashes)); err != nil {
 			return nil, err
 		}
 	}
@@ -146,17 +144,20 @@ func scanLinks(rows *sql.Rows, err error) ([]storage.Link, error) {
 
 // userDevicesQuery selects the devices of user ?1: the link's columns and
 // the device's, in userDevices' order. The user and the device id, which
-// the link and the device share, are not read. The rows are sorted in Go:
-// sorting them in SQL would copy the devices' hashes into a sorter.
-const userDevicesQuery = `SELECT l.device_id, l.first_seen, l.last_seen, l.trusted, l.restricted_until,
+// the link and the device share, are not read. The index on (user_id,
+// last_seen DESC, device_id) gives the rows in order without a sorter; at
+// most ?2 of them (all when ?2 is -1).
+const userDevicesQuery = `SELECT l.device_id, l.first_seen, l.last_seen, l.trusted, l.restricted_until, l.hashes,
 		d.hashes, d.keys, d.first_seen, d.last_seen
-	FROM links l JOIN devices d ON d.id = l.device_id
-	WHERE l.user_id = ?1`
+	FROM links l INDEXED BY links_user_last_seen JOIN devices d ON d.id = l.device_id
+	WHERE l.user_id = ?1
+	ORDER BY l.last_seen DESC, l.device_id
+	LIMIT ?2`
 
 // userDevices runs st, the userDevicesQuery, for user and returns the
 // user's devices, most recently seen first.
-func userDevices(ctx context.Context, st *sql.Stmt, user string) ([]storage.UserDevice, error) {
-	rows, err := st.QueryContext(ctx, user)
+func userDevices(ctx context.Context, st *sql.Stmt, user string, limit int) ([]storage.UserDevice, error) {
+	rows, err := st.QueryContext(ctx, user, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -167,19 +168,13 @@ func userDevices(ctx context.Context, st *sql.Stmt, user string) ([]storage.User
 		ud := &out[len(out)-1]
 		l, d := &ud.Link, &ud.Device
 		if err := rows.Scan(&l.DeviceID, (*msTime)(&l.FirstSeen), (*msTime)(&l.LastSeen),
-			(*intBool)(&l.Trusted), (*msTime)(&l.RestrictedUntil),
+			(*intBool)(&l.Trusted), (*msTime)(&l.RestrictedUntil), (*strList)(&l.Hashes),
 			(*strList)(&d.Hashes), (*strList)(&d.Keys), (*msTime)(&d.FirstSeen), (*msTime)(&d.LastSeen)); err != nil {
 			return nil, err
 		}
 		l.User, d.ID = user, l.DeviceID
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	slices.SortFunc(out, func(a, b storage.UserDevice) int {
-		return cmp.Or(b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.DeviceID, b.DeviceID))
-	})
-	return out, nil
+	return out, rows.Err()
 }
 
 // Events.

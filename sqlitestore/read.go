@@ -36,7 +36,7 @@ func (s *Store) UserDevices(ctx context.Context, user string) ([]storage.UserDev
 		return nil, err
 	}
 	defer s.leave()
-	uds, err := userDevices(ctx, s.rstmt(rUserDevices), user)
+	uds, err := userDevices(ctx, s.rstmt(rUserDevices), user, -1)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: user devices: %w", err)
 	}
@@ -175,7 +175,11 @@ func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State,
 	var st storage.State
 	err := s.readTx(ctx, func(rd *reader) error {
 		var err error
-		if st.Devices, err = userDevices(ctx, rd.stmt(rUserDevices), r.User); err != nil {
+		maxDevices := r.MaxDevices
+		if maxDevices <= 0 {
+			maxDevices = defaultDevices
+		}
+		if st.Devices, err = userDevices(ctx, rd.stmt(rUserDevices), r.User, maxDevices); err != nil {
 			return fmt.Errorf("devices: %w", err)
 		}
 		if st.Candidates, err = findDevices(ctx, rd.stmt(rKeyHits), rd.stmt(rDevicesByID),

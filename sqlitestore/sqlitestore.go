@@ -79,6 +79,7 @@ const readConns = 4
 // Defaults of the storage contract for limits given as 0.
 const (
 	defaultCandidates = 16
+	defaultDevices    = 32
 	defaultEvents     = 50
 	defaultHistory    = 50
 )

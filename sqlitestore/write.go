@@ -188,13 +188,14 @@ const deviceExistsQuery = `SELECT 1 FROM devices WHERE id = ?1`
 
 // upsertLinkSQL inserts a link or merges it into the stored one.
 const upsertLinkSQL = `INSERT INTO links
-	(user_id, device_id, first_seen, last_seen, trusted, restricted_until)
-	VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+	(user_id, device_id, first_seen, last_seen, trusted, restricted_until, hashes)
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
 	ON CONFLICT (user_id, device_id) DO UPDATE SET
 		first_seen = min(first_seen, excluded.first_seen),
 		last_seen = max(last_seen, excluded.last_seen),
 		trusted = max(trusted, excluded.trusted),
-		restricted_until = max(restricted_until, excluded.restricted_until)`
+		restricted_until = max(restricted_until, excluded.restricted_until),
+		hashes = coalesce(excluded.hashes, hashes)`
 
 // upsertLink inserts l or merges it into the stored link. Its device must
 // exist; deviceChecked says that the caller knows it does.
@@ -210,7 +211,7 @@ func (s *Store) upsertLink(ctx context.Context, tx *sql.Tx, l *storage.Link, dev
 		}
 	}
 	_, err := s.wtx(ctx, tx, wUpsertLink).ExecContext(ctx,
-		l.User, l.DeviceID, ms(l.FirstSeen), ms(l.LastSeen), boolInt(l.Trusted), ms(l.RestrictedUntil))
+		l.User, l.DeviceID, ms(l.FirstSeen), ms(l.LastSeen), boolInt(l.Trusted), ms(l.RestrictedUntil), encodeStrings(l.Hashes))
 	return err
 }
 

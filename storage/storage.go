@@ -90,6 +90,11 @@ type Link struct {
 	FirstSeen, LastSeen time.Time
 	// Trusted reports that a challenge was completed from this device.
 	Trusted bool
+	// Hashes are the device's recent fingerprints as this user saw them,
+	// newest first. A user's known device is matched against these, not
+	// against the device's global Hashes, so that what other accounts do
+	// with one browser cannot change how it is recognised for this user.
+	Hashes []string
 	// RestrictedUntil, when in the future, holds back sensitive actions for
 	// this user on this device.
 	RestrictedUntil time.Time
@@ -240,6 +245,9 @@ type LoadRequest struct {
 	// (0 means 50).
 	EventsSince time.Time
 	MaxEvents   int
+	// The user's devices, at most MaxDevices (0 means 32), the most
+	// recently seen.
+	MaxDevices int
 	// Failures to count; Failures.User is ignored and User is used.
 	Failures FailureQuery
 	// ChallengesSince counts the user's challenges created since then.
@@ -248,7 +256,8 @@ type LoadRequest struct {
 
 // State is what [Store.Load] returns: everything one evaluation looks at.
 type State struct {
-	// Devices are the user's known devices, most recently seen first.
+	// Devices are the user's known devices, most recently seen first, at
+	// most LoadRequest.MaxDevices.
 	Devices []UserDevice
 	// Candidates are devices that have one of the requested keys.
 	Candidates []Device
@@ -281,7 +290,8 @@ type Commit struct {
 	// Link, if set, is upserted: an existing link keeps the earliest
 	// FirstSeen, the latest LastSeen and the latest RestrictedUntil, and
 	// stays trusted once trusted. The device must exist, in the store or in
-	// this commit; otherwise the commit fails with ErrNotFound.
+	// this commit; otherwise the commit fails with ErrNotFound. Its Hashes
+	// replace the stored ones when given; empty keeps them.
 	Link *Link
 	// Challenge, if set, is inserted (ErrConflict if its id exists). Open
 	// challenges of the same user and device become overridden.

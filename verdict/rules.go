@@ -25,13 +25,14 @@ type Rule struct {
 }
 
 // Rules is a [Policy]: the first rule whose condition holds decides. When
-// none does, the verdict is allow, by the rule "otherwise".
+// none does, the verdict is allow, by the rule "otherwise". A rule without
+// a condition never holds.
 type Rules []Rule
 
 // Decide implements [Policy].
 func (rs Rules) Decide(in *Input) Decision {
 	for _, r := range rs {
-		if r.When.Eval(in) {
+		if r.When != nil && r.When.Eval(in) {
 			d := Decision{Verdict: r.Verdict, Rule: r.Name}
 			if r.Verdict.Restricts() {
 				d.Restrictions = slices.Clone(r.Restrict)

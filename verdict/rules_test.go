@@ -125,3 +125,9 @@ func TestVerdictPredicates(t *testing.T) {
 		assert.Equal(t, tc.succs, tc.v.Succeeds(), tc.v)
 	}
 }
+
+func TestRuleWithoutConditionNeverHolds(t *testing.T) {
+	t.Parallel()
+	d := verdict.Rules{{Name: "broken", Verdict: verdict.Deny}}.Decide(input("login", true))
+	assert.Equal(t, verdict.Decision{Verdict: verdict.Allow, Rule: "otherwise"}, d)
+}

@@ -43,7 +43,7 @@ func run(ctx context.Context, w io.Writer, db string) error {
 		return err
 	}
 
-	// In a real app these come from the browser: Rupt.getHash() or ato.js.
+	// In a real app these come from the browser: Rupt.getHash().
 	laptop := strings.Repeat("3fa9c1d2", 256) // 2048 hex characters
 	phone := strings.Repeat("be70a4e9", 256)
 

@@ -99,6 +99,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"KeyIndexCapped", testKeyCap},
 		{"LoadCountsTheLoadedUser", testLoadFailureUser},
 		{"ChallengeAndSecretCopies", testChallengeCopies},
+		{"LinkHashes", testLinkHashes},
+		{"LoadBoundsDevices", testLoadMaxDevices},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -945,4 +947,46 @@ func testChallengeCopies(t *testing.T, s storage.Store, clk *Clock) {
 	v, err := s.Secret(ctx(t), "k", nil)
 	require.NoError(t, err)
 	assert.Equal(t, []byte("secret-value"), v, "a store must not keep the create slice")
+}
+
+func testLinkHashes(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Device: device("d1", now, "g1"),
+		Link: &storage.Link{User: "alice", DeviceID: "d1", FirstSeen: now, LastSeen: now, Hashes: []string{"a2", "a1"}}}))
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice",
+		Link: &storage.Link{User: "alice", DeviceID: "d1", FirstSeen: now, LastSeen: clk.Advance(time.Minute)}}))
+	devs, err := s.UserDevices(ctx(t), "alice")
+	require.NoError(t, err)
+	require.Len(t, devs, 1)
+	assert.Equal(t, []string{"a2", "a1"}, devs[0].Link.Hashes, "a link without hashes keeps the stored ones")
+	assert.Equal(t, []string{"g1"}, devs[0].Device.Hashes, "the link's hashes are the user's, apart from the device's")
+
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice",
+		Link: &storage.Link{User: "alice", DeviceID: "d1", FirstSeen: now, LastSeen: now, Hashes: []string{"a3"}}}))
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice"})
+	require.NoError(t, err)
+	require.Len(t, st.Devices, 1)
+	assert.Equal(t, []string{"a3"}, st.Devices[0].Link.Hashes, "given hashes replace the stored ones")
+	st.Devices[0].Link.Hashes[0] = "mutated"
+	links, err := s.DeviceUsers(ctx(t), "d1", time.Time{})
+	require.NoError(t, err)
+	require.Len(t, links, 1)
+	assert.Equal(t, []string{"a3"}, links[0].Hashes)
+}
+
+func testLoadMaxDevices(t *testing.T, s storage.Store, clk *Clock) {
+	for i := range 40 {
+		login(t, s, "alice", fmt.Sprintf("d%02d", i), clk.Advance(time.Minute), fmt.Sprintf("h%d", i))
+	}
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice"})
+	require.NoError(t, err)
+	require.Len(t, st.Devices, 32, "MaxDevices 0 means 32")
+	assert.Equal(t, "d39", st.Devices[0].DeviceID, "the most recently seen are loaded")
+	assert.Equal(t, "d08", st.Devices[31].DeviceID)
+	st, err = s.Load(ctx(t), storage.LoadRequest{User: "alice", MaxDevices: 3})
+	require.NoError(t, err)
+	assert.Len(t, st.Devices, 3)
+	all, err := s.UserDevices(ctx(t), "alice")
+	require.NoError(t, err)
+	assert.Len(t, all, 40, "UserDevices returns them all")
 }
