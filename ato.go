@@ -344,8 +344,10 @@ func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Re
 	if res.Verdict.Succeeds() && in.Device.ID != "" {
 		d := fingerprint.Observe(dev, a.Fingerprint, a.time)
 		c.Device = &d
-		c.Link = &storage.Link{User: a.User, DeviceID: d.ID, FirstSeen: a.time, LastSeen: a.time,
-			Hashes: fingerprint.Push(userHashes(in, d.ID), a.Fingerprint)}
+		c.Link = &storage.Link{User: a.User, DeviceID: d.ID, FirstSeen: a.time, LastSeen: a.time}
+		if seen := userHashes(in, d.ID); len(seen) == 0 || seen[0] != a.Fingerprint {
+			c.Link.Hashes = fingerprint.Push(seen, a.Fingerprint) // else the stored ones stay
+		}
 		if res.Verdict.Restricts() {
 			c.Link.RestrictedUntil = a.time.Add(DefaultRestrictFor)
 		}
