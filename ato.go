@@ -46,12 +46,8 @@ import (
 	"github.com/atoguard/ato/verdict"
 )
 
-// Windows the failure counts are loaded for.
-const (
-	bruteForceWindow  = 15 * time.Minute
-	stuffingWindow    = time.Hour
-	challengeRateSpan = time.Hour
-)
+// challengeRateSpan is the window the user's challenges are counted in.
+const challengeRateSpan = time.Hour
 
 // secretName is where the generated key is kept in the store.
 const secretName = "ato.hmac.v1"
@@ -106,7 +102,7 @@ func New(store storage.Store, opts ...Option) (*Engine, error) {
 		}
 	}
 	seen := map[string]bool{}
-	sigs := append(signals.Builtin(), cfg.plugins...)
+	sigs := append(builtin(&cfg), cfg.plugins...)
 	for _, s := range sigs {
 		if seen[s.Name()] {
 			return nil, fmt.Errorf("ato: New: two signals are named %q", s.Name())
@@ -185,11 +181,12 @@ func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.D
 		EventsSince: a.time.Add(-e.cfg.historyAge),
 		MaxEvents:   e.cfg.maxHistory,
 		Failures: storage.FailureQuery{
-			UserSince:    a.time.Add(-bruteForceWindow),
+			UserSince:    a.time.Add(-e.cfg.bruteForceWindow),
 			Network:      a.network,
-			NetworkSince: a.time.Add(-stuffingWindow),
+			NetworkSince: a.time.Add(-e.cfg.stuffingWindow),
 		},
 		ChallengesSince: a.time.Add(-challengeRateSpan),
+		LinkedSince:     a.time.Add(-e.cfg.accountsWindow),
 	})
 	if err != nil {
 		return nil, storage.Device{}, fmt.Errorf("ato: load state: %w", err)
@@ -221,6 +218,7 @@ func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.D
 	if ident.Match == signals.MatchNew {
 		ident = e.newDevice(a.Fingerprint, st)
 	}
+	in.DeviceUsers = st.DeviceUsers[ident.Device.ID]
 	in.Device = signals.Device{
 		ID:         ident.Device.ID,
 		Match:      ident.Match,

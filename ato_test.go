@@ -524,6 +524,15 @@ func TestOptionsAreValidated(t *testing.T) {
 		"zero threshold":     ato.WithDeviceMatchThreshold(0),
 		"threshold above 1":  ato.WithDeviceMatchThreshold(1.01),
 		"NaN threshold":      ato.WithDeviceMatchThreshold(math.NaN()),
+		"no travel distance": ato.WithImpossibleTravel(0, 1000),
+		"infinite speed":     ato.WithImpossibleTravel(200, math.Inf(1)),
+		"no brute force":     ato.WithBruteForce(0, time.Minute),
+		"no stuffing window": ato.WithCredentialStuffing(10, 0),
+		"no signup accounts": ato.WithMultipleAccounts(0, 10, time.Hour),
+		"nil anonymous IPs":  ato.WithAnonymousIPs(nil),
+		"ASN zero":           ato.WithHostingASNs(map[uint32]string{0: "x"}),
+		"nil allow list":     ato.WithAllowList(nil),
+		"nil deny list":      ato.WithDenyList(nil),
 		"duplicate plug-ins": ato.WithSignals(staticSignal{name: "x"}, staticSignal{name: "x"}),
 	} {
 		_, err := ato.New(s, opt)

@@ -3,6 +3,7 @@ package ato
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/atoguard/ato/challenge"
@@ -46,6 +47,39 @@ type config struct {
 	challengeTTL time.Duration
 	// matchThreshold is the least similarity of a fuzzy device match.
 	matchThreshold float64
+
+	travelMinKm, travelMaxKmh float64
+	bruteForceFailures        int
+	bruteForceWindow          time.Duration
+	stuffingUsers             int
+	stuffingWindow            time.Duration
+	accountsAtSignup          int
+	accountsAtLogin           int
+	accountsWindow            time.Duration
+	anonymousIPs              *signals.IPSet
+	hostingASNs               map[uint32]string
+	allowList, denyList       *signals.List
+}
+
+// builtin returns the built-in signals, in the order they run.
+func builtin(c *config) []signals.Signal {
+	s := []signals.Signal{
+		signals.NewUser(),
+		signals.NewDevice(),
+		signals.NewIP(),
+		signals.NewCountry(),
+		signals.ImpossibleTravel(c.travelMinKm, c.travelMaxKmh),
+		signals.AnonymousIP(c.anonymousIPs),
+		signals.HostingIP(c.hostingASNs),
+		signals.BruteForce(c.bruteForceFailures, c.bruteForceWindow),
+		signals.CredentialStuffing(c.stuffingUsers, c.stuffingWindow),
+		signals.MultipleAccounts(c.accountsAtSignup, c.accountsAtLogin, c.accountsWindow),
+		signals.MissingFingerprint(),
+	}
+	if c.allowList != nil || c.denyList != nil {
+		s = append(s, signals.Lists(c.allowList, c.denyList))
+	}
+	return s
 }
 
 func defaults() config {
@@ -58,6 +92,16 @@ func defaults() config {
 		challengeTTL: DefaultChallengeTTL,
 
 		matchThreshold: fingerprint.DefaultThreshold,
+
+		travelMinKm:        signals.DefaultTravelMinKm,
+		travelMaxKmh:       signals.DefaultTravelMaxKmh,
+		bruteForceFailures: signals.DefaultBruteForceFailures,
+		bruteForceWindow:   signals.DefaultBruteForceWindow,
+		stuffingUsers:      signals.DefaultStuffingUsers,
+		stuffingWindow:     signals.DefaultStuffingWindow,
+		accountsAtSignup:   signals.DefaultAccountsAtSignup,
+		accountsAtLogin:    signals.DefaultAccountsAtLogin,
+		accountsWindow:     signals.DefaultAccountsWindow,
 	}
 }
 
@@ -173,6 +217,106 @@ func WithDeviceMatchThreshold(t float64) Option {
 			return fmt.Errorf("ato: WithDeviceMatchThreshold: %v is not in (0,1]", t)
 		}
 		c.matchThreshold = t
+		return nil
+	}
+}
+
+// WithImpossibleTravel sets when travel from the last successful login is
+// impossible: the distance less both places' accuracy radii is over minKm
+// and the speed over maxKmh. Defaults: 200 km, 1000 km/h.
+func WithImpossibleTravel(minKm, maxKmh float64) Option {
+	return func(c *config) error {
+		if !(minKm > 0) || !(maxKmh > 0) || math.IsInf(minKm, 0) || math.IsInf(maxKmh, 0) {
+			return fmt.Errorf("ato: WithImpossibleTravel: need positive distance and speed, got %v km and %v km/h", minKm, maxKmh)
+		}
+		c.travelMinKm, c.travelMaxKmh = minKm, maxKmh
+		return nil
+	}
+}
+
+// WithBruteForce sets brute_force: at least failures failed attempts on
+// the user from unknown devices and networks within window. Defaults: 5
+// in 15 minutes.
+func WithBruteForce(failures int, window time.Duration) Option {
+	return func(c *config) error {
+		if failures < 1 || window <= 0 {
+			return fmt.Errorf("ato: WithBruteForce: need at least 1 failure and a positive window, got %d and %v", failures, window)
+		}
+		c.bruteForceFailures, c.bruteForceWindow = failures, window
+		return nil
+	}
+}
+
+// WithCredentialStuffing sets credential_stuffing: at least users distinct
+// users failing from one network within window. Defaults: 10 in 1 hour.
+func WithCredentialStuffing(users int, window time.Duration) Option {
+	return func(c *config) error {
+		if users < 1 || window <= 0 {
+			return fmt.Errorf("ato: WithCredentialStuffing: need at least 1 user and a positive window, got %d and %v", users, window)
+		}
+		c.stuffingUsers, c.stuffingWindow = users, window
+		return nil
+	}
+}
+
+// WithMultipleAccounts sets multiple_accounts_per_device: a device used by
+// at least signup accounts (at signup) or login accounts (otherwise)
+// within window. Defaults: 5, 10, 30 days.
+func WithMultipleAccounts(signup, login int, window time.Duration) Option {
+	return func(c *config) error {
+		if signup < 1 || login < 1 || window <= 0 {
+			return fmt.Errorf("ato: WithMultipleAccounts: need positive thresholds and window, got %d, %d and %v", signup, login, window)
+		}
+		c.accountsAtSignup, c.accountsAtLogin, c.accountsWindow = signup, login, window
+		return nil
+	}
+}
+
+// WithAnonymousIPs adds an operator's list of anonymising addresses (a Tor
+// exit list, say; see [signals.LoadIPSet]) to the geo data's flags.
+func WithAnonymousIPs(s *signals.IPSet) Option {
+	return func(c *config) error {
+		if s == nil {
+			return errors.New("ato: WithAnonymousIPs: nil set")
+		}
+		c.anonymousIPs = s
+		return nil
+	}
+}
+
+// WithHostingASNs adds networks, by ASN and name, to the built-in list of
+// hosting and cloud networks ([signals.HostingASNs]).
+func WithHostingASNs(asns map[uint32]string) Option {
+	return func(c *config) error {
+		for asn := range asns {
+			if asn == 0 {
+				return errors.New("ato: WithHostingASNs: ASN 0")
+			}
+		}
+		c.hostingASNs = asns
+		return nil
+	}
+}
+
+// WithAllowList lets through attempts that match the list (reason
+// allow_listed): an IP or network, ASN, country, user or device id.
+func WithAllowList(l *signals.List) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("ato: WithAllowList: nil list")
+		}
+		c.allowList = l
+		return nil
+	}
+}
+
+// WithDenyList refuses attempts that match the list (reason deny_listed).
+func WithDenyList(l *signals.List) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("ato: WithDenyList: nil list")
+		}
+		c.denyList = l
 		return nil
 	}
 }

@@ -401,6 +401,30 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 		Events:     s.recentEvents(r.User, r.EventsSince, r.MaxEvents),
 		Failures:   s.countFailures(q),
 	}
+	linked := ms(r.LinkedSince)
+	count := func(id string) {
+		if _, done := st.DeviceUsers[id]; done {
+			return
+		}
+		n := 0
+		for user := range s.deviceUser[id] {
+			if !s.links[user][id].LastSeen.Before(linked) {
+				n++
+			}
+		}
+		if n > 0 {
+			if st.DeviceUsers == nil {
+				st.DeviceUsers = map[string]int{}
+			}
+			st.DeviceUsers[id] = n
+		}
+	}
+	for _, d := range st.Devices {
+		count(d.DeviceID)
+	}
+	for _, d := range st.Candidates {
+		count(d.ID)
+	}
 	since := ms(r.ChallengesSince)
 	for _, id := range s.userChallenges[r.User] {
 		if !s.challenges[id].CreatedAt.Before(since) {

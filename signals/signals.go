@@ -155,6 +155,9 @@ type Input struct {
 	// Failures counts recent failed attempts for the user and from the
 	// network.
 	Failures storage.FailureCounts
+	// DeviceUsers is the number of users with a recent login from the
+	// attempt's device (the user included if they have one).
+	DeviceUsers int
 }
 
 // NewUser reports whether the engine has learnt nothing about the user: no

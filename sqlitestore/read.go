@@ -197,10 +197,51 @@ func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State,
 			Scan(&fc.User, &fc.UserUnknown, &fc.NetworkUsers, &st.Challenges); err != nil {
 			return fmt.Errorf("counts: %w", err)
 		}
+		if st.DeviceUsers, err = linkedUsers(ctx, rd.stmt(rLinkedUsers), st.Devices, st.Candidates, r.LinkedSince); err != nil {
+			return fmt.Errorf("device users: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
 		return storage.State{}, fmt.Errorf("sqlitestore: load: %w", err)
 	}
 	return st, nil
+}
+
+// linkedUsersQuery counts, for each device of the JSON array ?1, the users
+// linked to it with a login since ?2.
+const linkedUsersQuery = `SELECT device_id, count(*) FROM links
+	WHERE device_id IN (SELECT value FROM json_each(?1)) AND last_seen >= ?2
+	GROUP BY device_id`
+
+// linkedUsers runs st, the linkedUsersQuery, for the loaded devices.
+func linkedUsers(ctx context.Context, st *sql.Stmt, mine []storage.UserDevice, cands []storage.Device, since time.Time) (map[string]int, error) {
+	ids := make([]string, 0, len(mine)+len(cands))
+	for _, d := range mine {
+		ids = append(ids, d.DeviceID)
+	}
+	for _, d := range cands {
+		ids = append(ids, d.ID)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := st.QueryContext(ctx, stringsJSON(ids), ms(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out map[string]int
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
 }

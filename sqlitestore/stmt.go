@@ -43,6 +43,7 @@ const (
 	rCountFailures
 	rLoadCounts
 	rChallenge
+	rLinkedUsers
 	numReadStmts
 )
 
@@ -57,6 +58,7 @@ var readSQL = [numReadStmts]string{
 	rCountFailures: countFailuresQuery,
 	rLoadCounts:    loadCountsQuery,
 	rChallenge:     challengeQuery,
+	rLinkedUsers:   linkedUsersQuery,
 }
 
 // writeStmt names a write statement.

@@ -252,6 +252,9 @@ type LoadRequest struct {
 	Failures FailureQuery
 	// ChallengesSince counts the user's challenges created since then.
 	ChallengesSince time.Time
+	// LinkedSince: for each loaded device (the user's and the candidates)
+	// the users linked to it with a login since then are counted.
+	LinkedSince time.Time
 }
 
 // State is what [Store.Load] returns: everything one evaluation looks at.
@@ -268,6 +271,10 @@ type State struct {
 	// Challenges is the number of the user's challenges created since
 	// LoadRequest.ChallengesSince.
 	Challenges int
+	// DeviceUsers counts, for each device in Devices and Candidates, the
+	// users whose link to it was seen since LoadRequest.LinkedSince;
+	// devices with none are left out.
+	DeviceUsers map[string]int
 }
 
 // Commit is everything one evaluation writes, applied atomically.

@@ -101,6 +101,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ChallengeAndSecretCopies", testChallengeCopies},
 		{"LinkHashes", testLinkHashes},
 		{"LoadBoundsDevices", testLoadMaxDevices},
+		{"LoadCountsDeviceUsers", testLoadDeviceUsers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -989,4 +990,18 @@ func testLoadMaxDevices(t *testing.T, s storage.Store, clk *Clock) {
 	all, err := s.UserDevices(ctx(t), "alice")
 	require.NoError(t, err)
 	assert.Len(t, all, 40, "UserDevices returns them all")
+}
+
+func testLoadDeviceUsers(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	login(t, s, "old", "shared", t0, "hs")
+	for _, u := range []string{"alice", "bob", "carol"} {
+		login(t, s, u, "shared", clk.Advance(time.Hour), "hs")
+	}
+	login(t, s, "alice", "own", clk.Now(), "ho")
+	login(t, s, "dave", "other", clk.Now(), "hx")
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", DeviceKeys: []string{"k:hx"}, LinkedSince: t0.Add(time.Minute)})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"shared": 3, "own": 1, "other": 1}, st.DeviceUsers,
+		"users linked since the time are counted for the user's devices and the candidates")
 }

@@ -1,0 +1,236 @@
+package signals_test
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atoguard/ato/signals"
+	"github.com/atoguard/ato/storage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// located is an attempt by a returning user from a located IP.
+func located(loc signals.Location, history ...storage.Event) *signals.Input {
+	return &signals.Input{
+		Now: now, KnownSince: now.Add(-90 * 24 * time.Hour), User: "alice", Action: "login",
+		IP: netip.MustParseAddr("198.51.100.7"), Network: "198.51.100.7",
+		Location: loc, Located: true,
+		Device:  signals.Device{ID: "dev-1", Known: true},
+		Devices: []storage.UserDevice{{Link: storage.Link{DeviceID: "dev-1"}}},
+		History: history,
+	}
+}
+
+func loginAt(city, country string, lat, lon, acc float64, at time.Time) storage.Event {
+	return storage.Event{Time: at, Success: true, IP: "203.0.113.9", Network: "203.0.113.9", Located: true,
+		City: city, Country: country, Latitude: lat, Longitude: lon, AccuracyKm: acc}
+}
+
+var (
+	amsterdam = signals.Location{City: "Amsterdam", Country: "NL", Latitude: 52.37, Longitude: 4.90, AccuracyKm: 20}
+	newYork   = signals.Location{City: "New York", Country: "US", Latitude: 40.71, Longitude: -74.01, AccuracyKm: 20}
+	brussels  = signals.Location{City: "Brussels", Country: "BE", Latitude: 50.85, Longitude: 4.35, AccuracyKm: 20}
+)
+
+func TestNewCountry(t *testing.T) {
+	t.Parallel()
+	home := loginAt("Amsterdam", "NL", 52.37, 4.90, 20, now.Add(-24*time.Hour))
+	fs := detect(t, signals.NewCountry(), located(newYork, home))
+	require.Len(t, fs, 1)
+	assert.Equal(t, "US", fs[0].Evidence["country"])
+	assert.Equal(t, "NL", fs[0].Evidence["known_countries"])
+	assert.Contains(t, fs[0].Detail, "new country US; known: NL")
+
+	assert.Empty(t, detect(t, signals.NewCountry(), located(amsterdam, home)), "a known country")
+	old := loginAt("New York", "US", 40.71, -74.01, 20, now.Add(-100*24*time.Hour))
+	assert.Len(t, detect(t, signals.NewCountry(), located(newYork, home, old)), 1, "a country last used long ago is new again")
+	notLocated := located(newYork, home)
+	notLocated.Located = false
+	assert.Empty(t, detect(t, signals.NewCountry(), notLocated))
+}
+
+func TestImpossibleTravel(t *testing.T) {
+	t.Parallel()
+	sig := signals.ImpossibleTravel(0, 0)
+	// Amsterdam to New York (~5,860 km) in 2 hours: impossible.
+	fs := detect(t, sig, located(newYork, loginAt("Amsterdam", "NL", 52.37, 4.90, 20, now.Add(-2*time.Hour))))
+	require.Len(t, fs, 1)
+	ev := fs[0].Evidence
+	assert.Equal(t, "Amsterdam, NL", ev["from"])
+	assert.Equal(t, "New York, US", ev["to"])
+	assert.Equal(t, "2.00", ev["hours"])
+	assert.InDelta(t, 5820, atof(t, ev["distance_km"]), 30, "distance less both accuracy radii")
+	assert.InDelta(t, 2910, atof(t, ev["speed_kmh"]), 20)
+	assert.Contains(t, fs[0].Detail, "from Amsterdam, NL to New York, US")
+
+	// The traveller who took a flight: 9 hours later is fine.
+	assert.Empty(t, detect(t, sig, located(newYork, loginAt("Amsterdam", "NL", 52.37, 4.90, 20, now.Add(-9*time.Hour)))))
+	// A short hop, however fast: Amsterdam to Brussels (~175 km) is ignored.
+	assert.Empty(t, detect(t, sig, located(brussels, loginAt("Amsterdam", "NL", 52.37, 4.90, 20, now.Add(-time.Minute)))))
+	// Wide accuracy radii swallow the distance: 500 km apart, 300 km each.
+	vague := signals.Location{Country: "DE", Latitude: 52.52, Longitude: 13.40, AccuracyKm: 300}
+	assert.Empty(t, detect(t, sig, located(vague, loginAt("", "NL", 52.37, 5.9, 300, now.Add(-time.Minute)))))
+	// No coordinates at either end: never.
+	countryOnly := signals.Location{Country: "US"}
+	assert.Empty(t, detect(t, sig, located(countryOnly, loginAt("Amsterdam", "NL", 52.37, 4.90, 20, now.Add(-time.Minute)))))
+	assert.Empty(t, detect(t, sig, located(newYork, loginAt("", "NL", 0, 0, 0, now.Add(-time.Minute)))))
+	// Options: a slower threshold catches the 9-hour trip.
+	assert.Len(t, detect(t, signals.ImpossibleTravel(200, 500), located(newYork, loginAt("Amsterdam", "NL", 52.37, 4.90, 20, now.Add(-9*time.Hour)))), 1)
+}
+
+func atof(t *testing.T, s string) float64 {
+	t.Helper()
+	f, err := strconv.ParseFloat(s, 64)
+	require.NoError(t, err)
+	return f
+}
+
+func TestAnonymousIP(t *testing.T) {
+	t.Parallel()
+	list, err := signals.ReadIPSet(strings.NewReader("# tor exits\n198.51.100.7\n192.0.2.0/24 # a range\n\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, list.Len())
+
+	fs := detect(t, signals.AnonymousIP(list), located(amsterdam))
+	require.Len(t, fs, 1)
+	assert.Equal(t, "list", fs[0].Evidence["source"])
+	assert.Equal(t, "198.51.100.7", fs[0].Evidence["entry"])
+
+	flagged := located(amsterdam)
+	flagged.IP, flagged.Location.Anonymous = netip.MustParseAddr("203.0.113.50"), true
+	fs = detect(t, signals.AnonymousIP(nil), flagged)
+	require.Len(t, fs, 1)
+	assert.Equal(t, "geo data", fs[0].Evidence["source"])
+
+	clean := located(amsterdam)
+	clean.IP = netip.MustParseAddr("203.0.113.50")
+	assert.Empty(t, detect(t, signals.AnonymousIP(list), clean))
+	inRange := located(amsterdam)
+	inRange.IP = netip.MustParseAddr("::ffff:192.0.2.99")
+	assert.Len(t, detect(t, signals.AnonymousIP(list), inRange), 1, "networks and mapped addresses match")
+
+	_, err = signals.ReadIPSet(strings.NewReader("198.51.100.7\nnot-an-ip\n"))
+	require.ErrorContains(t, err, "line 2")
+}
+
+func TestHostingIP(t *testing.T) {
+	t.Parallel()
+	aws := amsterdam
+	aws.ASN = 16509
+	fs := detect(t, signals.HostingIP(nil), located(aws))
+	require.Len(t, fs, 1)
+	assert.Equal(t, "16509", fs[0].Evidence["asn"])
+	assert.Equal(t, "Amazon AWS", fs[0].Evidence["as_org"])
+
+	isp := amsterdam
+	isp.ASN, isp.ASOrg = 1136, "KPN"
+	assert.Empty(t, detect(t, signals.HostingIP(nil), located(isp)), "a residential ISP")
+	assert.Len(t, detect(t, signals.HostingIP(map[uint32]string{1136: "lab"}), located(isp)), 1, "operators add ASNs")
+	flagged := isp
+	flagged.Hosting = true
+	fs = detect(t, signals.HostingIP(nil), located(flagged))
+	require.Len(t, fs, 1)
+	assert.Equal(t, "geo data", fs[0].Evidence["source"])
+}
+
+func TestBruteForce(t *testing.T) {
+	t.Parallel()
+	in := located(amsterdam)
+	in.Failures = storage.FailureCounts{User: 9, UserUnknown: 5}
+	fs := detect(t, signals.BruteForce(0, 0), in)
+	require.Len(t, fs, 1)
+	assert.Equal(t, "5", fs[0].Evidence["failures"])
+	assert.Equal(t, "15m0s", fs[0].Evidence["window"])
+
+	owner := located(amsterdam)
+	owner.Failures = storage.FailureCounts{User: 9, UserUnknown: 4}
+	assert.Empty(t, detect(t, signals.BruteForce(0, 0), owner), "the owner's own typos from known devices do not count")
+	assert.Len(t, detect(t, signals.BruteForce(3, time.Minute), owner), 1)
+}
+
+func TestCredentialStuffing(t *testing.T) {
+	t.Parallel()
+	in := located(amsterdam)
+	in.Failures.NetworkUsers = 10
+	fs := detect(t, signals.CredentialStuffing(0, 0), in)
+	require.Len(t, fs, 1)
+	assert.Equal(t, "198.51.100.7", fs[0].Evidence["network"])
+	assert.Equal(t, "10", fs[0].Evidence["users"])
+
+	nat := located(amsterdam)
+	nat.Failures.NetworkUsers = 9 // the NAT's own users who know it are not counted by the store
+	assert.Empty(t, detect(t, signals.CredentialStuffing(0, 0), nat))
+}
+
+func TestMultipleAccountsPerDevice(t *testing.T) {
+	t.Parallel()
+	signup := located(amsterdam)
+	signup.Action, signup.Device = "signup", signals.Device{ID: "dev-9"}
+	signup.DeviceUsers = 4 // four accounts already; this signup is the fifth
+	fs := detect(t, signals.MultipleAccounts(0, 0, 0), signup)
+	require.Len(t, fs, 1)
+	assert.Equal(t, "5", fs[0].Evidence["accounts"])
+	assert.Equal(t, "signup", fs[0].Evidence["action"])
+
+	login := located(amsterdam)
+	login.Device.Link.LastSeen = now.Add(-time.Hour)
+	login.DeviceUsers = 5 // a family computer: five accounts, this one among them
+	assert.Empty(t, detect(t, signals.MultipleAccounts(0, 0, 0), login), "login needs 10")
+	login.DeviceUsers = 10
+	assert.Len(t, detect(t, signals.MultipleAccounts(0, 0, 0), login), 1)
+}
+
+func TestLists(t *testing.T) {
+	t.Parallel()
+	allow, err := signals.ReadList(strings.NewReader("user ci-bot\nip 10.0.0.0/8\n"))
+	require.NoError(t, err)
+	deny, err := signals.ReadList(strings.NewReader("country KP\nasn AS64500\ndevice dev-stolen\nip 198.51.100.7\n"))
+	require.NoError(t, err)
+	sig := signals.Lists(allow, deny)
+
+	fs := detect2(t, sig, located(amsterdam))
+	require.Len(t, fs, 1)
+	assert.Equal(t, signals.DenyListedReason, fs[0].Reason)
+	assert.Equal(t, "ip 198.51.100.7", fs[0].Evidence["entry"])
+
+	bot := located(amsterdam)
+	bot.User, bot.IP = "ci-bot", netip.MustParseAddr("203.0.113.1")
+	fs = detect2(t, sig, bot)
+	require.Len(t, fs, 1)
+	assert.Equal(t, signals.AllowListedReason, fs[0].Reason)
+
+	byASN := located(signals.Location{Country: "NL", ASN: 64500})
+	byASN.IP = netip.MustParseAddr("203.0.113.1")
+	assert.Equal(t, "asn 64500", detect2(t, sig, byASN)[0].Evidence["entry"])
+	byDevice := located(amsterdam)
+	byDevice.IP, byDevice.Device.ID = netip.MustParseAddr("203.0.113.1"), "dev-stolen"
+	assert.Equal(t, "device dev-stolen", detect2(t, sig, byDevice)[0].Evidence["entry"])
+
+	for _, bad := range []string{"colour red", "asn twelve", "country Netherlands", "ip 1.2.3", "user"} {
+		_, err := signals.ReadList(strings.NewReader("user ok\n" + bad + "\n"))
+		assert.ErrorContains(t, err, "line 2", bad)
+	}
+}
+
+// detect2 is detect for signals whose name is not a reason.
+func detect2(t *testing.T, s signals.Signal, in *signals.Input) []signals.Finding {
+	t.Helper()
+	fs, err := s.Detect(t.Context(), in)
+	require.NoError(t, err)
+	for _, f := range fs {
+		assert.NotEmpty(t, f.Detail)
+		assert.NotEmpty(t, f.Evidence)
+	}
+	return fs
+}
+
+func TestDistanceKm(t *testing.T) {
+	t.Parallel()
+	assert.InDelta(t, 5860, signals.DistanceKm(52.37, 4.90, 40.71, -74.01), 20)
+	assert.InDelta(t, 0, signals.DistanceKm(1, 2, 1, 2), 1e-9)
+	assert.InDelta(t, 20015, signals.DistanceKm(0, 0, 0, 180), 5)
+}

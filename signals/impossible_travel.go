@@ -1,0 +1,91 @@
+package signals
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// ImpossibleTravelScore is the score of an impossible_travel finding.
+const ImpossibleTravelScore = 0.7
+
+// Defaults of [ImpossibleTravel].
+const (
+	DefaultTravelMinKm  = 200.0
+	DefaultTravelMaxKmh = 1000.0
+)
+
+// ImpossibleTravel reports impossible_travel when the user could not have
+// gone from the place of their last successful login to the attempt's place
+// in the time between: the distance, less both places' accuracy radii, is
+// more than minKm, and covering it would take more than maxKmh. It never
+// fires when either place has no coordinates. Zero arguments mean the
+// defaults, 200 km and 1000 km/h.
+func ImpossibleTravel(minKm, maxKmh float64) Signal {
+	if minKm <= 0 {
+		minKm = DefaultTravelMinKm
+	}
+	if maxKmh <= 0 {
+		maxKmh = DefaultTravelMaxKmh
+	}
+	return impossibleTravel{minKm, maxKmh}
+}
+
+type impossibleTravel struct{ minKm, maxKmh float64 }
+
+func (impossibleTravel) Name() string { return string(ImpossibleTravelReason) }
+
+func (s impossibleTravel) Detect(_ context.Context, in *Input) ([]Finding, error) {
+	if !in.Located || !hasCoordinates(in.Location.Latitude, in.Location.Longitude) {
+		return nil, nil
+	}
+	last, ok := in.LastSuccess()
+	if !ok || !last.Located || !hasCoordinates(last.Latitude, last.Longitude) {
+		return nil, nil
+	}
+	raw := DistanceKm(last.Latitude, last.Longitude, in.Location.Latitude, in.Location.Longitude)
+	km := raw - last.AccuracyKm - in.Location.AccuracyKm
+	if km <= s.minKm {
+		return nil, nil
+	}
+	hours := in.Now.Sub(last.Time).Hours()
+	speed := math.Inf(1)
+	if hours > 0 {
+		speed = km / hours
+	}
+	if speed <= s.maxKmh {
+		return nil, nil
+	}
+	from, to := place(last.City, last.Country), place(in.Location.City, in.Location.Country)
+	speedText := "at once"
+	if !math.IsInf(speed, 1) {
+		speedText = formatFloat(speed, 0) + " km/h"
+	}
+	return []Finding{{
+		Reason: ImpossibleTravelReason,
+		Score:  ImpossibleTravelScore,
+		Detail: "from " + from + " to " + to + ": " + formatFloat(km, 0) + " km (after accuracy) in " +
+			formatDuration(in.Now.Sub(last.Time)) + ", " + speedText,
+		Evidence: map[string]string{
+			"from":        from,
+			"to":          to,
+			"from_ip":     last.IP,
+			"to_ip":       in.IP.String(),
+			"distance_km": formatFloat(km, 0),
+			"raw_km":      formatFloat(raw, 0),
+			"hours":       formatFloat(hours, 2),
+			"speed_kmh":   formatFloat(speed, 0),
+		},
+	}}, nil
+}
+
+// hasCoordinates reports whether a place has coordinates: a Locator that
+// knows only the country gives 0,0.
+func hasCoordinates(lat, lon float64) bool { return lat != 0 || lon != 0 }
+
+func formatDuration(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}

@@ -1,0 +1,143 @@
+package signals
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// List is an operator's list of attempts to let through or to refuse:
+// addresses and networks, ASNs, countries, users and device ids.
+type List struct {
+	IPs       IPSet
+	ASNs      map[uint32]bool
+	Countries map[string]bool // ISO 3166-1 alpha-2, upper case
+	Users     map[string]bool
+	Devices   map[string]bool
+}
+
+// ReadList reads a list, one entry a line as "kind value": "ip 192.0.2.1",
+// "ip 2001:db8::/32", "asn 64500", "country NL", "user alice", "device
+// <id>". Blank lines and text after '#' are ignored. Errors name the line.
+func ReadList(r io.Reader) (*List, error) {
+	l := &List{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		kind, value, _ := strings.Cut(strings.TrimSpace(line), " ")
+		value = strings.TrimSpace(value)
+		if kind == "" {
+			continue
+		}
+		if err := l.add(kind, value); err != nil {
+			return nil, fmt.Errorf("signals: list line %d: %w", n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("signals: read list: %w", err)
+	}
+	return l, nil
+}
+
+// LoadList reads a list file (see [ReadList]).
+func LoadList(path string) (*List, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("signals: %w", err)
+	}
+	defer f.Close()
+	l, err := ReadList(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return l, nil
+}
+
+func (l *List) add(kind, value string) error {
+	if value == "" {
+		return fmt.Errorf("%q has no value", kind)
+	}
+	set := func(m *map[string]bool, v string) {
+		if *m == nil {
+			*m = map[string]bool{}
+		}
+		(*m)[v] = true
+	}
+	switch kind {
+	case "ip":
+		return l.IPs.Add(value)
+	case "asn":
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(value), "AS"), 10, 32)
+		if err != nil {
+			return fmt.Errorf("asn %q is not a number", value)
+		}
+		if l.ASNs == nil {
+			l.ASNs = map[uint32]bool{}
+		}
+		l.ASNs[uint32(n)] = true
+	case "country":
+		if len(value) != 2 {
+			return fmt.Errorf("country %q is not a two-letter code", value)
+		}
+		set(&l.Countries, strings.ToUpper(value))
+	case "user":
+		set(&l.Users, value)
+	case "device":
+		set(&l.Devices, value)
+	default:
+		return fmt.Errorf("unknown kind %q (ip, asn, country, user, device)", kind)
+	}
+	return nil
+}
+
+// match returns what on the list the attempt matches: "ip 192.0.2.0/24".
+func (l *List) match(in *Input) (string, bool) {
+	if l == nil {
+		return "", false
+	}
+	if e, ok := l.IPs.Contains(in.IP); ok {
+		return "ip " + e, true
+	}
+	if in.Located && in.Location.ASN != 0 && l.ASNs[in.Location.ASN] {
+		return "asn " + strconv.FormatUint(uint64(in.Location.ASN), 10), true
+	}
+	if in.Located && in.Location.Country != "" && l.Countries[in.Location.Country] {
+		return "country " + in.Location.Country, true
+	}
+	if l.Users[in.User] {
+		return "user " + in.User, true
+	}
+	if in.Device.ID != "" && l.Devices[in.Device.ID] {
+		return "device " + in.Device.ID, true
+	}
+	return "", false
+}
+
+// ListsScore is the score of a deny_listed finding; allow_listed scores 0.
+const ListsScore = 1.0
+
+// Lists reports allow_listed when the attempt matches an entry of allow
+// and deny_listed when it matches one of deny (either may be nil). The
+// default policy lets allow_listed win.
+func Lists(allow, deny *List) Signal { return lists{allow, deny} }
+
+type lists struct{ allow, deny *List }
+
+func (lists) Name() string { return "operator_lists" }
+
+func (s lists) Detect(_ context.Context, in *Input) ([]Finding, error) {
+	var fs []Finding
+	if e, ok := s.allow.match(in); ok {
+		fs = append(fs, Finding{Reason: AllowListedReason, Score: 0,
+			Detail: "on the allow list: " + e, Evidence: map[string]string{"entry": e}})
+	}
+	if e, ok := s.deny.match(in); ok {
+		fs = append(fs, Finding{Reason: DenyListedReason, Score: ListsScore,
+			Detail: "on the deny list: " + e, Evidence: map[string]string{"entry": e}})
+	}
+	return fs, nil
+}

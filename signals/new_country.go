@@ -1,0 +1,49 @@
+package signals
+
+import (
+	"context"
+	"slices"
+	"strings"
+)
+
+// NewCountryScore is the score of a new_country finding.
+const NewCountryScore = 0.3
+
+// NewCountry reports new_country when the attempt's IP is located in a
+// country the user has no successful login from since [Input.KnownSince].
+// It is silent for a new user and when the IP is not located.
+func NewCountry() Signal { return newCountry{} }
+
+type newCountry struct{}
+
+func (newCountry) Name() string { return string(NewCountryReason) }
+
+func (newCountry) Detect(_ context.Context, in *Input) ([]Finding, error) {
+	c := in.Location.Country
+	if !in.Located || c == "" || in.NewUser() || in.KnownCountry(c) {
+		return nil, nil
+	}
+	var known []string
+	for i := range in.History {
+		e := &in.History[i]
+		if e.Time.Before(in.KnownSince) {
+			break
+		}
+		if e.Success && e.Country != "" && !slices.Contains(known, e.Country) {
+			known = append(known, e.Country)
+		}
+	}
+	detail := "new country " + c
+	if len(known) > 0 {
+		detail += "; known: " + strings.Join(known, ", ")
+	}
+	return []Finding{{
+		Reason: NewCountryReason,
+		Score:  NewCountryScore,
+		Detail: detail,
+		Evidence: map[string]string{
+			"country":         c,
+			"known_countries": strings.Join(known, ","),
+		},
+	}}, nil
+}
