@@ -3,6 +3,7 @@ package ato
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"time"
 
@@ -293,7 +294,7 @@ func WithHostingASNs(asns map[uint32]string) Option {
 				return errors.New("ato: WithHostingASNs: ASN 0")
 			}
 		}
-		c.hostingASNs = asns
+		c.hostingASNs = maps.Clone(asns)
 		return nil
 	}
 }

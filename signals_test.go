@@ -2,6 +2,7 @@ package ato_test
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,4 +172,36 @@ func TestOperatorLists(t *testing.T) {
 		bot := h.eval(t, ato.Request{User: "monitoring-bot", Fingerprint: phone, IP: newYorkIP})
 		assert.Equal(t, verdict.Allow, bot.Verdict, "allow_listed wins")
 	}, ato.WithAllowList(allow), ato.WithDenyList(deny))
+}
+
+func TestTheOwnersKnownDeviceOnAnAttackedNetwork(t *testing.T) {
+	t.Parallel()
+	geoStores(t, func(t *testing.T, h *harness) {
+		h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: amsterdamIP})
+		h.clock.Advance(12 * time.Hour)
+		// A stuffing run from alice's hotel network, which she never used.
+		for i := range 10 {
+			require.NoError(t, h.engine.RecordFailure(t.Context(), ato.Request{User: "victim" + string(rune('a'+i)), IP: newYorkIP}))
+		}
+		res := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: newYorkIP})
+		assert.Contains(t, res.Reasons, signals.CredentialStuffingReason)
+		assert.NotEqual(t, verdict.Deny, res.Verdict, "row 3 spares the owner's known device")
+
+		// Behind a VPN on her own laptop she is not challenged either.
+		vpn := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: vpnIP})
+		assert.Contains(t, vpn.Reasons, signals.AnonymousIPReason)
+		assert.NotEqual(t, verdict.Challenge, vpn.Verdict)
+	})
+}
+
+func TestFailuresInOneIPv6Slash64CountTogether(t *testing.T) {
+	t.Parallel()
+	geoStores(t, func(t *testing.T, h *harness) {
+		for i := range 10 {
+			ip := "2001:db8:7:7::" + strconv.Itoa(i+1)
+			require.NoError(t, h.engine.RecordFailure(t.Context(), ato.Request{User: "victim" + string(rune('a'+i)), IP: ip}))
+		}
+		res := h.eval(t, ato.Request{User: "bob", Fingerprint: phone, IP: "2001:db8:7:7:ffff::1"})
+		assert.Contains(t, res.Reasons, signals.CredentialStuffingReason, "ten addresses of one /64 are one network")
+	})
 }

@@ -322,7 +322,7 @@ func (s *Store) countFailures(q storage.FailureQuery) storage.FailureCounts {
 	for _, f := range s.userFailures[q.User] {
 		if !f.Time.Before(q.UserSince) {
 			c.User++
-			if !f.KnownDevice && !f.KnownIP {
+			if !f.KnownDevice {
 				c.UserUnknown++
 			}
 		}

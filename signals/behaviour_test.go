@@ -234,3 +234,27 @@ func TestDistanceKm(t *testing.T) {
 	assert.InDelta(t, 0, signals.DistanceKm(1, 2, 1, 2), 1e-9)
 	assert.InDelta(t, 20015, signals.DistanceKm(0, 0, 0, 180), 5)
 }
+
+func TestImpossibleTravelEdgeCases(t *testing.T) {
+	t.Parallel()
+	sig := signals.ImpossibleTravel(0, 0)
+	// A replay out of order: the last login is after the attempt.
+	assert.Empty(t, detect(t, sig, located(newYork, loginAt("Amsterdam", "NL", 52.37, 4.90, 20, now.Add(5*time.Hour)))))
+	// At the same instant: instant travel, and no Inf in the evidence.
+	fs := detect(t, sig, located(newYork, loginAt("Amsterdam", "NL", 52.37, 4.90, 20, now)))
+	require.Len(t, fs, 1)
+	assert.Equal(t, "instant", fs[0].Evidence["speed_kmh"])
+	// Unknown accuracy counts UnknownAccuracyKm at each end: 290 km apart
+	// (more than 200) but 190 km after 2×50 km.
+	a := signals.Location{Country: "NL", Latitude: 52.37, Longitude: 4.90}
+	b := loginAt("", "DE", 51.23, 8.40, 0, now.Add(-time.Minute))
+	require.Greater(t, signals.DistanceKm(a.Latitude, a.Longitude, b.Latitude, b.Longitude), 200.0)
+	assert.Empty(t, detect(t, sig, located(a, b)))
+}
+
+func TestNewCountryNeedsALocatedPast(t *testing.T) {
+	t.Parallel()
+	unlocated := storage.Event{Time: now.Add(-time.Hour), Success: true, Network: "10.0.0.1", IP: "10.0.0.1"}
+	assert.Empty(t, detect(t, signals.NewCountry(), located(amsterdam, unlocated)),
+		"geo data just turned on, or private addresses so far: nothing to compare with")
+}

@@ -16,11 +16,12 @@ const (
 )
 
 // BruteForce reports brute_force when the user has at least threshold
-// failed attempts in the window (the engine loads the count for it) from
-// devices and networks that are not known for the user. Failures from the
-// owner's known device or network do not count, so an owner who mistypes
-// is not taken for an attacker; the default policy also spares the owner's
-// known device while an attack goes on.
+// failed attempts in the window (the engine loads the count for it; window
+// is for the evidence) from devices that are not known for the user.
+// Failures from the owner's known device do not count, so an owner who
+// mistypes is not taken for an attacker; the default policy also spares
+// the owner's known device while an attack goes on. A known network does
+// not exempt a failure: an attacker may share the owner's NAT.
 func BruteForce(threshold int, window time.Duration) Signal {
 	if threshold < 1 {
 		threshold = DefaultBruteForceFailures
@@ -46,7 +47,7 @@ func (s bruteForce) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	return []Finding{{
 		Reason: BruteForceReason,
 		Score:  BruteForceScore,
-		Detail: strconv.Itoa(n) + " failed attempts on the account from unknown devices and networks in the last " +
+		Detail: strconv.Itoa(n) + " failed attempts on the account from unknown devices in the last " +
 			s.window.String() + " (threshold " + strconv.Itoa(s.threshold) + ")",
 		Evidence: map[string]string{
 			"failures":       strconv.Itoa(n),

@@ -15,11 +15,18 @@ const (
 	DefaultTravelMaxKmh = 1000.0
 )
 
+// UnknownAccuracyKm is the accuracy radius assumed for a place whose data
+// gives none (DB-IP and ip-location-db carry no radius): a mobile carrier's
+// address is often placed at a hub far from the person.
+const UnknownAccuracyKm = 50.0
+
 // ImpossibleTravel reports impossible_travel when the user could not have
 // gone from the place of their last successful login to the attempt's place
 // in the time between: the distance, less both places' accuracy radii, is
 // more than minKm, and covering it would take more than maxKmh. It never
-// fires when either place has no coordinates. Zero arguments mean the
+// fires when either place has no coordinates, nor when the last login is
+// not before the attempt (a replay out of order). A place without an
+// accuracy radius counts [UnknownAccuracyKm]. Zero arguments mean the
 // defaults, 200 km and 1000 km/h.
 func ImpossibleTravel(minKm, maxKmh float64) Signal {
 	if minKm <= 0 {
@@ -43,8 +50,11 @@ func (s impossibleTravel) Detect(_ context.Context, in *Input) ([]Finding, error
 	if !ok || !last.Located || !hasCoordinates(last.Latitude, last.Longitude) {
 		return nil, nil
 	}
+	if last.Time.After(in.Now) {
+		return nil, nil
+	}
 	raw := DistanceKm(last.Latitude, last.Longitude, in.Location.Latitude, in.Location.Longitude)
-	km := raw - last.AccuracyKm - in.Location.AccuracyKm
+	km := raw - accuracy(last.AccuracyKm) - accuracy(in.Location.AccuracyKm)
 	if km <= s.minKm {
 		return nil, nil
 	}
@@ -55,6 +65,10 @@ func (s impossibleTravel) Detect(_ context.Context, in *Input) ([]Finding, error
 	}
 	if speed <= s.maxKmh {
 		return nil, nil
+	}
+	speedValue := "instant"
+	if !math.IsInf(speed, 1) {
+		speedValue = formatFloat(speed, 0)
 	}
 	from, to := place(last.City, last.Country), place(in.Location.City, in.Location.Country)
 	speedText := "at once"
@@ -74,9 +88,16 @@ func (s impossibleTravel) Detect(_ context.Context, in *Input) ([]Finding, error
 			"distance_km": formatFloat(km, 0),
 			"raw_km":      formatFloat(raw, 0),
 			"hours":       formatFloat(hours, 2),
-			"speed_kmh":   formatFloat(speed, 0),
+			"speed_kmh":   speedValue,
 		},
 	}}, nil
+}
+
+func accuracy(km float64) float64 {
+	if km <= 0 {
+		return UnknownAccuracyKm
+	}
+	return km
 }
 
 // hasCoordinates reports whether a place has coordinates: a Locator that

@@ -46,7 +46,7 @@ func (s *IPSet) Contains(ip netip.Addr) (string, bool) {
 	if s == nil || !ip.IsValid() {
 		return "", false
 	}
-	ip = ip.Unmap()
+	ip = ip.Unmap().WithZone("")
 	if _, ok := s.addrs[ip]; ok {
 		return ip.String(), true
 	}

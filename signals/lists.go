@@ -28,12 +28,14 @@ func ReadList(r io.Reader) (*List, error) {
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line, _, _ := strings.Cut(sc.Text(), "#")
-		kind, value, _ := strings.Cut(strings.TrimSpace(line), " ")
-		value = strings.TrimSpace(value)
-		if kind == "" {
+		f := strings.Fields(line)
+		if len(f) == 0 {
 			continue
 		}
-		if err := l.add(kind, value); err != nil {
+		if len(f) != 2 {
+			return nil, fmt.Errorf("signals: list line %d: want \"kind value\", got %q", n, strings.TrimSpace(line))
+		}
+		if err := l.add(f[0], f[1]); err != nil {
 			return nil, fmt.Errorf("signals: list line %d: %w", n, err)
 		}
 	}
@@ -72,15 +74,15 @@ func (l *List) add(kind, value string) error {
 		return l.IPs.Add(value)
 	case "asn":
 		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(value), "AS"), 10, 32)
-		if err != nil {
-			return fmt.Errorf("asn %q is not a number", value)
+		if err != nil || n == 0 {
+			return fmt.Errorf("asn %q is not a positive number", value)
 		}
 		if l.ASNs == nil {
 			l.ASNs = map[uint32]bool{}
 		}
 		l.ASNs[uint32(n)] = true
 	case "country":
-		if len(value) != 2 {
+		if len(value) != 2 || !isLetter(value[0]) || !isLetter(value[1]) {
 			return fmt.Errorf("country %q is not a two-letter code", value)
 		}
 		set(&l.Countries, strings.ToUpper(value))
@@ -93,6 +95,8 @@ func (l *List) add(kind, value string) error {
 	}
 	return nil
 }
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 // match returns what on the list the attempt matches: "ip 192.0.2.0/24".
 func (l *List) match(in *Input) (string, bool) {
@@ -122,7 +126,9 @@ const ListsScore = 1.0
 
 // Lists reports allow_listed when the attempt matches an entry of allow
 // and deny_listed when it matches one of deny (either may be nil). The
-// default policy lets allow_listed win.
+// default policy lets allow_listed win over every other rule, deny-listing
+// included: allow-list only what you control, and remember that a device
+// id comes from a fingerprint the client sends.
 func Lists(allow, deny *List) Signal { return lists{allow, deny} }
 
 type lists struct{ allow, deny *List }

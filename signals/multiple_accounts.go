@@ -59,7 +59,7 @@ func (s multipleAccounts) Detect(_ context.Context, in *Input) ([]Finding, error
 		Reason: MultipleAccountsReason,
 		Score:  MultipleAccountsScore,
 		Detail: "device " + in.Device.ID + " is used by " + strconv.Itoa(users) + " accounts in the last " +
-			strconv.Itoa(int(s.window.Hours()/24)) + " days (threshold " + strconv.Itoa(threshold) + " at " + in.Action + ")",
+			s.window.String() + " (threshold " + strconv.Itoa(threshold) + " at " + in.Action + ")",
 		Evidence: map[string]string{
 			"device_id": in.Device.ID,
 			"accounts":  strconv.Itoa(users),

@@ -23,6 +23,8 @@ func (newCountry) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	if !in.Located || c == "" || in.NewUser() || in.KnownCountry(c) {
 		return nil, nil
 	}
+	// Silent when no successful login was located at all (geo data just
+	// turned on, or only private addresses so far): nothing to compare.
 	var known []string
 	for i := range in.History {
 		e := &in.History[i]
@@ -32,6 +34,9 @@ func (newCountry) Detect(_ context.Context, in *Input) ([]Finding, error) {
 		if e.Success && e.Country != "" && !slices.Contains(known, e.Country) {
 			known = append(known, e.Country)
 		}
+	}
+	if len(known) == 0 {
+		return nil, nil
 	}
 	detail := "new country " + c
 	if len(known) > 0 {

@@ -16,8 +16,11 @@
 //
 // # Built-in signals
 //
-// [NewUser], [NewDevice], [NewIP] and [MissingFingerprint] are ordinary
-// Signals, built exactly as a plug-in would be.
+// [NewUser], [NewDevice], [NewIP], [NewCountry], [ImpossibleTravel],
+// [AnonymousIP], [HostingIP], [BruteForce], [CredentialStuffing],
+// [MultipleAccounts], [MissingFingerprint] and the operator [Lists] are
+// ordinary Signals, built exactly as a plug-in would be; the engine runs
+// them with the thresholds of its options.
 package signals
 
 import (

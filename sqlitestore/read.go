@@ -116,7 +116,7 @@ const failureCounts = `
 	(SELECT count(*) FROM failures
 		WHERE user_id = ?1 AND time >= ?2),
 	(SELECT count(*) FROM failures
-		WHERE user_id = ?1 AND time >= ?2 AND known_device = 0 AND known_ip = 0),
+		WHERE user_id = ?1 AND time >= ?2 AND known_device = 0),
 	CASE WHEN ?3 = '' THEN 0 ELSE
 		(SELECT count(DISTINCT user_id) FROM network_failures
 			WHERE network = ?3 AND time >= ?4 AND known_ip = 0)

@@ -175,8 +175,9 @@ type FailureQuery struct {
 type FailureCounts struct {
 	// User is the number of the user's failures in the window.
 	User int
-	// UserUnknown counts those of them that came from neither a known
-	// device nor a known network.
+	// UserUnknown counts those of them that came from a device not known
+	// for the user (a known network does not exempt a failure: an attacker
+	// may share the owner's NAT or /64).
 	UserUnknown int
 	// NetworkUsers is the number of distinct users who failed from the
 	// network in the window, counting only failures whose network was not
