@@ -20,28 +20,16 @@ func (newCountry) Name() string { return string(NewCountryReason) }
 
 func (newCountry) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	c := in.Location.Country
-	if !in.Located || c == "" || in.NewUser() || in.KnownCountry(c) {
+	if !in.Located || c == "" || in.NewUser() {
 		return nil, nil
 	}
 	// Silent when no successful login was located at all (geo data just
 	// turned on, or only private addresses so far): nothing to compare.
-	var known []string
-	for i := range in.History {
-		e := &in.History[i]
-		if e.Time.Before(in.KnownSince) {
-			break
-		}
-		if e.Success && e.Country != "" && !slices.Contains(known, e.Country) {
-			known = append(known, e.Country)
-		}
-	}
-	if len(known) == 0 {
+	known := in.KnownCountries()
+	if len(known) == 0 || slices.Contains(known, c) {
 		return nil, nil
 	}
-	detail := "new country " + c
-	if len(known) > 0 {
-		detail += "; known: " + strings.Join(known, ", ")
-	}
+	detail := "new country " + c + "; known: " + strings.Join(known, ", ")
 	return []Finding{{
 		Reason: NewCountryReason,
 		Score:  NewCountryScore,

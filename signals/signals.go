@@ -26,6 +26,7 @@ package signals
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/atoguard/ato/storage"
@@ -187,6 +188,19 @@ func (in *Input) KnownNetwork(network string) bool {
 // country since KnownSince.
 func (in *Input) KnownCountry(country string) bool {
 	return country != "" && in.lastSuccess(func(e *storage.Event) bool { return e.Country == country }) != nil
+}
+
+// KnownCountries returns the countries of the user's successful logins
+// since KnownSince, most recent first, without repeats.
+func (in *Input) KnownCountries() []string {
+	var out []string
+	in.lastSuccess(func(e *storage.Event) bool {
+		if e.Country != "" && !slices.Contains(out, e.Country) {
+			out = append(out, e.Country)
+		}
+		return false // visit them all
+	})
+	return out
 }
 
 // LastSuccess returns the user's latest successful login since KnownSince.
