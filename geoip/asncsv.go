@@ -45,6 +45,11 @@ func (a uint128) cmp(b uint128) int {
 	return cmp.Compare(a.lo, b.lo)
 }
 
+func (a uint128) plusOne() uint128 {
+	lo, carry := bits.Add64(a.lo, 1, 0)
+	return uint128{a.hi + carry, lo}
+}
+
 func (a uint128) minusOne() uint128 {
 	lo, borrow := bits.Sub64(a.lo, 1, 0)
 	return uint128{a.hi - borrow, lo}
@@ -140,37 +145,73 @@ func parseASNCSV(r io.Reader, numbersAreV6 bool) (*asnTable, error) {
 	if len(t.v4)+len(t.v6) == 0 {
 		return nil, errNoRanges
 	}
-	t.v4 = flatten(t.v4,
-		func(a, b range4) int { return cmp.Compare(a.start, b.start) },
-		func(a, b range4) bool { return b.start <= a.end },
-		func(a *range4, b range4) { a.end = b.start - 1 })
-	t.v6 = flatten(t.v6,
-		func(a, b range6) int { return a.start.cmp(b.start) },
-		func(a, b range6) bool { return b.start.cmp(a.end) <= 0 },
-		func(a *range6, b range6) { a.end = b.start.minusOne() })
+	t.v4 = flatten4(t.v4)
+	t.v6 = flatten(t.v6)
 	return t, nil
 }
 
-// flatten sorts ranges by start and makes them disjoint: where a range
-// overlaps the next, the next wins from its start on (real data has a few
-// such pairs). A range cut down to nothing, as when two start together, is
-// dropped: the later line wins. cutBefore(a, b) ends a just before b, which
-// starts after a.
-func flatten[R any](rs []R, byStart func(a, b R) int, overlaps func(a, b R) bool,
-	cutBefore func(a *R, b R)) []R {
-	slices.SortStableFunc(rs, byStart)
-	out := rs[:0]
-	for _, r := range rs {
-		if n := len(out); n > 0 && overlaps(out[n-1], r) {
-			if byStart(out[n-1], r) == 0 {
-				out = out[:n-1]
-			} else {
-				cutBefore(&out[n-1], r)
+// flatten sorts ranges by start and makes them disjoint: where ranges
+// overlap, the one that starts later wins from its start to its end, and
+// the one it interrupted goes on after it (real data has a few such
+// ranges, some nested in others). Of two that start together the later
+// line wins.
+func flatten(rs []range6) []range6 {
+	slices.SortStableFunc(rs, func(a, b range6) int { return a.start.cmp(b.start) })
+	var out []range6
+	var open []range6 // interrupted ranges, innermost last; their start is where they resume
+	var cur *range6   // the range being emitted, from cur.start
+	emit := func(r range6, end uint128) {
+		if r.start.cmp(end) <= 0 {
+			r.end = end
+			out = append(out, r)
+		}
+	}
+	// finishBefore emits what cur and the interrupted ranges cover before p.
+	finishBefore := func(p uint128, last bool) {
+		for cur != nil && (last || cur.end.cmp(p) < 0) {
+			emit(*cur, cur.end)
+			resume := cur.end
+			cur = nil
+			for len(open) > 0 {
+				o := open[len(open)-1]
+				open = open[:len(open)-1]
+				if o.end.cmp(resume) > 0 {
+					o.start = resume.plusOne()
+					cur = &o
+					break
+				}
 			}
 		}
-		out = append(out, r)
 	}
-	return slices.Clip(out)
+	for _, r := range rs {
+		finishBefore(r.start, false)
+		if cur != nil {
+			if cur.start.cmp(r.start) < 0 {
+				emit(*cur, r.start.minusOne())
+			}
+			if cur.end.cmp(r.end) > 0 {
+				open = append(open, *cur)
+			}
+		}
+		next := r
+		cur = &next
+	}
+	finishBefore(uint128{}, true)
+	return out
+}
+
+// flatten4 flattens IPv4 ranges as [flatten] does.
+func flatten4(rs []range4) []range4 {
+	wide := make([]range6, len(rs))
+	for i, r := range rs {
+		wide[i] = range6{uint128{0, uint64(r.start)}, uint128{0, uint64(r.end)}, r.asn, r.org}
+	}
+	wide = flatten(wide)
+	out := make([]range4, len(wide))
+	for i, r := range wide {
+		out[i] = range4{uint32(r.start.lo), uint32(r.end.lo), r.asn, r.org}
+	}
+	return out
 }
 
 // parseRangeAddr parses an address written as text (1.0.0.0, 2001:200::)

@@ -1,7 +1,9 @@
 package geoip
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -70,8 +72,8 @@ func TestFlatten(t *testing.T) {
 	t.Parallel()
 	tab, err := parseASNCSV(strings.NewReader(""+
 		"1.0.0.10,1.0.0.20,2,b\n"+ // out of order
-		"1.0.0.0,1.0.0.255,1,a\n"+ // contains the one above: cut before it, tail lost
-		"1.0.0.10,1.0.0.15,3,c\n"+ // same start as b: the later line wins
+		"1.0.0.0,1.0.0.255,1,a\n"+ // contains the one above: interrupted by it, resumes after
+		"1.0.0.10,1.0.0.15,3,c\n"+ // same start as b: the later line wins, b resumes after
 		"0.0.0.0,0.0.0.0,4,d\n"+
 		"0.0.0.0,0.0.0.5,5,e\n"), false)
 	require.NoError(t, err)
@@ -79,15 +81,50 @@ func TestFlatten(t *testing.T) {
 		{0, 5, 5, 4},
 		{1<<24 + 0, 1<<24 + 9, 1, 1},
 		{1<<24 + 10, 1<<24 + 15, 3, 2},
+		{1<<24 + 16, 1<<24 + 20, 2, 0},
+		{1<<24 + 21, 1<<24 + 255, 1, 1},
 	}
 	assert.Equal(t, want, tab.v4)
 	assert.Equal(t, []string{"b", "a", "c", "d", "e"}, tab.orgs)
 	for ip, wantASN := range map[string]uint32{
 		"0.0.0.0": 5, "0.0.0.5": 5, "0.0.0.6": 0, "1.0.0.0": 1, "1.0.0.9": 1, "1.0.0.10": 3,
-		"1.0.0.15": 3, "1.0.0.16": 0, "1.0.0.255": 0, "1.0.1.0": 0,
+		"1.0.0.15": 3, "1.0.0.16": 2, "1.0.0.20": 2, "1.0.0.21": 1, "1.0.0.255": 1, "1.0.1.0": 0,
 	} {
 		asn, _, _ := tab.lookup(netip.MustParseAddr(ip))
 		assert.Equal(t, wantASN, asn, ip)
+	}
+}
+
+// TestFlattenAgreesWithTheRule checks random overlapping ranges against the
+// rule itself: an address belongs to the covering range that starts last,
+// of those the later line.
+func TestFlattenAgreesWithTheRule(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		var lines []string
+		type raw struct{ start, end, asn uint32 }
+		var rs []raw
+		for i := range 1 + r.IntN(8) {
+			a, b := uint32(r.IntN(64)), uint32(r.IntN(64))
+			if a > b {
+				a, b = b, a
+			}
+			rs = append(rs, raw{a, b, uint32(i + 1)})
+			lines = append(lines, fmt.Sprintf("0.0.0.%d,0.0.0.%d,%d,x", a, b, i+1))
+		}
+		tab, err := parseASNCSV(strings.NewReader(strings.Join(lines, "\n")), false)
+		require.NoError(t, err)
+		for v := range uint32(66) {
+			var want, bestStart uint32
+			for _, x := range rs {
+				if x.start <= v && v <= x.end && (want == 0 || x.start >= bestStart) {
+					want, bestStart = x.asn, x.start
+				}
+			}
+			got, _, _ := tab.lookup(netip.AddrFrom4([4]byte{0, 0, 0, byte(v)}))
+			require.Equal(t, want, got, "address %d of %v", v, lines)
+		}
 	}
 }
 
