@@ -137,6 +137,11 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if a.ip.IsValid() && e.cfg.locator != nil {
+		if in.Location, in.Located, err = locate(e.cfg.locator, a.ip); err != nil {
+			return Result{}, err
+		}
+	}
 	findings, err := e.detect(ctx, in)
 	if err != nil {
 		return Result{}, err
@@ -172,7 +177,7 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 }
 
 // load reads the user's state in one store call and builds the signals'
-// input: the located attempt, the identified device and the history. It also
+// input: the attempt, the identified device and the history. It also
 // returns the stored record of the identified device (zero when new).
 func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.Device, error) {
 	st, err := e.store.Load(ctx, storage.LoadRequest{
@@ -208,11 +213,6 @@ func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.D
 		History:         st.Events,
 		KnownSince:      a.time.Add(-e.cfg.knownWindow),
 		Failures:        st.Failures,
-	}
-	if a.ip.IsValid() && e.cfg.locator != nil {
-		if in.Location, in.Located, err = locate(e.cfg.locator, a.ip); err != nil {
-			return nil, storage.Device{}, err
-		}
 	}
 	ident := fingerprint.Identify(a.Fingerprint, a.LastFingerprint, st.Devices, st.Candidates, e.cfg.matchThreshold)
 	if ident.Match == signals.MatchNew {
