@@ -39,6 +39,8 @@ type Store struct {
 	challenges     map[string]*storage.Challenge
 	userChallenges map[string][]string // user → challenge ids
 
+	factors map[string]map[string]*storage.Factor // user → kind → factor
+
 	secrets map[string][]byte
 }
 
@@ -57,6 +59,7 @@ func New() *Store {
 		netFailures:    map[string][]storage.Failure{},
 		challenges:     map[string]*storage.Challenge{},
 		userChallenges: map[string][]string{},
+		factors:        map[string]map[string]*storage.Factor{},
 		secrets:        map[string][]byte{},
 	}
 }
@@ -77,6 +80,7 @@ func cloneDevice(d storage.Device) storage.Device {
 
 func cloneLink(l storage.Link) storage.Link {
 	l.Hashes = cloneStrings(l.Hashes)
+	l.Restrictions = cloneStrings(l.Restrictions)
 	l.FirstSeen, l.LastSeen, l.RestrictedUntil = ms(l.FirstSeen), ms(l.LastSeen), ms(l.RestrictedUntil)
 	return l
 }
@@ -98,6 +102,15 @@ func cloneChallenge(c storage.Challenge) storage.Challenge {
 	return c
 }
 
+func cloneFactor(f storage.Factor) storage.Factor {
+	f.Secret = slices.Clone(f.Secret)
+	if len(f.Secret) == 0 {
+		f.Secret = nil
+	}
+	f.CreatedAt, f.UpdatedAt = ms(f.CreatedAt), ms(f.UpdatedAt)
+	return f
+}
+
 // cloneStrings copies a slice; empty ones become nil, as the SQLite store
 // returns them.
 func cloneStrings(s []string) []string {
@@ -105,6 +118,18 @@ func cloneStrings(s []string) []string {
 		return nil
 	}
 	return slices.Clone(s)
+}
+
+// actionSet returns a new slice of the strings of a and b, sorted, without
+// repeats; nil when there are none.
+func actionSet(a, b []string) []string {
+	if len(a)+len(b) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Device implements [storage.Devices].
@@ -217,6 +242,7 @@ func (s *Store) userDevices(user string, limit int) []storage.UserDevice {
 		d.Hashes, d.Keys = slices.Clone(d.Hashes), slices.Clone(d.Keys)
 		out[i] = storage.UserDevice{Link: *l, Device: d}
 		out[i].Link.Hashes = slices.Clone(l.Hashes)
+		out[i].Link.Restrictions = slices.Clone(l.Restrictions)
 	}
 	return out
 }
@@ -236,6 +262,24 @@ func (s *Store) DeviceUsers(_ context.Context, deviceID string, since time.Time)
 		return cmp.Or(b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.User, b.User))
 	})
 	return out, nil
+}
+
+// DeleteLink implements [storage.Links].
+func (s *Store) DeleteLink(_ context.Context, user, deviceID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.links[user][deviceID]; !ok {
+		return fmt.Errorf("memstore: link %q/%q: %w", user, deviceID, storage.ErrNotFound)
+	}
+	delete(s.links[user], deviceID)
+	if len(s.links[user]) == 0 {
+		delete(s.links, user)
+	}
+	delete(s.deviceUser[deviceID], user)
+	if len(s.deviceUser[deviceID]) == 0 {
+		delete(s.deviceUser, deviceID)
+	}
+	return nil
 }
 
 // Events implements [storage.Events].
@@ -369,6 +413,64 @@ func (s *Store) UpdateChallenge(_ context.Context, id string, update func(*stora
 	return cloneChallenge(next), nil
 }
 
+// Factor implements [storage.Factors].
+func (s *Store) Factor(_ context.Context, user, kind string) (storage.Factor, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	f, ok := s.factors[user][kind]
+	if !ok {
+		return storage.Factor{}, fmt.Errorf("memstore: factor %q/%q: %w", user, kind, storage.ErrNotFound)
+	}
+	return cloneFactor(*f), nil
+}
+
+// PutFactor implements [storage.Factors]. A factor needs a user and a kind.
+func (s *Store) PutFactor(_ context.Context, f storage.Factor) error {
+	if f.User == "" || f.Kind == "" {
+		return fmt.Errorf("memstore: put factor: empty user or kind (%q/%q)", f.User, f.Kind)
+	}
+	f = cloneFactor(f)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.factors[f.User] == nil {
+		s.factors[f.User] = map[string]*storage.Factor{}
+	}
+	s.factors[f.User][f.Kind] = &f
+	return nil
+}
+
+// UpdateFactor implements [storage.Factors].
+func (s *Store) UpdateFactor(_ context.Context, user, kind string, update func(*storage.Factor) error) (storage.Factor, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.factors[user][kind]
+	if !ok {
+		return storage.Factor{}, fmt.Errorf("memstore: factor %q/%q: %w", user, kind, storage.ErrNotFound)
+	}
+	next := cloneFactor(*f)
+	if err := update(&next); err != nil {
+		return storage.Factor{}, err
+	}
+	next.User, next.Kind = f.User, f.Kind // neither can change
+	next = cloneFactor(next)
+	*f = next
+	return cloneFactor(next), nil
+}
+
+// DeleteFactor implements [storage.Factors].
+func (s *Store) DeleteFactor(_ context.Context, user, kind string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.factors[user][kind]; !ok {
+		return fmt.Errorf("memstore: factor %q/%q: %w", user, kind, storage.ErrNotFound)
+	}
+	delete(s.factors[user], kind)
+	if len(s.factors[user]) == 0 {
+		delete(s.factors, user)
+	}
+	return nil
+}
+
 // Secret implements [storage.Secrets].
 func (s *Store) Secret(_ context.Context, name string, create []byte) ([]byte, error) {
 	s.mu.Lock()
@@ -442,7 +544,8 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	// Check everything that can fail before changing anything.
+	// Check everything that can fail before changing anything: the
+	// records first, then the transition, then what the records need.
 	for _, u := range []string{eventUser(c.Event), linkUser(c.Link), challengeUser(c.Challenge)} {
 		if u != "" && u != c.User {
 			return fmt.Errorf("memstore: commit: record of user %q in a commit of user %q", u, c.User)
@@ -451,13 +554,24 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 	if c.Device != nil && c.Device.ID == "" {
 		return errors.New("memstore: commit: device without id")
 	}
+	if c.Challenge != nil && c.Challenge.ID == "" {
+		return errors.New("memstore: commit: challenge without id")
+	}
+	var moved *storage.Challenge
+	if tr := c.Transition; tr != nil {
+		ch, ok := s.challenges[tr.ChallengeID]
+		if !ok || ch.User != c.User {
+			return fmt.Errorf("memstore: commit: challenge %q of user %q: %w", tr.ChallengeID, c.User, storage.ErrNotFound)
+		}
+		if !slices.Contains(tr.From, ch.Status) {
+			return fmt.Errorf("memstore: commit: challenge %q is %s, not one of %v: %w", tr.ChallengeID, ch.Status, tr.From, storage.ErrConflict)
+		}
+		moved = ch
+	}
 	if c.Link != nil {
 		if _, ok := s.devices[c.Link.DeviceID]; !ok && (c.Device == nil || c.Device.ID != c.Link.DeviceID) {
 			return fmt.Errorf("memstore: commit: link to device %q: %w", c.Link.DeviceID, storage.ErrNotFound)
 		}
-	}
-	if c.Challenge != nil && c.Challenge.ID == "" {
-		return errors.New("memstore: commit: challenge without id")
 	}
 	if c.Challenge != nil {
 		if _, ok := s.challenges[c.Challenge.ID]; ok {
@@ -465,6 +579,11 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 		}
 	}
 
+	// The transition is applied first, so that a challenge inserted
+	// below overrides the moved challenge if it is still open.
+	if moved != nil {
+		moved.Status, moved.UpdatedAt = c.Transition.To, ms(c.Transition.At)
+	}
 	if c.Device != nil {
 		s.upsertDevice(cloneDevice(*c.Device))
 	}
@@ -472,7 +591,27 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 	if c.Link != nil {
 		l := cloneLink(*c.Link)
 		l.User = c.User
+		l.Restrictions = actionSet(l.Restrictions, nil)
 		s.upsertLink(l)
+	}
+	if r := c.Restrict; r != nil {
+		if l, ok := s.links[c.User][r.DeviceID]; ok {
+			until := ms(r.Until)
+			if l.RestrictedUntil.After(ms(r.Now)) {
+				// In force: extended, and the actions merged.
+				l.RestrictedUntil = maxTime(l.RestrictedUntil, until)
+				l.Restrictions = actionSet(l.Restrictions, r.Actions)
+			} else {
+				// Ended (or never set): replaced.
+				l.RestrictedUntil = until
+				l.Restrictions = actionSet(r.Actions, nil)
+			}
+		}
+	}
+	if c.Lift != "" {
+		if l, ok := s.links[c.User][c.Lift]; ok {
+			l.RestrictedUntil, l.Restrictions = time.Time{}, nil
+		}
 	}
 	if c.Event != nil {
 		e := cloneEvent(*c.Event)
@@ -563,6 +702,20 @@ func (s *Store) unindex(key, id string) {
 	}
 }
 
+// maxTime returns the later of a and b.
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// upsertLink stores l or merges it into the stored link. The restriction
+// merges like this: the later RestrictedUntil wins, and the Restrictions of
+// l are added to the stored ones when l's RestrictedUntil is not earlier
+// than the stored one (a link restricted until later holds back its
+// actions too); otherwise the stored Restrictions stay as they are.
+// l.Restrictions must be sorted without repeats.
 func (s *Store) upsertLink(l storage.Link) {
 	if s.links[l.User] == nil {
 		s.links[l.User] = map[string]*storage.Link{}
@@ -575,7 +728,9 @@ func (s *Store) upsertLink(l storage.Link) {
 			l.LastSeen = old.LastSeen
 		}
 		if old.RestrictedUntil.After(l.RestrictedUntil) {
-			l.RestrictedUntil = old.RestrictedUntil
+			l.RestrictedUntil, l.Restrictions = old.RestrictedUntil, old.Restrictions
+		} else {
+			l.Restrictions = actionSet(old.Restrictions, l.Restrictions)
 		}
 		l.Trusted = l.Trusted || old.Trusted
 		if len(l.Hashes) == 0 {
@@ -646,6 +801,7 @@ func (s *Store) DeleteUser(_ context.Context, user string) error {
 		delete(s.deviceUser[id], user)
 	}
 	delete(s.links, user)
+	delete(s.factors, user)
 	for id := range named {
 		d, ok := s.devices[id]
 		if !ok || len(s.deviceUser[id]) > 0 {

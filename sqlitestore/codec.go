@@ -122,7 +122,8 @@ func scanDevices(rows *sql.Rows, err error) ([]storage.Device, error) {
 // Links.
 
 // linkCols selects a link from links aliased l, in scanLinks' order.
-const linkCols = `l.user_id, l.device_id, l.first_seen, l.last_seen, l.trusted, l.restricted_until, l.hashes`
+const linkCols = `l.user_id, l.device_id, l.first_seen, l.last_seen, l.trusted, l.restricted_until, l.hashes,
+	l.restrictions`
 
 // scanLinks scans every row of rows as linkCols and closes rows.
 func scanLinks(rows *sql.Rows, err error) ([]storage.Link, error) {
@@ -135,7 +136,8 @@ func scanLinks(rows *sql.Rows, err error) ([]storage.Link, error) {
 		out = append(out, storage.Link{})
 		l := &out[len(out)-1]
 		if err := rows.Scan(&l.User, &l.DeviceID, (*msTime)(&l.FirstSeen), (*msTime)(&l.LastSeen),
-			(*intBool)(&l.Trusted), (*msTime)(&l.RestrictedUntil), (*strList)(&l.Hashes)); err != nil {
+			(*intBool)(&l.Trusted), (*msTime)(&l.RestrictedUntil), (*strList)(&l.Hashes),
+			(*strList)(&l.Restrictions)); err != nil {
 			return nil, err
 		}
 	}
@@ -148,7 +150,7 @@ func scanLinks(rows *sql.Rows, err error) ([]storage.Link, error) {
 // last_seen DESC, device_id) gives the rows in order without a sorter; at
 // most ?2 of them (all when ?2 is -1).
 const userDevicesQuery = `SELECT l.device_id, l.first_seen, l.last_seen, l.trusted, l.restricted_until, l.hashes,
-		d.hashes, d.keys, d.first_seen, d.last_seen
+		l.restrictions, d.hashes, d.keys, d.first_seen, d.last_seen
 	FROM links l INDEXED BY links_user_last_seen JOIN devices d ON d.id = l.device_id
 	WHERE l.user_id = ?1
 	ORDER BY l.last_seen DESC, l.device_id
@@ -169,7 +171,7 @@ func userDevices(ctx context.Context, st *sql.Stmt, user string, limit int) ([]s
 		l, d := &ud.Link, &ud.Device
 		if err := rows.Scan(&l.DeviceID, (*msTime)(&l.FirstSeen), (*msTime)(&l.LastSeen),
 			(*intBool)(&l.Trusted), (*msTime)(&l.RestrictedUntil), (*strList)(&l.Hashes),
-			(*strList)(&d.Hashes), (*strList)(&d.Keys), (*msTime)(&d.FirstSeen), (*msTime)(&d.LastSeen)); err != nil {
+			(*strList)(&l.Restrictions), (*strList)(&d.Hashes), (*strList)(&d.Keys), (*msTime)(&d.FirstSeen), (*msTime)(&d.LastSeen)); err != nil {
 			return nil, err
 		}
 		l.User, d.ID = user, l.DeviceID
@@ -316,7 +318,7 @@ func decodeEvent(s string) (storage.Event, error) {
 // challengeArgs' order.
 const challengeCols = `id, user_id, device_id, fingerprint, status, reasons,
 	email, phone, code_hash, sends, attempts,
-	created_at, sent_at, expires_at, updated_at, attempt`
+	created_at, sent_at, expires_at, updated_at, attempt, channel`
 
 // challengeArgs returns the values of challengeCols for c.
 func challengeArgs(c *storage.Challenge) ([]any, error) {
@@ -331,7 +333,7 @@ func challengeArgs(c *storage.Challenge) ([]any, error) {
 	return []any{
 		c.ID, c.User, c.DeviceID, c.Fingerprint, string(c.Status), encodeStrings(c.Reasons),
 		c.Email, c.Phone, code, int64(c.Sends), int64(c.Attempts),
-		ms(c.CreatedAt), ms(c.SentAt), ms(c.ExpiresAt), ms(c.UpdatedAt), attempt,
+		ms(c.CreatedAt), ms(c.SentAt), ms(c.ExpiresAt), ms(c.UpdatedAt), attempt, c.Channel,
 	}, nil
 }
 
@@ -347,7 +349,7 @@ func scanChallenge(sc scanner) (storage.Challenge, error) {
 	if err := sc.Scan(&c.ID, &c.User, &c.DeviceID, &c.Fingerprint, &status, (*strList)(&c.Reasons),
 		&c.Email, &c.Phone, &code, &sends, &attempts,
 		(*msTime)(&c.CreatedAt), (*msTime)(&c.SentAt), (*msTime)(&c.ExpiresAt), (*msTime)(&c.UpdatedAt),
-		&attempt); err != nil {
+		&attempt, &c.Channel); err != nil {
 		return storage.Challenge{}, err
 	}
 	var err error
@@ -360,4 +362,35 @@ func scanChallenge(sc scanner) (storage.Challenge, error) {
 		return storage.Challenge{}, err
 	}
 	return c, nil
+}
+
+// Factors.
+
+// factorCols are the columns of a factor, in scanFactor's and factorArgs'
+// order.
+const factorCols = `user_id, kind, secret, confirmed, last_step, created_at, updated_at`
+
+// factorArgs returns the values of factorCols for f.
+func factorArgs(f *storage.Factor) []any {
+	var secret any // NULL when empty
+	if len(f.Secret) > 0 {
+		secret = f.Secret
+	}
+	return []any{f.User, f.Kind, secret, boolInt(f.Confirmed), f.LastStep, ms(f.CreatedAt), ms(f.UpdatedAt)}
+}
+
+// scanFactor scans factorCols.
+func scanFactor(sc scanner) (storage.Factor, error) {
+	var (
+		f      storage.Factor
+		secret []byte
+	)
+	if err := sc.Scan(&f.User, &f.Kind, &secret, (*intBool)(&f.Confirmed), &f.LastStep,
+		(*msTime)(&f.CreatedAt), (*msTime)(&f.UpdatedAt)); err != nil {
+		return storage.Factor{}, err
+	}
+	if len(secret) > 0 {
+		f.Secret = secret // Scan copies into a fresh slice
+	}
+	return f, nil
 }

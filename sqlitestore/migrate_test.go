@@ -107,3 +107,84 @@ func ids(ds []storage.Device) []string {
 	}
 	return out
 }
+
+// TestMigrateAddsRestrictionsChannelFactors upgrades a database of the
+// schema before 0004 (links with hashes, challenges without a channel, no
+// factors), filled as the store wrote it then, and checks that its rows
+// read back with no restrictions and no channel, and that the new records
+// work on it.
+func TestMigrateAddsRestrictionsChannelFactors(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ato.db")
+	uri, err := fileURI(path)
+	require.NoError(t, err)
+	db, err := sql.Open("sqlite", uri+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(ON)")
+	require.NoError(t, err)
+	db.SetMaxOpenConns(1)
+	ms, err := migrations()
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)`)
+	require.NoError(t, err)
+	applied := 0
+	for _, m := range ms {
+		if m.version <= 3 {
+			require.NoError(t, applyMigration(ctx, db, m))
+			applied++
+		}
+	}
+	require.Equal(t, 3, applied, "migrations 0001 to 0003 exist")
+
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	until := at.Add(72 * time.Hour)
+	for _, q := range []string{
+		`INSERT INTO devices (id, hashes, keys, first_seen, last_seen) VALUES ('d1', '["h1"]', '["k1"]', ?1, ?1)`,
+		`INSERT INTO device_keys (lookup_key, device_id, written) VALUES ('k1', 'd1', 1)`,
+		`INSERT INTO links (user_id, device_id, first_seen, last_seen, trusted, restricted_until, hashes)
+			VALUES ('alice', 'd1', ?1, ?1, 1, ?2, '["h1"]')`,
+		`INSERT INTO challenges (id, user_id, device_id, fingerprint, status, reasons, email, phone, code_hash,
+			sends, attempts, created_at, sent_at, expires_at, updated_at, attempt)
+			VALUES ('c1', 'alice', 'd1', 'h1', 'sent', '["new_device"]', 'a@example.com', '', NULL,
+			1, 0, ?1, ?1, ?2, ?1, '{}')`,
+	} {
+		_, err := db.ExecContext(ctx, q, at.UnixMilli(), until.UnixMilli())
+		require.NoError(t, err, q)
+	}
+	require.NoError(t, db.Close())
+
+	s, err := Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+
+	devs, err := s.UserDevices(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, devs, 1)
+	assert.Equal(t, storage.Link{User: "alice", DeviceID: "d1", FirstSeen: at, LastSeen: at, Trusted: true,
+		RestrictedUntil: until, Hashes: []string{"h1"}}, devs[0].Link, "an existing link has no restrictions")
+	c, err := s.Challenge(ctx, "c1")
+	require.NoError(t, err)
+	assert.Empty(t, c.Channel, "an existing challenge has no channel")
+	assert.Equal(t, storage.ChallengeSent, c.Status)
+
+	// An existing restriction in force is extended, and its actions kept.
+	require.NoError(t, s.Commit(ctx, storage.Commit{User: "alice",
+		Restrict: &storage.Restriction{DeviceID: "d1", Now: at, Until: at.Add(time.Hour), Actions: []string{"withdraw"}},
+		Transition: &storage.Transition{ChallengeID: "c1", From: []storage.ChallengeStatus{storage.ChallengeSent},
+			To: storage.ChallengeVerified, At: at.Add(time.Minute)}}))
+	devs, err = s.UserDevices(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, devs, 1)
+	assert.Equal(t, until, devs[0].RestrictedUntil)
+	assert.Equal(t, []string{"withdraw"}, devs[0].Restrictions)
+	c, err = s.UpdateChallenge(ctx, "c1", func(c *storage.Challenge) error { c.Channel = "sms"; return nil })
+	require.NoError(t, err)
+	assert.Equal(t, storage.ChallengeVerified, c.Status)
+	assert.Equal(t, "sms", c.Channel)
+
+	_, err = s.Factor(ctx, "alice", "totp")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	f := storage.Factor{User: "alice", Kind: "totp", Secret: []byte("sealed"), CreatedAt: at, UpdatedAt: at}
+	require.NoError(t, s.PutFactor(ctx, f))
+	got, err := s.Factor(ctx, "alice", "totp")
+	require.NoError(t, err)
+	assert.Equal(t, f, got)
+}

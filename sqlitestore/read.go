@@ -165,6 +165,32 @@ func challenge(row *sql.Row, id string) (storage.Challenge, error) {
 	return c, nil
 }
 
+// Factor returns the user's factor of the kind, or an error wrapping
+// [storage.ErrNotFound].
+func (s *Store) Factor(ctx context.Context, user, kind string) (storage.Factor, error) {
+	if err := s.enter(); err != nil {
+		return storage.Factor{}, err
+	}
+	defer s.leave()
+	return factor(s.rstmt(rFactor).QueryRowContext(ctx, user, kind), user, kind)
+}
+
+// factorQuery selects the factor of user ?1 and kind ?2.
+const factorQuery = `SELECT ` + factorCols + ` FROM factors WHERE user_id = ?1 AND kind = ?2`
+
+// factor scans row, the result of factorQuery for user and kind; its
+// errors are final.
+func factor(row *sql.Row, user, kind string) (storage.Factor, error) {
+	f, err := scanFactor(row)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return storage.Factor{}, fmt.Errorf("sqlitestore: factor %q/%q: %w", user, kind, storage.ErrNotFound)
+	case err != nil:
+		return storage.Factor{}, fmt.Errorf("sqlitestore: factor %q/%q: %w", user, kind, err)
+	}
+	return f, nil
+}
+
 // Load reads what one evaluation needs, in one read-only transaction so
 // that all of it comes from the same snapshot.
 func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State, error) {

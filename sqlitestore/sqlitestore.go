@@ -52,8 +52,10 @@
 // Times are stored as INTEGER UTC unix milliseconds, which truncates finer
 // times; the zero time.Time is stored as 0 and read back as the zero
 // time.Time, and every other time is read back in UTC. Slices (hashes, keys,
-// reasons) and a challenge's attempt are stored as JSON text; empty slices
-// are read back as nil.
+// reasons, restrictions) and a challenge's attempt are stored as JSON text;
+// empty slices are read back as nil. A link's restrictions are kept sorted,
+// without repeats. Byte slices (a challenge's code hash, a factor's secret)
+// are stored as BLOBs, and empty ones read back as nil.
 //
 // A Store is safe for concurrent use by many goroutines.
 package sqlitestore

@@ -45,13 +45,14 @@ func TestDataSurvivesReopen(t *testing.T) {
 	s := open(t, path)
 
 	dev := storage.Device{ID: "d1", Hashes: []string{"h2", "h1"}, Keys: []string{"k2", "k1"}, FirstSeen: t0, LastSeen: t0.Add(time.Hour)}
-	link := storage.Link{User: "alice", DeviceID: "d1", FirstSeen: t0, LastSeen: t0.Add(time.Hour), Trusted: true, RestrictedUntil: t0.Add(72 * time.Hour)}
+	link := storage.Link{User: "alice", DeviceID: "d1", FirstSeen: t0, LastSeen: t0.Add(time.Hour), Trusted: true, RestrictedUntil: t0.Add(72 * time.Hour),
+		Restrictions: []string{"change_email", "withdraw"}}
 	ev1 := storage.Event{ID: "e1", User: "alice", Time: t0, Kind: storage.KindEvaluation, Action: "login", Verdict: "allow", Success: true, DeviceID: "d1",
 		IP: "2001:db8::1", Network: "2001:db8::/64", Located: true, Country: "NL", Region: "NH", City: "Amsterdam",
 		Latitude: 52.37, Longitude: 4.89, AccuracyKm: 20, ASN: 4294967295, Reasons: []string{"new_ip", "new_device"}, ChallengeID: "c1"}
 	ev2 := storage.Event{ID: "e2", User: "alice", Time: t0.Add(time.Minute), Kind: storage.KindChallengeCompleted}
 	ch := storage.Challenge{ID: "c1", User: "alice", DeviceID: "d1", Fingerprint: "h2", Status: storage.ChallengeSent,
-		Reasons: []string{"new_device"}, Email: "a@example.com", Phone: "+15555550100", CodeHash: []byte{0, 1, 2, 255},
+		Reasons: []string{"new_device"}, Email: "a@example.com", Phone: "+15555550100", Channel: "sms", CodeHash: []byte{0, 1, 2, 255},
 		Sends: 1, Attempts: 2, CreatedAt: t0, SentAt: t0.Add(time.Second), ExpiresAt: t0.Add(time.Hour), UpdatedAt: t0.Add(time.Second),
 		Attempt: ev1}
 	require.NoError(t, s.Commit(ctx, storage.Commit{User: "alice", Event: &ev1, Device: &dev, Link: &link, Challenge: &ch}))
@@ -59,6 +60,8 @@ func TestDataSurvivesReopen(t *testing.T) {
 	secret, err := s.Secret(ctx, "hmac", []byte("s3cret"))
 	require.NoError(t, err)
 	require.NoError(t, s.AddFailure(ctx, storage.Failure{User: "alice", Time: t0, IP: "198.51.100.1", Network: "198.51.100.1"}))
+	f := storage.Factor{User: "alice", Kind: "totp", Secret: []byte{9, 0, 255}, Confirmed: true, LastStep: 59_000_123, CreatedAt: t0, UpdatedAt: t0.Add(time.Minute)}
+	require.NoError(t, s.PutFactor(ctx, f))
 	require.NoError(t, s.Close())
 
 	s = open(t, path)
@@ -78,6 +81,9 @@ func TestDataSurvivesReopen(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, secret, again)
 	assert.Equal(t, []byte("s3cret"), again)
+	gotF, err := s.Factor(ctx, "alice", "totp")
+	require.NoError(t, err)
+	assert.Equal(t, f, gotF)
 }
 
 func TestTimesTruncatedAndZero(t *testing.T) {
@@ -166,6 +172,16 @@ func TestClosed(t *testing.T) {
 		"Commit":     func() error { return s.Commit(ctx, storage.Commit{User: "u"}) },
 		"DeleteUser": func() error { return s.DeleteUser(ctx, "u") },
 		"Purge":      func() error { _, err := s.Purge(ctx, t0); return err },
+		"DeleteLink": func() error { return s.DeleteLink(ctx, "u", "d") },
+		"Factor":     func() error { _, err := s.Factor(ctx, "u", "totp"); return err },
+		"PutFactor": func() error {
+			return s.PutFactor(ctx, storage.Factor{User: "u", Kind: "totp"})
+		},
+		"UpdateFactor": func() error {
+			_, err := s.UpdateFactor(ctx, "u", "totp", func(*storage.Factor) error { return nil })
+			return err
+		},
+		"DeleteFactor": func() error { return s.DeleteFactor(ctx, "u", "totp") },
 	}
 	for name, call := range calls {
 		err := call()

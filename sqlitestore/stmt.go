@@ -26,8 +26,8 @@ import (
 // They are prepared when the store opens rather than on first use because
 // preparing on a pool takes one of its connections: a transaction of the
 // one-connection writer that prepared a statement would wait for itself.
-// The rare calls (UpdateChallenge, Secret, DeleteUser, Purge) run their
-// statements by text.
+// The rare calls (UpdateChallenge, DeleteLink, PutFactor, UpdateFactor,
+// DeleteFactor, Secret, DeleteUser, Purge) run their statements by text.
 
 // readStmt names a read statement.
 type readStmt int
@@ -44,6 +44,7 @@ const (
 	rLoadCounts
 	rChallenge
 	rLinkedUsers
+	rFactor
 	numReadStmts
 )
 
@@ -59,6 +60,7 @@ var readSQL = [numReadStmts]string{
 	rLoadCounts:    loadCountsQuery,
 	rChallenge:     challengeQuery,
 	rLinkedUsers:   linkedUsersQuery,
+	rFactor:        factorQuery,
 }
 
 // writeStmt names a write statement.
@@ -83,6 +85,10 @@ const (
 	wTrimUserFailures
 	wInsertNetworkFailure
 	wTrimNetworkFailures
+	wTransition
+	wChallengeUser
+	wRestrict
+	wLift
 	numWriteStmts
 )
 
@@ -105,6 +111,10 @@ var writeSQL = [numWriteStmts]string{
 	wTrimUserFailures:     trimUserFailuresSQL,
 	wInsertNetworkFailure: insertNetworkFailureSQL,
 	wTrimNetworkFailures:  trimNetworkFailuresSQL,
+	wTransition:           transitionSQL,
+	wChallengeUser:        challengeUserQuery,
+	wRestrict:             restrictSQL,
+	wLift:                 liftSQL,
 }
 
 // prepareAll prepares every text of queries on db. On failure it closes

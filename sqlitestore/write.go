@@ -12,10 +12,13 @@ import (
 	"github.com/atoguard/ato/storage"
 )
 
-// Commit writes what one evaluation decided in one write transaction: the
-// device upsert, the link upsert, the event and the trimming of the user's
-// history, and the challenge with the overriding of the open challenges of
-// the same user and device. Nothing is written if any part fails.
+// Commit writes what one evaluation decided in one write transaction, in
+// this order: the challenge transition, checked first; the device upsert;
+// the link upsert; the restriction and then the lifting of one on the
+// user's links; the event and the trimming of the user's history; and the
+// challenge with the overriding of the open challenges of the same user and
+// device (the challenge just moved among them, if it is still open).
+// Nothing is written if any part fails.
 //
 // The event, link and challenge are c.User's: their User must be empty or
 // c.User.
@@ -40,6 +43,11 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) error {
 		return errors.New("sqlitestore: commit: challenge with an empty id")
 	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if c.Transition != nil {
+			if err := s.transition(ctx, tx, c.User, c.Transition); err != nil {
+				return fmt.Errorf("transition of challenge %q: %w", c.Transition.ChallengeID, err)
+			}
+		}
 		if c.Device != nil {
 			if err := s.upsertDevice(ctx, tx, c.Device); err != nil {
 				return fmt.Errorf("device %q: %w", c.Device.ID, err)
@@ -52,6 +60,17 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) error {
 			checked := c.Device != nil && c.Device.ID == l.DeviceID
 			if err := s.upsertLink(ctx, tx, &l, checked); err != nil {
 				return fmt.Errorf("link %q/%q: %w", l.User, l.DeviceID, err)
+			}
+		}
+		if r := c.Restrict; r != nil {
+			if _, err := s.wtx(ctx, tx, wRestrict).ExecContext(ctx, c.User, r.DeviceID,
+				ms(r.Now), ms(r.Until), encodeStrings(actionSet(r.Actions))); err != nil {
+				return fmt.Errorf("restriction of link %q/%q: %w", c.User, r.DeviceID, err)
+			}
+		}
+		if c.Lift != "" {
+			if _, err := s.wtx(ctx, tx, wLift).ExecContext(ctx, c.User, c.Lift); err != nil {
+				return fmt.Errorf("lifting the restriction of link %q/%q: %w", c.User, c.Lift, err)
 			}
 		}
 		if c.Event != nil {
@@ -93,6 +112,45 @@ func otherUser(c *storage.Commit) string {
 		}
 	}
 	return ""
+}
+
+// transitionSQL sets the status ?1 and the update time ?2 on the challenge
+// ?3 if it is user ?4's and its status is in the JSON array ?5.
+const transitionSQL = `UPDATE challenges SET status = ?1, updated_at = ?2
+	WHERE id = ?3 AND user_id = ?4 AND status IN (SELECT value FROM json_each(?5))`
+
+// challengeUserQuery selects the user of the challenge ?1.
+const challengeUserQuery = `SELECT user_id FROM challenges WHERE id = ?1`
+
+// transition makes tr, the transition of one of user's challenges: it
+// returns an error wrapping [storage.ErrNotFound] if the challenge does not
+// exist or is another user's, and one wrapping [storage.ErrConflict] if
+// its status is not one of tr.From. The check and the change are one
+// statement; the transaction's write lock makes them atomic with the rest
+// of the commit.
+func (s *Store) transition(ctx context.Context, tx *sql.Tx, user string, tr *storage.Transition) error {
+	from := make([]string, len(tr.From))
+	for i, st := range tr.From {
+		from[i] = string(st)
+	}
+	res, err := s.wtx(ctx, tx, wTransition).ExecContext(ctx,
+		string(tr.To), ms(tr.At), tr.ChallengeID, user, stringsJSON(from))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	// Not moved: say why.
+	var owner string
+	err = s.wtx(ctx, tx, wChallengeUser).QueryRowContext(ctx, tr.ChallengeID).Scan(&owner)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || err == nil && owner != user:
+		return fmt.Errorf("no such challenge of user %q: %w", user, storage.ErrNotFound)
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("status not one of %v: %w", tr.From, storage.ErrConflict)
 }
 
 // refreshDeviceSQL updates the device ?1 with the hashes ?2 and the times
@@ -186,16 +244,54 @@ func distinct(v []string) int {
 // deviceExistsQuery selects 1 if the device ?1 exists.
 const deviceExistsQuery = `SELECT 1 FROM devices WHERE id = ?1`
 
-// upsertLinkSQL inserts a link or merges it into the stored one.
-const upsertLinkSQL = `INSERT INTO links
-	(user_id, device_id, first_seen, last_seen, trusted, restricted_until, hashes)
-	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+// unionSQL returns an expression for the union of a and b, two stored
+// string lists (JSON arrays, sorted, without repeats; NULL when empty): a
+// stored list, sorted by byte value as Go sorts strings, without repeats.
+func unionSQL(a, b string) string {
+	return `CASE WHEN ` + b + ` IS NULL THEN ` + a + ` WHEN ` + a + ` IS NULL THEN ` + b + ` ELSE
+		(SELECT json_group_array(value ORDER BY value) FROM (
+			SELECT value FROM json_each(` + a + `) UNION SELECT value FROM json_each(` + b + `)))
+		END`
+}
+
+// actionSet returns the strings of v sorted, without repeats, in a new
+// slice.
+func actionSet(v []string) []string {
+	out := slices.Clone(v)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// upsertLinkSQL inserts a link or merges it into the stored one. The later
+// restricted_until wins; the restrictions of a link restricted until no
+// earlier than the stored one are added to the stored ones (a later
+// restriction holds back its actions too), and otherwise the stored ones
+// stay.
+var upsertLinkSQL = `INSERT INTO links
+	(user_id, device_id, first_seen, last_seen, trusted, restricted_until, hashes, restrictions)
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
 	ON CONFLICT (user_id, device_id) DO UPDATE SET
 		first_seen = min(first_seen, excluded.first_seen),
 		last_seen = max(last_seen, excluded.last_seen),
 		trusted = max(trusted, excluded.trusted),
 		restricted_until = max(restricted_until, excluded.restricted_until),
-		hashes = coalesce(excluded.hashes, hashes)`
+		hashes = coalesce(excluded.hashes, hashes),
+		restrictions = CASE WHEN restricted_until > excluded.restricted_until THEN restrictions
+			ELSE ` + unionSQL("restrictions", "excluded.restrictions") + ` END`
+
+// restrictSQL restricts the link of user ?1 to device ?2 at the time ?3
+// until ?4, holding back the actions of the stored list ?5: a restriction
+// still in force at ?3 is extended to the later time and takes the actions
+// too; one that has ended is replaced. Without such a link it does
+// nothing.
+var restrictSQL = `UPDATE links SET
+		restricted_until = CASE WHEN restricted_until > ?3 THEN max(restricted_until, ?4) ELSE ?4 END,
+		restrictions = CASE WHEN restricted_until > ?3 THEN ` + unionSQL("restrictions", "?5") + ` ELSE ?5 END
+	WHERE user_id = ?1 AND device_id = ?2`
+
+// liftSQL lifts the restriction of the link of user ?1 to device ?2.
+const liftSQL = `UPDATE links SET restricted_until = 0, restrictions = NULL
+	WHERE user_id = ?1 AND device_id = ?2`
 
 // upsertLink inserts l or merges it into the stored link. Its device must
 // exist; deviceChecked says that the caller knows it does.
@@ -211,7 +307,8 @@ func (s *Store) upsertLink(ctx context.Context, tx *sql.Tx, l *storage.Link, dev
 		}
 	}
 	_, err := s.wtx(ctx, tx, wUpsertLink).ExecContext(ctx,
-		l.User, l.DeviceID, ms(l.FirstSeen), ms(l.LastSeen), boolInt(l.Trusted), ms(l.RestrictedUntil), encodeStrings(l.Hashes))
+		l.User, l.DeviceID, ms(l.FirstSeen), ms(l.LastSeen), boolInt(l.Trusted), ms(l.RestrictedUntil),
+		encodeStrings(l.Hashes), encodeStrings(actionSet(l.Restrictions)))
 	return err
 }
 
@@ -274,7 +371,7 @@ const overrideChallengesSQL = `UPDATE challenges SET status = ?1, updated_at = ?
 // insertChallengeSQL inserts a challenge, its columns in challengeArgs'
 // order.
 const insertChallengeSQL = `INSERT INTO challenges (` + challengeCols + `)
-	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)`
 
 // insertChallenge inserts ch, which must be new, and overrides the open
 // challenges of the same user and device.
@@ -388,11 +485,12 @@ func (s *Store) UpdateChallenge(ctx context.Context, id string, update func(*sto
 		if err != nil {
 			return err
 		}
-		// args[0] is the id: the SET list takes ?2 to ?16.
+		// args[0] is the id: the SET list takes ?2 to ?17.
 		if _, err := tx.ExecContext(ctx, `UPDATE challenges SET
 			user_id = ?2, device_id = ?3, fingerprint = ?4, status = ?5, reasons = ?6,
 			email = ?7, phone = ?8, code_hash = ?9, sends = ?10, attempts = ?11,
-			created_at = ?12, sent_at = ?13, expires_at = ?14, updated_at = ?15, attempt = ?16
+			created_at = ?12, sent_at = ?13, expires_at = ?14, updated_at = ?15, attempt = ?16,
+			channel = ?17
 			WHERE id = ?1`, args...); err != nil {
 			return err
 		}
@@ -409,6 +507,121 @@ func (s *Store) UpdateChallenge(ctx context.Context, id string, update func(*sto
 		return storage.Challenge{}, fmt.Errorf("sqlitestore: update challenge %q: %w", id, err)
 	}
 	return out, nil
+}
+
+// DeleteLink removes the user's link to the device, or returns an error
+// wrapping [storage.ErrNotFound] if there is none. The device stays.
+func (s *Store) DeleteLink(ctx context.Context, user, deviceID string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM links WHERE user_id = ?1 AND device_id = ?2`, user, deviceID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err == nil && n == 0 {
+			err = storage.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete link %q/%q: %w", user, deviceID, err)
+	}
+	return nil
+}
+
+// PutFactor inserts the factor, replacing the user's factor of its kind if
+// there is one. A factor needs a user and a kind.
+func (s *Store) PutFactor(ctx context.Context, f storage.Factor) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if f.User == "" || f.Kind == "" {
+		return fmt.Errorf("sqlitestore: put factor: empty user or kind (%q/%q)", f.User, f.Kind)
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO factors (`+factorCols+`)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`, factorArgs(&f)...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlitestore: put factor %q/%q: %w", f.User, f.Kind, err)
+	}
+	return nil
+}
+
+// UpdateFactor reads the factor, calls update on a copy and, if update
+// returns nil, stores the copy (with the original User and Kind), all in
+// one write transaction. It returns the stored factor; an error wrapping
+// [storage.ErrNotFound] if there is no such factor; or update's error,
+// unchanged, in which case nothing is stored. update runs while the
+// store's only write connection is held, so it must not call the store.
+func (s *Store) UpdateFactor(ctx context.Context, user, kind string, update func(*storage.Factor) error) (storage.Factor, error) {
+	if err := s.enter(); err != nil {
+		return storage.Factor{}, err
+	}
+	defer s.leave()
+	var (
+		out       storage.Factor
+		updateErr error
+	)
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		f, err := factor(tx.QueryRowContext(ctx, factorQuery, user, kind), user, kind)
+		if err != nil {
+			return err
+		}
+		if updateErr = update(&f); updateErr != nil {
+			return updateErr
+		}
+		f.User, f.Kind = user, kind // neither can change
+		// args[0] and args[1] are the user and the kind: the SET list takes
+		// ?3 to ?7.
+		if _, err := tx.ExecContext(ctx, `UPDATE factors SET
+			secret = ?3, confirmed = ?4, last_step = ?5, created_at = ?6, updated_at = ?7
+			WHERE user_id = ?1 AND kind = ?2`, factorArgs(&f)...); err != nil {
+			return err
+		}
+		out, err = factor(tx.QueryRowContext(ctx, factorQuery, user, kind), user, kind)
+		return err
+	})
+	switch {
+	case updateErr != nil:
+		return storage.Factor{}, updateErr
+	case err != nil:
+		if errors.Is(err, storage.ErrNotFound) {
+			return storage.Factor{}, err // already "sqlitestore: factor %q/%q: ..."
+		}
+		return storage.Factor{}, fmt.Errorf("sqlitestore: update factor %q/%q: %w", user, kind, err)
+	}
+	return out, nil
+}
+
+// DeleteFactor removes the user's factor of the kind, or returns an error
+// wrapping [storage.ErrNotFound] if there is none.
+func (s *Store) DeleteFactor(ctx context.Context, user, kind string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE user_id = ?1 AND kind = ?2`, user, kind)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err == nil && n == 0 {
+			err = storage.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete factor %q/%q: %w", user, kind, err)
+	}
+	return nil
 }
 
 // Secret returns the secret stored under name, storing create first if
@@ -436,7 +649,7 @@ func (s *Store) Secret(ctx context.Context, name string, create []byte) ([]byte,
 }
 
 // DeleteUser erases every record of the user in one write transaction:
-// events, links, failures, challenges, and the user's devices — those
+// events, links, failures, challenges, factors, and the user's devices — those
 // linked to the user or named by the user's events or challenges — that no
 // other user is linked to. Deleting an unknown user is not an error.
 func (s *Store) DeleteUser(ctx context.Context, user string) error {
@@ -459,6 +672,7 @@ func (s *Store) DeleteUser(ctx context.Context, user string) error {
 			`DELETE FROM failures WHERE user_id = ?1`,
 			`DELETE FROM network_failures WHERE user_id = ?1`,
 			`DELETE FROM challenges WHERE user_id = ?1`,
+			`DELETE FROM factors WHERE user_id = ?1`,
 		}
 		for _, q := range stmts {
 			if _, err := tx.ExecContext(ctx, q, user); err != nil {

@@ -5,7 +5,7 @@
 // # Shape
 //
 // A [Store] is composed of small role interfaces — [Devices], [Links],
-// [Events], [Counters], [Challenges] and [Secrets] — plus the two calls an
+// [Events], [Counters], [Challenges], [Factors] and [Secrets] — plus the two calls an
 // evaluation is built on: [Store.Load] reads everything one login needs in
 // one call, and [Store.Commit] writes everything it decided in one atomic
 // call. A networked store (PostgreSQL, say) can serve each of them in a
@@ -14,7 +14,8 @@
 // # Concurrency
 //
 // Any of a Store's methods may be called concurrently from many goroutines.
-// Each write (Commit, AddFailure, UpdateChallenge, DeleteUser, Purge, Secret)
+// Each write (Commit, AddFailure, UpdateChallenge, DeleteLink, PutFactor,
+// UpdateFactor, DeleteFactor, DeleteUser, Purge, Secret)
 // is atomic: it is applied whole or not at all, and no concurrent write is
 // lost. Reads see a consistent snapshot of one moment.
 //
@@ -95,9 +96,11 @@ type Link struct {
 	// against the device's global Hashes, so that what other accounts do
 	// with one browser cannot change how it is recognised for this user.
 	Hashes []string
-	// RestrictedUntil, when in the future, holds back sensitive actions for
-	// this user on this device.
+	// RestrictedUntil, when in the future, holds back the actions in
+	// Restrictions for this user on this device.
 	RestrictedUntil time.Time
+	// Restrictions are the held-back actions, sorted, without repeats.
+	Restrictions []string
 }
 
 // UserDevice is a device as one user knows it: the link and the device.
@@ -110,9 +113,19 @@ type UserDevice struct {
 const (
 	// KindEvaluation is a login or signup evaluated by the engine.
 	KindEvaluation = "evaluation"
+	// KindChallengeSent, KindChallengeVerified and KindChallengeFailed
+	// record a challenge's transitions: a code was sent, the right code
+	// was typed, the attempts ran out.
+	KindChallengeSent     = "challenge_sent"
+	KindChallengeVerified = "challenge_verified"
+	KindChallengeFailed   = "challenge_failed"
 	// KindChallengeCompleted turns a challenged attempt into a successful
 	// login.
 	KindChallengeCompleted = "challenge_completed"
+	// KindFactorEnrolled and KindFactorConfirmed record a second factor
+	// (an authenticator app) being set up.
+	KindFactorEnrolled  = "factor_enrolled"
+	KindFactorConfirmed = "factor_confirmed"
 )
 
 // Event is one entry of a user's history.
@@ -220,6 +233,9 @@ type Challenge struct {
 	// Email and Phone are where codes may be sent: those of the request
 	// that created the challenge.
 	Email, Phone string
+	// Channel is the channel the current code went out on ("email",
+	// "sms" or "totp"); empty before the first send.
+	Channel string
 	// CodeHash is a keyed hash of the current code; the code itself is
 	// never stored.
 	CodeHash []byte
@@ -297,13 +313,56 @@ type Commit struct {
 	Device *Device
 	// Link, if set, is upserted: an existing link keeps the earliest
 	// FirstSeen, the latest LastSeen and the latest RestrictedUntil, and
-	// stays trusted once trusted. The device must exist, in the store or in
+	// stays trusted once trusted; when the given RestrictedUntil is not
+	// earlier than the stored one, its Restrictions are merged into the
+	// stored ones, otherwise the stored ones stay. (The upsert cannot tell
+	// a restriction in force from one that ended: restrict through
+	// Restrict.) The device must exist, in the store or in
 	// this commit; otherwise the commit fails with ErrNotFound. Its Hashes
 	// replace the stored ones when given; empty keeps them.
 	Link *Link
 	// Challenge, if set, is inserted (ErrConflict if its id exists). Open
 	// challenges of the same user and device become overridden.
 	Challenge *Challenge
+	// Transition, if set, moves one of the user's challenges from one
+	// status to another. It is checked before anything is written and
+	// applied first (a Challenge in the same commit then overrides the
+	// moved one if it is still open): if the
+	// challenge does not exist or is another user's, the commit fails with
+	// ErrNotFound; if its status is not one of From, with ErrConflict. Of
+	// concurrent commits making the same transition, exactly one succeeds.
+	Transition *Transition
+	// Restrict, if set, holds back actions on the user's link to a device
+	// (stored, or written by this commit). Without such a link it does
+	// nothing. It is applied after Link.
+	Restrict *Restriction
+	// Lift, if set, names a device whose restriction on the user's link is
+	// lifted: RestrictedUntil becomes zero and Restrictions empty. It is
+	// applied after Restrict.
+	Lift string
+}
+
+// Transition moves a challenge between statuses inside a [Commit].
+type Transition struct {
+	ChallengeID string
+	// From lists the statuses the challenge may be in; To is the new one.
+	From []ChallengeStatus
+	To   ChallengeStatus
+	// At becomes the challenge's UpdatedAt.
+	At time.Time
+}
+
+// Restriction holds back actions for a user on a device, inside a
+// [Commit].
+type Restriction struct {
+	DeviceID string
+	// Now is the time of the commit. A stored restriction still in force at
+	// Now (RestrictedUntil after Now) is extended: the later Until wins and
+	// the actions are merged. One that has ended is replaced.
+	Now   time.Time
+	Until time.Time
+	// Actions to hold back; stores keep them sorted and without repeats.
+	Actions []string
 }
 
 // Devices is the global device registry.
@@ -326,6 +385,10 @@ type Links interface {
 	// DeviceUsers returns the links of a device seen since the time, most
 	// recently seen first.
 	DeviceUsers(ctx context.Context, deviceID string, since time.Time) ([]Link, error)
+	// DeleteLink removes the user's link to the device, so the device is no
+	// longer known for the user, or returns ErrNotFound. The device record
+	// stays; it is global.
+	DeleteLink(ctx context.Context, user, deviceID string) error
 }
 
 // Events is the users' history.
@@ -360,6 +423,39 @@ type Challenges interface {
 	UpdateChallenge(ctx context.Context, id string, update func(*Challenge) error) (Challenge, error)
 }
 
+// Factor is a user's second factor, such as an authenticator app.
+type Factor struct {
+	User string
+	// Kind names the factor; "totp" is the one ato uses.
+	Kind string
+	// Secret is the factor's key, sealed by the engine: stores keep it
+	// as given and never see it in plain text.
+	Secret []byte
+	// Confirmed reports that the user proved the factor works by typing a
+	// first code.
+	Confirmed bool
+	// LastStep is the last time step a code was accepted for, so that no
+	// code is accepted twice.
+	LastStep  int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Factors keeps the users' second factors, one per user and kind.
+type Factors interface {
+	// Factor returns the user's factor of the kind, or ErrNotFound.
+	Factor(ctx context.Context, user, kind string) (Factor, error)
+	// PutFactor inserts the factor, replacing the user's factor of that
+	// kind if there is one. A factor needs a User and a Kind.
+	PutFactor(ctx context.Context, f Factor) error
+	// UpdateFactor reads the factor, calls update on a copy and, if update
+	// returns nil, stores the copy, atomically, as UpdateChallenge does.
+	// The User and Kind cannot be changed.
+	UpdateFactor(ctx context.Context, user, kind string, update func(*Factor) error) (Factor, error)
+	// DeleteFactor removes the factor, or returns ErrNotFound.
+	DeleteFactor(ctx context.Context, user, kind string) error
+}
+
 // Secrets keeps the engine's keys.
 type Secrets interface {
 	// Secret returns the secret stored under name. If there is none, it
@@ -376,6 +472,7 @@ type Store interface {
 	Events
 	Counters
 	Challenges
+	Factors
 	Secrets
 
 	// Load reads what one evaluation needs in one call.
@@ -383,7 +480,7 @@ type Store interface {
 	// Commit writes what one evaluation decided, atomically.
 	Commit(ctx context.Context, c Commit) error
 	// DeleteUser erases every record of the user: history, links,
-	// failures, challenges, and the devices these name that no other user
+	// failures, challenges, factors, and the devices these name that no other user
 	// is linked to. Deleting an unknown user is not an error.
 	DeleteUser(ctx context.Context, user string) error
 	// Purge drops events, failures and challenges older than before (by

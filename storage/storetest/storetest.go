@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -102,6 +104,17 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"LinkHashes", testLinkHashes},
 		{"LoadBoundsDevices", testLoadMaxDevices},
 		{"LoadCountsDeviceUsers", testLoadDeviceUsers},
+		{"LinkRestrictionsMerge", testLinkRestrictions},
+		{"RestrictExtendsOrReplaces", testRestrict},
+		{"LiftClearsRestriction", testLift},
+		{"TransitionChecked", testTransition},
+		{"TransitionOneWins", testTransitionRace},
+		{"ChallengeChannel", testChallengeChannel},
+		{"DeleteLink", testDeleteLink},
+		{"FactorPutGetDelete", testFactors},
+		{"FactorUpdate", testFactorUpdate},
+		{"FactorUpdatesNotLost", testFactorRace},
+		{"FactorsFollowTheUser", testFactorsLifecycle},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,7 +174,8 @@ func testCommitAndLoad(t *testing.T, s storage.Store, clk *Clock) {
 	now := clk.Now()
 	ev := event("alice", 1, now, true)
 	dev := device("d1", now, "hash-a", "hash-b")
-	link := &storage.Link{User: "alice", DeviceID: "d1", FirstSeen: now, LastSeen: now, RestrictedUntil: now.Add(72 * time.Hour)}
+	link := &storage.Link{User: "alice", DeviceID: "d1", FirstSeen: now, LastSeen: now, RestrictedUntil: now.Add(72 * time.Hour),
+		Restrictions: []string{"change_email", "change_password"}}
 	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: ev, Device: dev, Link: link}))
 
 	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", DeviceKeys: []string{"k:hash-b"}, EventsSince: now.Add(-time.Hour)})
@@ -472,6 +486,7 @@ func testChallengeRoundTrip(t *testing.T, s storage.Store, clk *Clock) {
 	c := challenge("c1", "alice", "d1", now)
 	c.CodeHash = []byte{1, 2, 3}
 	c.Sends, c.Attempts, c.SentAt = 1, 2, now.Add(time.Second)
+	c.Channel = "email"
 	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 7, now, false), Challenge: c}))
 	got, err := s.Challenge(ctx(t), "c1")
 	require.NoError(t, err)
@@ -1004,4 +1019,438 @@ func testLoadDeviceUsers(t *testing.T, s storage.Store, clk *Clock) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int{"shared": 3, "own": 1, "other": 1}, st.DeviceUsers,
 		"users linked since the time are counted for the user's devices and the candidates")
+}
+
+// link returns the user's link to the device, failing the test if there is
+// none.
+func link(t *testing.T, s storage.Store, user, deviceID string) storage.Link {
+	t.Helper()
+	devs, err := s.UserDevices(ctx(t), user)
+	require.NoError(t, err)
+	for _, d := range devs {
+		if d.DeviceID == deviceID {
+			return d.Link
+		}
+	}
+	require.Failf(t, "link not found", "user %q has no link to device %q", user, deviceID)
+	return storage.Link{}
+}
+
+func testLinkRestrictions(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	actions := []string{"withdraw", "change_email", "withdraw"}
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Device: device("d1", now, "h1"),
+		Link: &storage.Link{User: "alice", DeviceID: "d1", FirstSeen: now, LastSeen: now, RestrictedUntil: now.Add(time.Hour), Restrictions: actions}}))
+	actions[0] = "changed"
+	l := link(t, s, "alice", "d1")
+	assert.Equal(t, []string{"change_email", "withdraw"}, l.Restrictions, "a link's restrictions are kept sorted, without repeats, and not the caller's slice")
+	l.Restrictions[0] = "mutated"
+	links, err := s.DeviceUsers(ctx(t), "d1", time.Time{})
+	require.NoError(t, err)
+	require.Len(t, links, 1)
+	assert.Equal(t, []string{"change_email", "withdraw"}, links[0].Restrictions, "a store must not return the restrictions it keeps")
+	links[0].Restrictions[0] = "mutated"
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice"})
+	require.NoError(t, err)
+	require.Len(t, st.Devices, 1)
+	assert.Equal(t, []string{"change_email", "withdraw"}, st.Devices[0].Restrictions)
+
+	// A link restricted until later adds its actions; one restricted until
+	// earlier, or not at all, leaves them.
+	later := now.Add(2 * time.Hour)
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice",
+		Link: &storage.Link{DeviceID: "d1", FirstSeen: now, LastSeen: now, RestrictedUntil: later, Restrictions: []string{"add_payee"}}}))
+	l = link(t, s, "alice", "d1")
+	assert.Equal(t, later, l.RestrictedUntil, "a link takes the later RestrictedUntil")
+	assert.Equal(t, []string{"add_payee", "change_email", "withdraw"}, l.Restrictions, "a link restricted until later merges its restrictions in")
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice",
+		Link: &storage.Link{DeviceID: "d1", FirstSeen: now, LastSeen: now, RestrictedUntil: now.Add(time.Hour), Restrictions: []string{"delete_account"}}}))
+	login(t, s, "alice", "d1", clk.Advance(time.Minute), "h1")
+	l = link(t, s, "alice", "d1")
+	assert.Equal(t, later, l.RestrictedUntil)
+	assert.Equal(t, []string{"add_payee", "change_email", "withdraw"}, l.Restrictions,
+		"a link restricted until earlier, or a plain login, leaves the stored restrictions as they are")
+}
+
+func testRestrict(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	login(t, s, "alice", "d1", t0, "h1")
+	restrict := func(now, until time.Time, actions ...string) {
+		t.Helper()
+		require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice",
+			Restrict: &storage.Restriction{DeviceID: "d1", Now: now, Until: until, Actions: actions}}))
+	}
+	check := func(until time.Time, actions []string, msg string) {
+		t.Helper()
+		l := link(t, s, "alice", "d1")
+		assert.Equal(t, until, l.RestrictedUntil, msg)
+		assert.Equal(t, actions, l.Restrictions, msg)
+	}
+
+	restrict(t0, t0.Add(24*time.Hour), "b", "a", "b")
+	check(t0.Add(24*time.Hour), []string{"a", "b"}, "Restrict restricts the link; actions are kept sorted, without repeats")
+	t1 := t0.Add(time.Hour)
+	restrict(t1, t0.Add(2*time.Hour), "c")
+	check(t0.Add(24*time.Hour), []string{"a", "b", "c"}, "a restriction in force keeps its later end and takes the new actions")
+	restrict(t1, t0.Add(48*time.Hour), "a")
+	check(t0.Add(48*time.Hour), []string{"a", "b", "c"}, "a restriction in force is extended to the later end")
+	t2 := t0.Add(48 * time.Hour) // exactly when it ends: no longer in force
+	restrict(t2, t2.Add(time.Hour), "d")
+	check(t2.Add(time.Hour), []string{"d"}, "a restriction that has ended is replaced")
+
+	// Without a link of the user's to the device, nothing happens; the
+	// rest of the commit is written.
+	login(t, s, "bob", "bobs", t0, "hb")
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 1, t0, false),
+		Restrict: &storage.Restriction{DeviceID: "bobs", Now: t0, Until: t0.Add(time.Hour), Actions: []string{"x"}}}))
+	l := link(t, s, "bob", "bobs")
+	assert.True(t, l.RestrictedUntil.IsZero(), "Restrict touches the commit's user's link only")
+	assert.Empty(t, l.Restrictions)
+	devs, err := s.UserDevices(ctx(t), "alice")
+	require.NoError(t, err)
+	assert.Len(t, devs, 1, "Restrict without a link creates none")
+	evs, err := s.Events(ctx(t), "alice", time.Time{}, 0)
+	require.NoError(t, err)
+	assert.Len(t, evs, 2, "a Restrict without a link is not an error")
+
+	// A link written by the same commit is restricted.
+	t3 := clk.Advance(time.Minute)
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Device: device("d2", t3, "h2"),
+		Link:     &storage.Link{DeviceID: "d2", FirstSeen: t3, LastSeen: t3},
+		Restrict: &storage.Restriction{DeviceID: "d2", Now: t3, Until: t3.Add(time.Hour), Actions: []string{"withdraw"}}}))
+	l = link(t, s, "alice", "d2")
+	assert.Equal(t, t3.Add(time.Hour), l.RestrictedUntil, "Restrict applies to the link the same commit writes")
+	assert.Equal(t, []string{"withdraw"}, l.Restrictions)
+}
+
+func testLift(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	login(t, s, "alice", "d1", now, "h1")
+	login(t, s, "bob", "d1", now, "h1")
+	for _, u := range []string{"alice", "bob"} {
+		require.NoError(t, s.Commit(ctx(t), storage.Commit{User: u,
+			Restrict: &storage.Restriction{DeviceID: "d1", Now: now, Until: now.Add(time.Hour), Actions: []string{"withdraw"}}}))
+	}
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Lift: "d1"}))
+	l := link(t, s, "alice", "d1")
+	assert.True(t, l.RestrictedUntil.IsZero(), "Lift clears RestrictedUntil")
+	assert.Empty(t, l.Restrictions, "Lift clears the restrictions")
+	l = link(t, s, "bob", "d1")
+	assert.Equal(t, now.Add(time.Hour), l.RestrictedUntil, "Lift touches the commit's user's link only")
+	assert.Equal(t, []string{"withdraw"}, l.Restrictions)
+
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "bob",
+		Restrict: &storage.Restriction{DeviceID: "d1", Now: now, Until: now.Add(2 * time.Hour), Actions: []string{"add_payee"}},
+		Lift:     "d1"}))
+	l = link(t, s, "bob", "d1")
+	assert.True(t, l.RestrictedUntil.IsZero(), "Lift is applied after Restrict")
+	assert.Empty(t, l.Restrictions)
+
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "carol", Event: event("carol", 1, now, false), Lift: "d1"}),
+		"a Lift without a link is not an error")
+	devs, err := s.UserDevices(ctx(t), "carol")
+	require.NoError(t, err)
+	assert.Empty(t, devs, "Lift without a link creates none")
+}
+
+func testTransition(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	c := challenge("c1", "alice", "d1", now)
+	c.Status = storage.ChallengeSent
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: c}))
+	t1 := clk.Advance(time.Minute)
+	tr := func(from ...storage.ChallengeStatus) *storage.Transition {
+		return &storage.Transition{ChallengeID: "c1", From: from, To: storage.ChallengeVerified, At: t1}
+	}
+	refused := []struct {
+		name   string
+		commit storage.Commit
+		want   error
+	}{
+		{"a status not in From", storage.Commit{User: "alice", Event: event("alice", 1, t1, true), Device: device("d1", t1, "h1"),
+			Link: &storage.Link{DeviceID: "d1", FirstSeen: t1, LastSeen: t1}, Transition: tr(storage.ChallengePending)}, storage.ErrConflict},
+		{"another user's challenge", storage.Commit{User: "bob", Event: event("bob", 1, t1, true), Device: device("d1", t1, "h1"),
+			Link: &storage.Link{DeviceID: "d1", FirstSeen: t1, LastSeen: t1}, Transition: tr(storage.ChallengeSent)}, storage.ErrNotFound},
+		{"a missing challenge", storage.Commit{User: "alice", Event: event("alice", 1, t1, true), Device: device("d1", t1, "h1"),
+			Link:       &storage.Link{DeviceID: "d1", FirstSeen: t1, LastSeen: t1},
+			Transition: &storage.Transition{ChallengeID: "missing", From: []storage.ChallengeStatus{storage.ChallengeSent}, To: storage.ChallengeVerified, At: t1}}, storage.ErrNotFound},
+	}
+	for _, r := range refused {
+		err := s.Commit(ctx(t), r.commit)
+		require.ErrorIs(t, err, r.want, "a transition of %s must be refused", r.name)
+		evs, err := s.Events(ctx(t), r.commit.User, time.Time{}, 0)
+		require.NoError(t, err)
+		assert.Empty(t, evs, "a commit whose transition of %s is refused must write nothing", r.name)
+		devs, err := s.UserDevices(ctx(t), r.commit.User)
+		require.NoError(t, err)
+		assert.Empty(t, devs, "a commit whose transition of %s is refused must write nothing", r.name)
+		_, err = s.Device(ctx(t), "d1")
+		require.ErrorIs(t, err, storage.ErrNotFound, "a commit whose transition of %s is refused must write nothing", r.name)
+		got, err := s.Challenge(ctx(t), "c1")
+		require.NoError(t, err)
+		assert.Equal(t, *c, got, "a refused transition (%s) leaves the challenge as it was", r.name)
+	}
+
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 2, t1, true),
+		Transition: tr(storage.ChallengePending, storage.ChallengeSent)}))
+	got, err := s.Challenge(ctx(t), "c1")
+	require.NoError(t, err)
+	want := *c
+	want.Status, want.UpdatedAt = storage.ChallengeVerified, t1
+	assert.Equal(t, want, got, "a transition sets Status to To and UpdatedAt to At, and nothing else")
+	evs, err := s.Events(ctx(t), "alice", time.Time{}, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"alice-ev-2"}, eventIDs(evs), "the rest of a commit with a transition is written")
+}
+
+func testTransitionRace(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	c := challenge("c1", "alice", "d1", now)
+	c.Status = storage.ChallengeVerified
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: c}))
+	at := clk.Advance(time.Second)
+	const n = 32
+	var wins atomic.Int32
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			err := s.Commit(context.Background(), storage.Commit{User: "alice", Event: event("alice", i, at, true),
+				Transition: &storage.Transition{ChallengeID: "c1", From: []storage.ChallengeStatus{storage.ChallengeVerified}, To: storage.ChallengeCompleted, At: at}})
+			if err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, storage.ErrConflict) {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err, "the losers of a transition race get ErrConflict")
+	}
+	assert.Equal(t, int32(1), wins.Load(), "exactly one of %d concurrent commits of one transition must win", n)
+	evs, err := s.Events(ctx(t), "alice", time.Time{}, 0)
+	require.NoError(t, err)
+	assert.Len(t, evs, 1, "the losers' events are not written")
+	got, err := s.Challenge(ctx(t), "c1")
+	require.NoError(t, err)
+	assert.Equal(t, storage.ChallengeCompleted, got.Status)
+}
+
+func testChallengeChannel(t *testing.T, s storage.Store, clk *Clock) {
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("c1", "alice", "d1", clk.Now())}))
+	got, err := s.Challenge(ctx(t), "c1")
+	require.NoError(t, err)
+	assert.Empty(t, got.Channel, "a challenge without a channel comes back without one")
+	for _, ch := range []string{"sms", "email", ""} {
+		got, err = s.UpdateChallenge(ctx(t), "c1", func(c *storage.Challenge) error {
+			c.Channel = ch
+			return nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, ch, got.Channel, "UpdateChallenge returns the channel it stored")
+		got, err = s.Challenge(ctx(t), "c1")
+		require.NoError(t, err)
+		assert.Equal(t, ch, got.Channel, "UpdateChallenge can change the channel")
+	}
+}
+
+func testDeleteLink(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	login(t, s, "alice", "d1", t0, "h1")
+	login(t, s, "alice", "d2", t0, "h2")
+	login(t, s, "bob", "d1", t0, "h1")
+	require.NoError(t, s.DeleteLink(ctx(t), "alice", "d1"))
+
+	devs, err := s.UserDevices(ctx(t), "alice")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"d2"}, userDeviceIDs(devs), "a deleted link is no longer among the user's devices")
+	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", DeviceKeys: []string{"k:h1"}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"d2"}, userDeviceIDs(st.Devices), "Load no longer lists a deleted link")
+	assert.Equal(t, map[string]int{"d1": 1, "d2": 1}, st.DeviceUsers, "a deleted link no longer counts among a device's users")
+	links, err := s.DeviceUsers(ctx(t), "d1", time.Time{})
+	require.NoError(t, err)
+	require.Len(t, links, 1, "DeviceUsers no longer lists a deleted link")
+	assert.Equal(t, "bob", links[0].User)
+	_, err = s.Device(ctx(t), "d1")
+	require.NoError(t, err, "deleting a link keeps the device")
+	found, err := s.FindDevices(ctx(t), []string{"k:h1"}, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"d1"}, deviceIDs(found), "deleting a link keeps the device findable")
+
+	require.NoError(t, s.DeleteLink(ctx(t), "alice", "d2"))
+	_, err = s.Device(ctx(t), "d2")
+	require.NoError(t, err, "deleting a device's last link keeps the device")
+	devs, err = s.UserDevices(ctx(t), "alice")
+	require.NoError(t, err)
+	assert.Empty(t, devs)
+
+	for _, l := range [][2]string{{"alice", "d1"}, {"carol", "d1"}, {"alice", "ghost"}} {
+		err := s.DeleteLink(ctx(t), l[0], l[1])
+		require.ErrorIs(t, err, storage.ErrNotFound, "deleting the missing link %s/%s must return ErrNotFound", l[0], l[1])
+	}
+	login(t, s, "alice", "d1", clk.Advance(time.Minute), "h1")
+	l := link(t, s, "alice", "d1")
+	assert.Equal(t, clk.Now(), l.FirstSeen, "a link made again after deletion starts afresh")
+}
+
+func userDeviceIDs(ds []storage.UserDevice) []string {
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.DeviceID
+	}
+	return ids
+}
+
+func factor(user, kind string, at time.Time) storage.Factor {
+	return storage.Factor{User: user, Kind: kind, Secret: []byte("sealed-" + user + "-" + kind), CreatedAt: at, UpdatedAt: at}
+}
+
+func testFactors(t *testing.T, s storage.Store, clk *Clock) {
+	now := clk.Now()
+	_, err := s.Factor(ctx(t), "alice", "totp")
+	require.ErrorIs(t, err, storage.ErrNotFound, "a missing factor is ErrNotFound")
+
+	f := factor("alice", "totp", now)
+	require.NoError(t, s.PutFactor(ctx(t), f))
+	want := f
+	want.Secret = slices.Clone(f.Secret)
+	f.Secret[0] = 'X'
+	got, err := s.Factor(ctx(t), "alice", "totp")
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "a factor must round-trip field for field, and a store must not keep the caller's secret")
+	got.Secret[0] = 'Y'
+	got, err = s.Factor(ctx(t), "alice", "totp")
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "a store must not return the secret it keeps")
+
+	// Factors are kept per user and kind; putting one again replaces it.
+	other := factor("alice", "other", now)
+	require.NoError(t, s.PutFactor(ctx(t), other))
+	bobs := factor("bob", "totp", now)
+	require.NoError(t, s.PutFactor(ctx(t), bobs))
+	t1 := clk.Advance(time.Minute)
+	repl := factor("alice", "totp", t1)
+	repl.Secret, repl.Confirmed, repl.LastStep = []byte{0, 1, 255}, true, 59_000_000
+	require.NoError(t, s.PutFactor(ctx(t), repl))
+	got, err = s.Factor(ctx(t), "alice", "totp")
+	require.NoError(t, err)
+	assert.Equal(t, repl, got, "PutFactor replaces the user's factor of that kind")
+	got, err = s.Factor(ctx(t), "alice", "other")
+	require.NoError(t, err)
+	assert.Equal(t, other, got, "a user's factors of other kinds stay")
+	got, err = s.Factor(ctx(t), "bob", "totp")
+	require.NoError(t, err)
+	assert.Equal(t, bobs, got, "other users' factors stay")
+
+	require.NoError(t, s.DeleteFactor(ctx(t), "alice", "totp"))
+	_, err = s.Factor(ctx(t), "alice", "totp")
+	require.ErrorIs(t, err, storage.ErrNotFound, "a deleted factor is gone")
+	require.ErrorIs(t, s.DeleteFactor(ctx(t), "alice", "totp"), storage.ErrNotFound, "deleting a missing factor returns ErrNotFound")
+	_, err = s.Factor(ctx(t), "alice", "other")
+	require.NoError(t, err, "DeleteFactor removes that kind only")
+	_, err = s.Factor(ctx(t), "bob", "totp")
+	require.NoError(t, err, "DeleteFactor removes that user's only")
+}
+
+func testFactorUpdate(t *testing.T, s storage.Store, clk *Clock) {
+	called := false
+	_, err := s.UpdateFactor(ctx(t), "alice", "totp", func(*storage.Factor) error { called = true; return nil })
+	require.ErrorIs(t, err, storage.ErrNotFound, "updating a missing factor returns ErrNotFound")
+	assert.False(t, called, "update must not be called for a missing factor")
+
+	f := factor("alice", "totp", clk.Now())
+	require.NoError(t, s.PutFactor(ctx(t), f))
+	boom := errors.New("boom")
+	_, err = s.UpdateFactor(ctx(t), "alice", "totp", func(f *storage.Factor) error {
+		f.Confirmed, f.LastStep = true, 7
+		return boom
+	})
+	assert.Same(t, boom, err, "update's error must come back as given")
+	got, err := s.Factor(ctx(t), "alice", "totp")
+	require.NoError(t, err)
+	assert.Equal(t, f, got, "nothing is stored when update fails")
+
+	t1 := clk.Advance(time.Minute)
+	got, err = s.UpdateFactor(ctx(t), "alice", "totp", func(f *storage.Factor) error {
+		f.User, f.Kind = "mallory", "other"
+		f.Confirmed, f.LastStep, f.UpdatedAt = true, 42, t1
+		f.Secret[0] = 'Z'
+		return nil
+	})
+	require.NoError(t, err)
+	want := f
+	want.Confirmed, want.LastStep, want.UpdatedAt = true, 42, t1
+	want.Secret = append([]byte("Z"), f.Secret[1:]...)
+	assert.Equal(t, want, got, "UpdateFactor returns the stored factor, with its user and kind unchanged")
+	got.Secret[0] = 'Y'
+	again, err := s.Factor(ctx(t), "alice", "totp")
+	require.NoError(t, err)
+	assert.Equal(t, want, again, "UpdateFactor stores the update and returns a copy")
+	_, err = s.Factor(ctx(t), "mallory", "other")
+	require.ErrorIs(t, err, storage.ErrNotFound, "the user and kind of a factor cannot be changed")
+}
+
+func testFactorRace(t *testing.T, s storage.Store, clk *Clock) {
+	require.NoError(t, s.PutFactor(ctx(t), factor("alice", "totp", clk.Now())))
+	errStale := errors.New("stale")
+	const n = 32
+	var wg sync.WaitGroup
+	steps := make(chan int64, n)
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			// Each reads the step and stores the next one only if the step
+			// is still what it read, as a code check does; atomic updates
+			// make that hold every time.
+			f, err := s.UpdateFactor(context.Background(), "alice", "totp", func(f *storage.Factor) error {
+				read := f.LastStep
+				runtime.Gosched()
+				if f.LastStep != read {
+					return errStale
+				}
+				f.LastStep = read + 1
+				return nil
+			})
+			if err != nil {
+				errs <- err
+				return
+			}
+			steps <- f.LastStep
+		})
+	}
+	wg.Wait()
+	close(errs)
+	close(steps)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	seen := map[int64]bool{}
+	for st := range steps {
+		assert.False(t, seen[st], "two concurrent updates returned the same step %d: one was lost", st)
+		seen[st] = true
+	}
+	got, err := s.Factor(ctx(t), "alice", "totp")
+	require.NoError(t, err)
+	assert.Equal(t, int64(n), got.LastStep, "no concurrent update of a factor may be lost")
+}
+
+func testFactorsLifecycle(t *testing.T, s storage.Store, clk *Clock) {
+	old := clk.Now()
+	require.NoError(t, s.PutFactor(ctx(t), factor("alice", "totp", old)))
+	require.NoError(t, s.PutFactor(ctx(t), factor("bob", "totp", old)))
+	now := clk.Advance(400 * 24 * time.Hour)
+	n, err := s.Purge(ctx(t), now)
+	require.NoError(t, err)
+	assert.Zero(t, n, "Purge does not count factors")
+	_, err = s.Factor(ctx(t), "alice", "totp")
+	require.NoError(t, err, "Purge keeps factors, however old")
+
+	require.NoError(t, s.DeleteUser(ctx(t), "alice"))
+	_, err = s.Factor(ctx(t), "alice", "totp")
+	require.ErrorIs(t, err, storage.ErrNotFound, "DeleteUser erases the user's factors")
+	_, err = s.Factor(ctx(t), "bob", "totp")
+	require.NoError(t, err, "DeleteUser keeps other users' factors")
 }
