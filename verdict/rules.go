@@ -1,18 +1,12 @@
 package verdict
 
 import (
+	"errors"
+	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/atoguard/ato/signals"
 )
-
-// Condition is a test on a policy [Input]. String renders it in the rule
-// expression syntax, e.g. `new_device && (new_ip || new_country)`.
-type Condition interface {
-	Eval(in *Input) bool
-	String() string
-}
 
 // Rule is one row of a policy: when its condition holds, its verdict wins.
 type Rule struct {
@@ -22,130 +16,242 @@ type Rule struct {
 	// Restrict lists the actions to hold back when Verdict restricts;
 	// empty means [DefaultRestrictions].
 	Restrict []string
+	// Shadow marks a rule that is watched but not enforced: it never
+	// decides, and Decide reports in [Decision.Shadow] when it matches.
+	Shadow bool
 }
 
 // Rules is a [Policy]: the first rule whose condition holds decides. When
 // none does, the verdict is allow, by the rule "otherwise". A rule without
-// a condition never holds.
+// a condition never holds; shadow rules never decide.
 type Rules []Rule
 
-// Decide implements [Policy].
+// Decide implements [Policy]. Every shadow rule whose condition holds is
+// reported in the decision, in order, whether it comes before the deciding
+// rule (it preempts) or after.
 func (rs Rules) Decide(in *Input) Decision {
+	var d Decision
+	decided := false
 	for _, r := range rs {
-		if r.When != nil && r.When.Eval(in) {
-			d := Decision{Verdict: r.Verdict, Rule: r.Name}
-			if r.Verdict.Restricts() {
-				d.Restrictions = slices.Clone(r.Restrict)
-				if len(d.Restrictions) == 0 {
-					d.Restrictions = slices.Clone(DefaultRestrictions)
-				}
-			}
-			return d
+		if (decided && !r.Shadow) || r.When == nil || !r.When.Eval(in) {
+			continue
 		}
+		if r.Shadow {
+			d.Shadow = append(d.Shadow, ShadowMatch{Rule: r.Name, Verdict: r.Verdict, Restrictions: r.restrictions(), Preempts: !decided})
+			continue
+		}
+		d.Verdict, d.Rule, d.Restrictions = r.Verdict, r.Name, r.restrictions()
+		decided = true
 	}
-	return Decision{Verdict: Allow, Rule: "otherwise"}
+	if !decided {
+		d.Verdict, d.Rule = Allow, "otherwise"
+	}
+	return d
 }
 
-// Default returns the default policy, the table in ato's architecture:
+// restrictions returns a copy of the actions the rule holds back.
+func (r *Rule) restrictions() []string {
+	switch {
+	case !r.Verdict.Restricts():
+		return nil
+	case len(r.Restrict) == 0:
+		return slices.Clone(DefaultRestrictions)
+	}
+	return slices.Clone(r.Restrict)
+}
+
+// Default returns the default policy, the table in ato's architecture,
+// written in the form operators use (name: condition → verdict):
 //
-//  1. allow_listed → allow
-//  2. deny_listed → deny
-//  3. credential_stuffing from a device not known for the user → deny
-//  4. brute_force from a device not known for the user → challenge
-//  5. impossible_travel → challenge_and_restrict
-//  6. new_device and any of new_ip, new_country, anonymous_ip, hosting_ip → challenge
-//  7. missing_fingerprint and new_ip → challenge
-//  8. new_country from a known device → restrict
-//  9. multiple_accounts_per_device on signup → restrict
+//  1. allow-listed: allow_listed → allow
+//  2. deny-listed: deny_listed → deny
+//  3. credential-stuffing: credential_stuffing && !known_device → deny
+//  4. brute-force: brute_force && !known_device → challenge
+//  5. impossible-travel: impossible_travel → challenge_and_restrict
+//  6. new-device-new-network: new_device && (new_ip || new_country ||
+//     anonymous_ip || hosting_ip) → challenge
+//  7. missing-fingerprint-new-ip: missing_fingerprint && new_ip → challenge
+//  8. new-country: new_country && known_device → restrict
+//  9. multiple-accounts-signup: action == "signup" &&
+//     multiple_accounts_per_device → restrict
 //  10. otherwise → allow
-func Default() Rules {
-	return Rules{
-		{Name: "allow-listed", When: Reason(signals.AllowListedReason), Verdict: Allow},
-		{Name: "deny-listed", When: Reason(signals.DenyListedReason), Verdict: Deny},
-		{Name: "credential-stuffing", When: All(Reason(signals.CredentialStuffingReason), Not(KnownDevice())), Verdict: Deny},
-		{Name: "brute-force", When: All(Reason(signals.BruteForceReason), Not(KnownDevice())), Verdict: Challenge},
-		{Name: "impossible-travel", When: Reason(signals.ImpossibleTravelReason), Verdict: ChallengeAndRestrict},
-		{Name: "new-device-new-network", When: All(Reason(signals.NewDeviceReason), Any(
-			Reason(signals.NewIPReason), Reason(signals.NewCountryReason),
-			Reason(signals.AnonymousIPReason), Reason(signals.HostingIPReason))), Verdict: Challenge},
-		{Name: "missing-fingerprint-new-ip", When: All(Reason(signals.MissingFingerprintReason), Reason(signals.NewIPReason)), Verdict: Challenge},
-		{Name: "new-country", When: All(Reason(signals.NewCountryReason), KnownDevice()), Verdict: Restrict},
-		{Name: "multiple-accounts-signup", When: All(ActionIs("signup"), Reason(signals.MultipleAccountsReason)), Verdict: Restrict},
+//
+// Each call returns a new slice, which the caller may change.
+func Default() Rules { return slices.Clone(defaultRules) }
+
+var defaultTable = []struct {
+	name, when string
+	verdict    Verdict
+}{
+	{"allow-listed", "allow_listed", Allow},
+	{"deny-listed", "deny_listed", Deny},
+	{"credential-stuffing", "credential_stuffing && !known_device", Deny},
+	{"brute-force", "brute_force && !known_device", Challenge},
+	{"impossible-travel", "impossible_travel", ChallengeAndRestrict},
+	{"new-device-new-network", "new_device && (new_ip || new_country || anonymous_ip || hosting_ip)", Challenge},
+	{"missing-fingerprint-new-ip", "missing_fingerprint && new_ip", Challenge},
+	{"new-country", "new_country && known_device", Restrict},
+	{"multiple-accounts-signup", `action == "signup" && multiple_accounts_per_device`, Restrict},
+}
+
+// defaultRules is parsed once. A row that failed to parse would have no
+// condition and never hold rather than panic at init; a test proves every
+// row parses.
+var defaultRules = func() Rules {
+	rs := make(Rules, len(defaultTable))
+	for i, row := range defaultTable {
+		c, _ := ParseCondition(row.when)
+		rs[i] = Rule{Name: row.name, When: c, Verdict: row.verdict}
 	}
+	return rs
+}()
+
+// ErrUnknownReason is wrapped by the error of [Rules.Validate] and
+// [ParseRules] when a condition uses a reason no signal reports.
+var ErrUnknownReason = errors.New("verdict: unknown reason")
+
+// maxRules bounds a policy.
+const maxRules = 256
+
+// Validate reports the first thing wrong with the policy, naming the rule
+// by its position (from 1) and name. A valid policy has at most 256 rules,
+// and every rule
+//
+//   - has a name of lower-case letters, digits, '-' and '_', at most 64
+//     bytes, unique in the policy and not "otherwise";
+//   - has a condition, whose reasons each satisfy known (nil accepts every
+//     reason; an unknown one is an error wrapping [ErrUnknownReason]) and
+//     whose reasons and actions could be written in an expression;
+//   - has one of the five verdicts;
+//   - lists Restrict actions only if its verdict restricts, each 1 to 32
+//     lower-case letters, digits and '_'.
+func (rs Rules) Validate(known func(signals.Reason) bool) error {
+	return rs.validate(known, "")
 }
 
-// Reason holds when a finding has the reason.
-func Reason(r signals.Reason) Condition { return reasonCond(r) }
-
-type reasonCond signals.Reason
-
-func (c reasonCond) Eval(in *Input) bool { return in.Has(signals.Reason(c)) }
-func (c reasonCond) String() string      { return string(c) }
-
-// KnownDevice holds when the attempt comes from a device known for the
-// user.
-func KnownDevice() Condition { return knownDevice{} }
-
-type knownDevice struct{}
-
-func (knownDevice) Eval(in *Input) bool { return in.KnownDevice }
-func (knownDevice) String() string      { return "known_device" }
-
-// ActionIs holds when the attempt's action is a.
-func ActionIs(a string) Condition { return actionCond(a) }
-
-type actionCond string
-
-func (c actionCond) Eval(in *Input) bool { return in.Action == string(c) }
-func (c actionCond) String() string      { return `action == "` + string(c) + `"` }
-
-// All holds when every condition holds (true for none).
-func All(cs ...Condition) Condition { return junction{cs: cs, all: true} }
-
-// Any holds when some condition holds (false for none).
-func Any(cs ...Condition) Condition { return junction{cs: cs} }
-
-type junction struct {
-	cs  []Condition
-	all bool
-}
-
-func (j junction) Eval(in *Input) bool {
-	for _, c := range j.cs {
-		if c.Eval(in) != j.all {
-			return !j.all
+// validate is Validate for a policy read from file (empty: none).
+func (rs Rules) validate(known func(signals.Reason) bool, file string) error {
+	if len(rs) > maxRules {
+		return fmt.Errorf("%s%d rules, at most %d", prefix(file), len(rs), maxRules)
+	}
+	for i := range rs {
+		if err := rs.validateRule(i, known, file); err != nil {
+			return err
 		}
 	}
-	return j.all
+	return nil
 }
 
-func (j junction) String() string {
-	op, empty := " || ", "false"
-	if j.all {
-		op, empty = " && ", "true"
-	}
-	if len(j.cs) == 0 {
-		return empty
-	}
-	parts := make([]string, len(j.cs))
-	for i, c := range j.cs {
-		parts[i] = c.String()
-		if inner, ok := c.(junction); ok && inner.all != j.all && len(inner.cs) > 1 {
-			parts[i] = "(" + parts[i] + ")"
+// validateRule checks rule i, and that no rule before it has its name.
+func (rs Rules) validateRule(i int, known func(signals.Reason) bool, file string) error {
+	r := &rs[i]
+	err := r.validate(known)
+	for j := 0; err == nil && j < i; j++ {
+		if rs[j].Name == r.Name {
+			err = &ruleError{msg: fmt.Sprintf("the name is taken by rule %d", j+1)}
 		}
 	}
-	return strings.Join(parts, op)
+	if err != nil {
+		err.file, err.index, err.name = file, i+1, r.Name
+		return err
+	}
+	return nil
 }
 
-// Not holds when c does not.
-func Not(c Condition) Condition { return not{c} }
-
-type not struct{ c Condition }
-
-func (n not) Eval(in *Input) bool { return !n.c.Eval(in) }
-func (n not) String() string {
-	if j, ok := n.c.(junction); ok && len(j.cs) > 1 {
-		return "!(" + n.c.String() + ")"
+func (r *Rule) validate(known func(signals.Reason) bool) *ruleError {
+	switch {
+	case r.Name == "":
+		return &ruleError{msg: "no name"}
+	case !validName(r.Name):
+		return &ruleError{msg: "invalid name: want at most 64 lower-case letters, digits, '-' and '_'"}
+	case r.Name == "otherwise":
+		return &ruleError{msg: `the name "otherwise" is reserved for the implicit last rule`}
+	case r.When == nil:
+		return &ruleError{msg: "no condition"}
+	case r.Verdict == "":
+		return &ruleError{msg: "no verdict"}
+	case !r.Verdict.Valid():
+		return &ruleError{msg: fmt.Sprintf("invalid verdict %q", r.Verdict)}
+	case len(r.Restrict) > 0 && !r.Verdict.Restricts():
+		return &ruleError{msg: fmt.Sprintf("restrict is set but verdict %q does not restrict", r.Verdict)}
 	}
-	return "!" + n.c.String()
+	for _, a := range r.Restrict {
+		if !validAction(a) {
+			return &ruleError{msg: fmt.Sprintf(`invalid restrict action %q: want 1 to %d lower-case letters, digits or "_"`, a, maxActionLen)}
+		}
+	}
+	var err *ruleError
+	walk(r.When, func(c Condition) {
+		if err != nil {
+			return
+		}
+		switch c := c.(type) {
+		case nil:
+			err = &ruleError{msg: "the condition holds a nil condition"}
+		case reasonCond:
+			name := string(c)
+			switch {
+			case !validWord(name) || len(name) > maxReasonLen || isKeyword(name):
+				err = &ruleError{msg: fmt.Sprintf("invalid reason %q: want at most %d lower-case letters, digits and '_', starting with a letter", name, maxReasonLen)}
+			case known != nil && !known(signals.Reason(c)):
+				err = &ruleError{msg: fmt.Sprintf("unknown reason %q", name), err: ErrUnknownReason}
+			}
+		case actionCond:
+			if !validAction(string(c)) {
+				err = &ruleError{msg: fmt.Sprintf(`invalid action %q in the condition: want 1 to %d lower-case letters, digits or "_"`, string(c), maxActionLen)}
+			}
+		}
+	})
+	return err
+}
+
+// validName reports whether s may name a rule.
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || isDigit(c) || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// isKeyword reports whether s is a word of the expression syntax, which
+// cannot name a reason.
+func isKeyword(s string) bool {
+	switch s {
+	case "true", "false", "known_device", "action", "score":
+		return true
+	}
+	return false
+}
+
+// ruleError is what is wrong with one rule of a policy.
+type ruleError struct {
+	file  string // the policy file, if any
+	index int    // from 1
+	name  string
+	msg   string
+	err   error // wrapped: ErrUnknownReason, *SyntaxError
+}
+
+func (e *ruleError) Error() string {
+	s := fmt.Sprintf("%srule %d", prefix(e.file), e.index)
+	if e.name != "" {
+		s += fmt.Sprintf(" %q", e.name)
+	}
+	return s + ": " + e.msg
+}
+
+func (e *ruleError) Unwrap() error { return e.err }
+
+// prefix starts an error message about a policy, read from file if it is
+// not empty.
+func prefix(file string) string {
+	if file == "" {
+		return "verdict: "
+	}
+	return "verdict: " + file + ": "
 }

@@ -31,34 +31,38 @@ const (
 	multiple    = signals.MultipleAccountsReason
 )
 
+// defaultCases are the rows of the default table, each with an input that
+// reaches it or falls past it.
+var defaultCases = []struct {
+	name    string
+	in      *verdict.Input
+	verdict verdict.Verdict
+	rule    string
+}{
+	{"1 allow-listed wins over everything", input("login", false, denyListed, stuffing, allowListed), verdict.Allow, "allow-listed"},
+	{"2 deny-listed", input("login", true, denyListed, newIP), verdict.Deny, "deny-listed"},
+	{"3 stuffing from an unknown device", input("login", false, stuffing, newDevice, newIP), verdict.Deny, "credential-stuffing"},
+	{"3 stuffing from a known device is not denied", input("login", true, stuffing), verdict.Allow, "otherwise"},
+	{"4 brute force from an unknown device", input("login", false, brute), verdict.Challenge, "brute-force"},
+	{"4 the owner's known device during an attack", input("login", true, brute), verdict.Allow, "otherwise"},
+	{"5 impossible travel", input("login", true, travel, newIP), verdict.ChallengeAndRestrict, "impossible-travel"},
+	{"6 new device and new IP", input("login", false, newDevice, newIP), verdict.Challenge, "new-device-new-network"},
+	{"6 new device and new country", input("login", false, newDevice, newCountry), verdict.Challenge, "new-device-new-network"},
+	{"6 new device and anonymous IP", input("login", false, newDevice, anonymous), verdict.Challenge, "new-device-new-network"},
+	{"6 new device and hosting IP", input("login", false, newDevice, hosting), verdict.Challenge, "new-device-new-network"},
+	{"6 new device alone", input("login", false, newDevice), verdict.Allow, "otherwise"},
+	{"7 no fingerprint and new IP", input("login", false, missing, newIP), verdict.Challenge, "missing-fingerprint-new-ip"},
+	{"7 no fingerprint on a known IP", input("login", false, missing), verdict.Allow, "otherwise"},
+	{"8 new country from a known device", input("login", true, newCountry, newIP), verdict.Restrict, "new-country"},
+	{"9 many accounts on one device at signup", input("signup", false, multiple), verdict.Restrict, "multiple-accounts-signup"},
+	{"9 many accounts at login is not row 9", input("login", true, multiple), verdict.Allow, "otherwise"},
+	{"10 known device on a new IP", input("login", true, newIP), verdict.Allow, "otherwise"},
+	{"10 nothing at all", input("login", true), verdict.Allow, "otherwise"},
+}
+
 func TestDefaultPolicyTable(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name    string
-		in      *verdict.Input
-		verdict verdict.Verdict
-		rule    string
-	}{
-		{"1 allow-listed wins over everything", input("login", false, denyListed, stuffing, allowListed), verdict.Allow, "allow-listed"},
-		{"2 deny-listed", input("login", true, denyListed, newIP), verdict.Deny, "deny-listed"},
-		{"3 stuffing from an unknown device", input("login", false, stuffing, newDevice, newIP), verdict.Deny, "credential-stuffing"},
-		{"3 stuffing from a known device is not denied", input("login", true, stuffing), verdict.Allow, "otherwise"},
-		{"4 brute force from an unknown device", input("login", false, brute), verdict.Challenge, "brute-force"},
-		{"4 the owner's known device during an attack", input("login", true, brute), verdict.Allow, "otherwise"},
-		{"5 impossible travel", input("login", true, travel, newIP), verdict.ChallengeAndRestrict, "impossible-travel"},
-		{"6 new device and new IP", input("login", false, newDevice, newIP), verdict.Challenge, "new-device-new-network"},
-		{"6 new device and new country", input("login", false, newDevice, newCountry), verdict.Challenge, "new-device-new-network"},
-		{"6 new device and anonymous IP", input("login", false, newDevice, anonymous), verdict.Challenge, "new-device-new-network"},
-		{"6 new device and hosting IP", input("login", false, newDevice, hosting), verdict.Challenge, "new-device-new-network"},
-		{"6 new device alone", input("login", false, newDevice), verdict.Allow, "otherwise"},
-		{"7 no fingerprint and new IP", input("login", false, missing, newIP), verdict.Challenge, "missing-fingerprint-new-ip"},
-		{"7 no fingerprint on a known IP", input("login", false, missing), verdict.Allow, "otherwise"},
-		{"8 new country from a known device", input("login", true, newCountry, newIP), verdict.Restrict, "new-country"},
-		{"9 many accounts on one device at signup", input("signup", false, multiple), verdict.Restrict, "multiple-accounts-signup"},
-		{"9 many accounts at login is not row 9", input("login", true, multiple), verdict.Allow, "otherwise"},
-		{"10 known device on a new IP", input("login", true, newIP), verdict.Allow, "otherwise"},
-		{"10 nothing at all", input("login", true), verdict.Allow, "otherwise"},
-	} {
+	for _, tc := range defaultCases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := verdict.Default().Decide(tc.in)
 			assert.Equal(t, tc.verdict, d.Verdict)

@@ -3,7 +3,54 @@
 //
 // A [Policy] decides. [Rules] is the policy ato ships: an ordered list of
 // [Rule]s, the first whose condition holds wins. [Default] is the default
-// table; operators write their own rules in the same form.
+// table; operators write their own rules in the same form, in Go or in a
+// JSON file read by [ParseRules] or [LoadRules].
+//
+// # Conditions
+//
+// A rule's condition is an expression, parsed by [ParseCondition]:
+//
+//	new_device && (new_ip || new_country)
+//	credential_stuffing && !known_device
+//	action == "signup" && multiple_accounts_per_device
+//	score >= 0.8 || deny_listed
+//
+// Its atoms are
+//
+//   - a reason such as new_ip (lower-case letters, digits and '_',
+//     starting with a letter, at most 64): holds when a finding has it;
+//   - known_device: the attempt comes from a device known for the user;
+//   - true and false;
+//   - action == "signup" and action != "signup": the attempt's action
+//     (1 to 32 lower-case letters, digits and '_');
+//   - score OP number, with OP one of >=, >, <=, < and ==, and a decimal
+//     number from 0 to 1 such as 0.8 or 1: the combined risk score.
+//
+// They combine with ! (not), && (and) and || (or), binding in that order
+// from tightest to loosest, and parentheses. A ! before a comparison
+// negates the whole comparison: !score >= 0.8, written back as
+// !(score >= 0.8), holds when the score is below 0.8. Spaces, tabs and
+// newlines are free. An expression holds at most 4096 bytes besides them
+// and parentheses, and nests parentheses at most 64 deep; the words true,
+// false, known_device, action and score cannot name reasons.
+// A condition's String method writes it back in this syntax.
+//
+// # Policy files
+//
+// [ParseRules] reads a policy from JSON, [Rules.MarshalJSON] writes it:
+//
+//	{"rules": [
+//	  {"name": "breached-password", "when": "breached_password && !known_device", "verdict": "challenge"},
+//	  {"name": "risky", "when": "score >= 0.8", "verdict": "challenge_and_restrict", "restrict": ["payment"]},
+//	  {"name": "watch-new-country", "when": "new_country", "verdict": "challenge", "shadow": true}
+//	]}
+//
+// Every rule has a name, a condition ("when") and a verdict; "restrict"
+// lists the actions a restricting verdict holds back (default
+// [DefaultRestrictions]). A "shadow" rule never decides: [Rules.Decide]
+// reports in [Decision.Shadow] when it would have matched, so that a new
+// rule can be watched before it is enforced. [Rules.Validate] states what
+// a well-formed policy is.
 package verdict
 
 import (
@@ -70,6 +117,25 @@ type Decision struct {
 	Rule string
 	// Restrictions are the actions held back when the verdict restricts.
 	Restrictions []string
+	// Shadow lists the shadow rules that matched, in policy order; nil
+	// when none did. They never change the verdict.
+	Shadow []ShadowMatch
+}
+
+// ShadowMatch is a shadow rule whose condition held: what it would have
+// decided had it been enforced.
+type ShadowMatch struct {
+	// Rule names the shadow rule.
+	Rule string
+	// Verdict is what the shadow rule would have decided.
+	Verdict Verdict
+	// Restrictions are the actions it would hold back when its verdict
+	// restricts.
+	Restrictions []string
+	// Preempts reports that the shadow rule comes before the rule that
+	// decided (or that the implicit "otherwise" decided), so enforcing it
+	// would have made it the deciding rule.
+	Preempts bool
 }
 
 // Policy decides on an attempt. Decide may be called concurrently and
