@@ -36,9 +36,10 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
-	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/fingerprint"
 	"github.com/atoguard/ato/internal/id"
 	"github.com/atoguard/ato/signals"
@@ -83,6 +84,9 @@ type Result struct {
 	Rule string
 	// Restrictions are the actions held back when the verdict restricts.
 	Restrictions []string
+	// Shadow lists the shadow rules whose conditions held: what they would
+	// have decided, had they been enforced. See [verdict.Rule].
+	Shadow []verdict.ShadowMatch
 }
 
 // New returns an engine over the store. Without [WithSecret], New reads the
@@ -109,6 +113,20 @@ func New(store storage.Store, opts ...Option) (*Engine, error) {
 		}
 		seen[s.Name()] = true
 	}
+	if err := declare(&cfg); err != nil {
+		return nil, err
+	}
+	if v, ok := cfg.policy.(interface {
+		Validate(known func(signals.Reason) bool) error
+	}); ok {
+		known := func(r signals.Reason) bool {
+			_, declared := cfg.declared[r]
+			return declared || signals.IsBuiltin(r)
+		}
+		if err := v.Validate(known); err != nil {
+			return nil, fmt.Errorf("ato: New: policy: %w", err)
+		}
+	}
 	if cfg.secret == nil {
 		fresh := make([]byte, 32)
 		rand.Read(fresh)
@@ -122,6 +140,31 @@ func New(store storage.Store, opts ...Option) (*Engine, error) {
 		cfg.secret = key
 	}
 	return &Engine{store: store, cfg: cfg, signals: sigs}, nil
+}
+
+// declare collects the reasons plug-ins declare ([signals.Declarer]).
+func declare(cfg *config) error {
+	cfg.declared = map[signals.Reason]declared{}
+	for _, s := range cfg.plugins {
+		d, ok := s.(signals.Declarer)
+		if !ok {
+			continue
+		}
+		for _, ri := range d.Reasons() {
+			switch {
+			case !validReason(ri.Reason):
+				return fmt.Errorf("ato: New: signal %q declares reason %q: use lower-case letters and '_'", s.Name(), ri.Reason)
+			case math.IsNaN(ri.Score) || ri.Score < 0 || ri.Score > 1:
+				return fmt.Errorf("ato: New: signal %q declares reason %q with score %v outside [0,1]", s.Name(), ri.Reason, ri.Score)
+			case signals.IsBuiltin(ri.Reason):
+				return fmt.Errorf("ato: New: signal %q declares %q, a built-in reason", s.Name(), ri.Reason)
+			case cfg.declared[ri.Reason].signal != "" && cfg.declared[ri.Reason].signal != s.Name():
+				return fmt.Errorf("ato: New: signals %q and %q both declare %q", cfg.declared[ri.Reason].signal, s.Name(), ri.Reason)
+			}
+			cfg.declared[ri.Reason] = declared{ri, s.Name()}
+		}
+	}
+	return nil
 }
 
 // Evaluate decides on an attempt. A verdict of challenge or deny is a
@@ -154,6 +197,7 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 	if !dec.Verdict.Valid() {
 		return Result{}, fmt.Errorf("ato: policy rule %q returned verdict %q", dec.Rule, dec.Verdict)
 	}
+	findings, dec = e.enforce(in, findings, dec)
 
 	res := Result{
 		EvaluationID:  id.New(),
@@ -165,6 +209,7 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 		Findings:      findings,
 		Rule:          dec.Rule,
 		Restrictions:  dec.Restrictions,
+		Shadow:        dec.Shadow,
 	}
 	c := e.commit(a, in, known, res)
 	if err := e.store.Commit(ctx, c); err != nil {
@@ -174,6 +219,32 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 		res.ChallengeID = c.Challenge.ID
 	}
 	return res, nil
+}
+
+// enforce applies what no policy may overrule: a held-back action from a
+// restricted device is denied, and a challenge past the user's hourly limit
+// becomes a deny with too_many_challenges.
+func (e *Engine) enforce(in *signals.Input, fs []signals.Finding, dec verdict.Decision) ([]signals.Finding, verdict.Decision) {
+	held := slices.ContainsFunc(fs, func(f signals.Finding) bool { return f.Reason == signals.RestrictedReason })
+	switch {
+	case held && dec.Verdict != verdict.Deny:
+		dec = verdict.Decision{Verdict: verdict.Deny, Rule: "restricted", Shadow: dec.Shadow}
+	case dec.Verdict.Challenges() && in.RecentChallenges >= e.cfg.limits.PerHour:
+		fs = append(fs, signals.Finding{
+			Reason: signals.ChallengeLimitReason,
+			Signal: "engine",
+			Detail: strconv.Itoa(in.RecentChallenges) + " challenges for the user in the last hour; at most " +
+				strconv.Itoa(e.cfg.limits.PerHour) + " are allowed, so rule " + dec.Rule + "'s " + string(dec.Verdict) + " becomes deny",
+			Evidence: map[string]string{
+				"challenges": strconv.Itoa(in.RecentChallenges),
+				"limit":      strconv.Itoa(e.cfg.limits.PerHour),
+				"rule":       dec.Rule,
+				"verdict":    string(dec.Verdict),
+			},
+		})
+		dec = verdict.Decision{Verdict: verdict.Deny, Rule: "challenge-limit", Shadow: dec.Shadow}
+	}
+	return fs, dec
 }
 
 // load reads the user's state in one store call and builds the signals'
@@ -213,6 +284,8 @@ func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.D
 		History:         st.Events,
 		KnownSince:      a.time.Add(-e.cfg.knownWindow),
 		Failures:        st.Failures,
+
+		RecentChallenges: st.Challenges,
 	}
 	ident := fingerprint.Identify(a.Fingerprint, a.LastFingerprint, st.Devices, st.Candidates, e.cfg.matchThreshold)
 	if ident.Match == signals.MatchNew {
@@ -270,6 +343,15 @@ func (e *Engine) detect(ctx context.Context, in *signals.Input) ([]signals.Findi
 			}
 			if math.IsNaN(f.Score) || f.Score < 0 || f.Score > 1 {
 				return nil, fmt.Errorf("ato: signal %q: reason %q: score %v is outside [0,1]", s.Name(), f.Reason, f.Score)
+			}
+			if _, ok := s.(signals.Declarer); ok {
+				d, declared := e.cfg.declared[f.Reason]
+				if !declared || d.signal != s.Name() {
+					return nil, fmt.Errorf("ato: signal %q: reason %q is not one it declares", s.Name(), f.Reason)
+				}
+				if f.Score == 0 {
+					f.Score = d.Score
+				}
 			}
 			f.Signal = s.Name()
 			all = append(all, f)
@@ -346,8 +428,13 @@ func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Re
 		if seen := userHashes(in, d.ID); len(seen) == 0 || seen[0] != a.Fingerprint {
 			c.Link.Hashes = fingerprint.Push(seen, a.Fingerprint) // else the stored ones stay
 		}
-		if res.Verdict.Restricts() {
-			c.Link.RestrictedUntil = a.time.Add(DefaultRestrictFor)
+	}
+	if res.Verdict.Restricts() && in.Device.ID != "" && (c.Link != nil || in.Device.Known) {
+		c.Restrict = &storage.Restriction{
+			DeviceID: in.Device.ID,
+			Now:      a.time,
+			Until:    a.time.Add(e.cfg.restrictFor),
+			Actions:  res.Restrictions,
 		}
 	}
 	if res.Verdict.Challenges() {
@@ -409,41 +496,6 @@ func (e *Engine) RecordFailure(ctx context.Context, r Request) error {
 	return nil
 }
 
-// SendChallengeCode sends a new one-time code for the challenge over the
-// channel, to the destination of the request that created it.
-func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch challenge.Channel) error {
-	if _, err := e.challenge(ctx, challengeID); err != nil {
-		return err
-	}
-	return fmt.Errorf("ato: send challenge code: %w", errors.ErrUnsupported)
-}
-
-// VerifyChallengeCode checks a code the person typed. A wrong code is
-// (false, nil) until the attempts run out.
-func (e *Engine) VerifyChallengeCode(ctx context.Context, challengeID, code string) (bool, error) {
-	if _, err := e.challenge(ctx, challengeID); err != nil {
-		return false, err
-	}
-	return false, fmt.Errorf("ato: verify challenge code: %w", errors.ErrUnsupported)
-}
-
-// CompleteChallenge completes a verified challenge: the device becomes
-// trusted for the user and the same reasons do not challenge again.
-func (e *Engine) CompleteChallenge(ctx context.Context, challengeID string) error {
-	if _, err := e.challenge(ctx, challengeID); err != nil {
-		return err
-	}
-	return fmt.Errorf("ato: complete challenge: %w", errors.ErrUnsupported)
-}
-
-func (e *Engine) challenge(ctx context.Context, challengeID string) (storage.Challenge, error) {
-	c, err := e.store.Challenge(ctx, challengeID)
-	if err != nil {
-		return storage.Challenge{}, fmt.Errorf("ato: challenge: %w", err)
-	}
-	return c, nil
-}
-
 // DeleteUser erases every record of the user.
 func (e *Engine) DeleteUser(ctx context.Context, user string) error {
 	if err := e.store.DeleteUser(ctx, user); err != nil {
@@ -496,4 +548,41 @@ func sane(l signals.Location) signals.Location {
 		l.AccuracyKm = 0
 	}
 	return l
+}
+
+// Explain renders the result as one line a person can read: the verdict,
+// what was found, the rule that decided and any shadow rule that would
+// have decided otherwise, e.g. "challenge: new device and new IP
+// 203.0.113.9 (first seen), rule new-device-new-network".
+func (r Result) Explain() string {
+	var b strings.Builder
+	b.WriteString(string(r.Verdict))
+	b.WriteString(": ")
+	var phrases []string
+	for _, f := range r.Findings {
+		if p := f.Summary(); !slices.Contains(phrases, p) {
+			phrases = append(phrases, p)
+		}
+	}
+	switch n := len(phrases); n {
+	case 0:
+		b.WriteString("nothing unusual")
+	case 1:
+		b.WriteString(phrases[0])
+	default:
+		b.WriteString(strings.Join(phrases[:n-1], ", "))
+		b.WriteString(" and ")
+		b.WriteString(phrases[n-1])
+	}
+	b.WriteString(", rule ")
+	b.WriteString(r.Rule)
+	for _, s := range r.Shadow {
+		if s.Preempts && s.Verdict != r.Verdict {
+			b.WriteString("; shadow rule ")
+			b.WriteString(s.Rule)
+			b.WriteString(" would ")
+			b.WriteString(string(s.Verdict))
+		}
+	}
+	return b.String()
 }

@@ -54,11 +54,11 @@ var stores = map[string]func(t *testing.T) storage.Store{
 }
 
 // eachStore runs fn once per store, with a fresh store and engine.
-func eachStore(t *testing.T, fn func(t *testing.T, h *harness)) {
+func eachStore(t *testing.T, fn func(t *testing.T, h *harness), opts ...ato.Option) {
 	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, newHarness(t, open(t)))
+			fn(t, newHarness(t, open(t), opts...))
 		})
 	}
 }
@@ -476,7 +476,8 @@ func (s staticSignal) Detect(_ context.Context, in *signals.Input) ([]signals.Fi
 
 func TestPluginSignals(t *testing.T) {
 	t.Parallel()
-	breached := staticSignal{name: "breached", findings: []signals.Finding{{Reason: "breached_password", Score: 0.9, Detail: "password seen in a breach"}}}
+	breached := declaringSignal{staticSignal{name: "breached", findings: []signals.Finding{{Reason: "breached_password", Score: 0.9, Detail: "password seen in a breach"}}},
+		[]signals.ReasonInfo{{Reason: "breached_password", Score: 0.6}}}
 	policy := append(verdict.Rules{{Name: "breached", When: verdict.Reason("breached_password"), Verdict: verdict.Challenge}}, verdict.Default()...)
 	h := newHarness(t, memstore.New(), ato.WithSignals(breached), ato.WithPolicy(policy))
 	res := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})

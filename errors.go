@@ -34,3 +34,37 @@ func excerpt(s string) string {
 	}
 	return strconv.Quote(s)
 }
+
+// Challenge errors. Each is matched with errors.Is; the error returned
+// carries the challenge id.
+var (
+	// ErrChallengeNotFound: no challenge has the id. It also matches
+	// storage.ErrNotFound.
+	ErrChallengeNotFound = errors.New("ato: challenge not found")
+	// ErrChallengeExpired: the challenge, or its code, is past its time.
+	ErrChallengeExpired = errors.New("ato: challenge expired")
+	// ErrChallengeFailed: the verification attempts ran out, or a newer
+	// challenge for the same user and device replaced this one.
+	ErrChallengeFailed = errors.New("ato: challenge failed")
+	// ErrChallengeCompleted: the challenge was already completed.
+	ErrChallengeCompleted = errors.New("ato: challenge already completed")
+	// ErrChallengeNotVerified: completing a challenge whose code was not
+	// verified, or verifying one whose code was never sent.
+	ErrChallengeNotVerified = errors.New("ato: challenge not verified")
+	// ErrRateLimited: too many sends, sends too close together, or too many
+	// challenges for the user in the last hour.
+	ErrRateLimited = errors.New("ato: rate limited")
+	// ErrNoDestination: the request that created the challenge gave no
+	// address for the channel (no email for email, no phone for SMS), or
+	// the user has no confirmed authenticator for TOTP.
+	ErrNoDestination = errors.New("ato: no destination for the channel")
+	// ErrNoSender: sending needs a sender; see WithSender.
+	ErrNoSender = errors.New("ato: no sender configured")
+	// ErrFactorRefused: enrolling or changing a second factor was refused
+	// because the session is challenged or restricted.
+	ErrFactorRefused = errors.New("ato: second factor change refused")
+)
+
+// ErrChallengeVerified: the challenge's code was already verified; complete
+// it rather than sending or verifying another code.
+var ErrChallengeVerified = errors.New("ato: challenge already verified")

@@ -1,6 +1,7 @@
 package ato
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -32,6 +33,32 @@ const (
 	MinSecretLen = 32
 )
 
+// ChallengeLimits bound what a challenge allows; see [WithChallengeLimits].
+// A zero field takes its default.
+type ChallengeLimits struct {
+	// CodeTTL: a code is valid this long from its sending. Default 10 min.
+	CodeTTL time.Duration
+	// MaxAttempts wrong codes fail the challenge. Default 5.
+	MaxAttempts int
+	// MaxSends codes may be sent per challenge, at least SendSpacing
+	// apart. Defaults 3 and 30 s.
+	MaxSends    int
+	SendSpacing time.Duration
+	// PerHour challenges may be created per user in an hour; an
+	// evaluation that would create one more is denied with
+	// too_many_challenges. Default 10.
+	PerHour int
+}
+
+// DefaultChallengeLimits are the limits without [WithChallengeLimits].
+var DefaultChallengeLimits = ChallengeLimits{
+	CodeTTL:     10 * time.Minute,
+	MaxAttempts: 5,
+	MaxSends:    3,
+	SendSpacing: 30 * time.Second,
+	PerHour:     10,
+}
+
 // Option configures an [Engine].
 type Option func(*config) error
 
@@ -46,6 +73,10 @@ type config struct {
 	historyAge   time.Duration
 	knownWindow  time.Duration
 	challengeTTL time.Duration
+	limits       ChallengeLimits
+	restrictFor  time.Duration
+	// declared are the reasons plug-ins declare, by reason.
+	declared map[signals.Reason]declared
 	// matchThreshold is the least similarity of a fuzzy device match.
 	matchThreshold float64
 
@@ -62,6 +93,12 @@ type config struct {
 	allowList, denyList       *signals.List
 }
 
+// declared is a reason a plug-in declares, and the plug-in's name.
+type declared struct {
+	signals.ReasonInfo
+	signal string
+}
+
 // builtin returns the built-in signals, in the order they run.
 func builtin(c *config) []signals.Signal {
 	s := []signals.Signal{
@@ -76,6 +113,7 @@ func builtin(c *config) []signals.Signal {
 		signals.CredentialStuffing(c.stuffingUsers, c.stuffingWindow),
 		signals.MultipleAccounts(c.accountsAtSignup, c.accountsAtLogin, c.accountsWindow),
 		signals.MissingFingerprint(),
+		signals.Restricted(),
 	}
 	if c.allowList != nil || c.denyList != nil {
 		s = append(s, signals.Lists(c.allowList, c.denyList))
@@ -91,6 +129,8 @@ func defaults() config {
 		historyAge:   DefaultHistoryAge,
 		knownWindow:  DefaultKnownWindow,
 		challengeTTL: DefaultChallengeTTL,
+		limits:       DefaultChallengeLimits,
+		restrictFor:  DefaultRestrictFor,
 
 		matchThreshold: fingerprint.DefaultThreshold,
 
@@ -179,6 +219,40 @@ func WithSecret(key []byte) Option {
 			return fmt.Errorf("ato: WithSecret: key is %d bytes; at least %d are needed", len(key), MinSecretLen)
 		}
 		c.secret = append([]byte(nil), key...)
+		return nil
+	}
+}
+
+// WithChallengeLimits sets the limits of challenges; zero fields keep
+// their defaults ([DefaultChallengeLimits]). The challenge itself ends
+// after ttl (default [DefaultChallengeTTL]; 0 keeps it).
+func WithChallengeLimits(l ChallengeLimits, ttl time.Duration) Option {
+	return func(c *config) error {
+		if l.CodeTTL < 0 || l.MaxAttempts < 0 || l.MaxSends < 0 || l.SendSpacing < 0 || l.PerHour < 0 || ttl < 0 {
+			return fmt.Errorf("ato: WithChallengeLimits: negative limit in %+v, ttl %v", l, ttl)
+		}
+		d := DefaultChallengeLimits
+		c.limits = ChallengeLimits{
+			CodeTTL:     cmp.Or(l.CodeTTL, d.CodeTTL),
+			MaxAttempts: cmp.Or(l.MaxAttempts, d.MaxAttempts),
+			MaxSends:    cmp.Or(l.MaxSends, d.MaxSends),
+			SendSpacing: cmp.Or(l.SendSpacing, d.SendSpacing),
+			PerHour:     cmp.Or(l.PerHour, d.PerHour),
+		}
+		c.challengeTTL = cmp.Or(ttl, c.challengeTTL)
+		return nil
+	}
+}
+
+// WithRestrictFor sets how long a restrict verdict holds back actions on
+// the user's device, unless a challenge from it completes. Default:
+// [DefaultRestrictFor].
+func WithRestrictFor(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("ato: WithRestrictFor: %v is not positive", d)
+		}
+		c.restrictFor = d
 		return nil
 	}
 }

@@ -159,6 +159,9 @@ type Input struct {
 	// Failures counts recent failed attempts for the user and from the
 	// network.
 	Failures storage.FailureCounts
+	// RecentChallenges is the number of the user's challenges created in
+	// the last hour.
+	RecentChallenges int
 	// DeviceUsers is the number of users with a recent login from the
 	// attempt's device (the user included if they have one).
 	DeviceUsers int

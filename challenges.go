@@ -1,0 +1,504 @@
+package ato
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/fingerprint"
+	"github.com/atoguard/ato/internal/id"
+	"github.com/atoguard/ato/signals"
+	"github.com/atoguard/ato/storage"
+)
+
+// maxCodeLen bounds what VerifyChallengeCode reads of a typed code.
+const maxCodeLen = 32
+
+// ChallengeInfo is what an application shows on a challenge page. It never
+// holds a code; destinations are masked.
+type ChallengeInfo struct {
+	ID, User string
+	// Status is one of pending, sent, verified, completed, failed, expired,
+	// overridden.
+	Status  storage.ChallengeStatus
+	Reasons []signals.Reason
+	// Channels a code can be sent on: email and sms when the request that
+	// created the challenge gave an address or number, totp when the user
+	// has a confirmed authenticator.
+	Channels []challenge.Channel
+	// Email and Phone are masked: "a•••@example.com", "•••4567".
+	Email, Phone string
+	// Channel is where the current code went; Sends counts the sends.
+	Channel challenge.Channel
+	Sends   int
+	// Attempts counts wrong codes; AttemptsLeft how many more are allowed.
+	Attempts, AttemptsLeft int
+	CreatedAt              time.Time
+	// ExpiresAt is when the challenge ends; CodeExpiresAt when the current
+	// code does (zero before the first send).
+	ExpiresAt, CodeExpiresAt time.Time
+}
+
+// Challenge describes a challenge. An application should check that
+// User is the user of the session asking before it shows the page or acts
+// on the challenge.
+func (e *Engine) Challenge(ctx context.Context, challengeID string) (ChallengeInfo, error) {
+	c, err := e.challenge(ctx, challengeID)
+	if err != nil {
+		return ChallengeInfo{}, err
+	}
+	status := c.Status
+	if status.Open() && !e.cfg.now().Before(c.ExpiresAt) {
+		status = storage.ChallengeExpired
+	}
+	info := ChallengeInfo{
+		ID:           c.ID,
+		User:         c.User,
+		Status:       status,
+		Email:        maskEmail(c.Email),
+		Phone:        maskPhone(c.Phone),
+		Channel:      challenge.Channel(c.Channel),
+		Sends:        c.Sends,
+		Attempts:     c.Attempts,
+		AttemptsLeft: max(0, e.cfg.limits.MaxAttempts-c.Attempts),
+		CreatedAt:    c.CreatedAt,
+		ExpiresAt:    c.ExpiresAt,
+	}
+	for _, r := range c.Reasons {
+		info.Reasons = append(info.Reasons, signals.Reason(r))
+	}
+	if c.Email != "" {
+		info.Channels = append(info.Channels, challenge.Email)
+	}
+	if c.Phone != "" {
+		info.Channels = append(info.Channels, challenge.SMS)
+	}
+	if f, err := e.store.Factor(ctx, c.User, factorTOTP); err == nil && f.Confirmed {
+		info.Channels = append(info.Channels, challenge.TOTP)
+	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return ChallengeInfo{}, fmt.Errorf("ato: challenge: %w", err)
+	}
+	if !c.SentAt.IsZero() && c.Channel != string(challenge.TOTP) {
+		info.CodeExpiresAt = e.codeExpiry(c)
+	}
+	return info, nil
+}
+
+// SendChallengeCode sends a new one-time code for the challenge over the
+// channel, to the destination of the request that created it; the code it
+// replaces stops working. For [challenge.TOTP] nothing is sent: the person
+// reads the code from their authenticator app, and this call only selects
+// the channel.
+//
+// Errors: [ErrNoDestination] when the request gave no address for the
+// channel, [ErrNoSender] without [WithSender], [ErrRateLimited] past the
+// sends per challenge or too soon after the last send, and the challenge
+// errors ([ErrChallengeNotFound], [ErrChallengeExpired], …).
+func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch challenge.Channel) error {
+	if ch != challenge.Email && ch != challenge.SMS && ch != challenge.TOTP {
+		return invalid("channel", "must be email, sms or totp, not "+excerpt(string(ch)))
+	}
+	c, err := e.challenge(ctx, challengeID)
+	if err != nil {
+		return err
+	}
+	var to string
+	switch ch {
+	case challenge.Email:
+		to = c.Email
+	case challenge.SMS:
+		to = c.Phone
+	case challenge.TOTP:
+		f, err := e.store.Factor(ctx, c.User, factorTOTP)
+		if errors.Is(err, storage.ErrNotFound) || err == nil && !f.Confirmed {
+			return fmt.Errorf("%w: the user has no confirmed authenticator app (challenge %q)", ErrNoDestination, c.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("ato: send challenge code: %w", err)
+		}
+	}
+	if ch != challenge.TOTP {
+		if to == "" {
+			return fmt.Errorf("%w: the request that created challenge %q gave no %s", ErrNoDestination, c.ID, destinationName(ch))
+		}
+		if e.cfg.sender == nil {
+			return fmt.Errorf("%w: cannot send challenge %q by %s", ErrNoSender, c.ID, ch)
+		}
+	}
+
+	now := e.cfg.now()
+	var code string
+	var hash []byte
+	if ch != challenge.TOTP {
+		if code, err = challenge.NewCode(); err != nil {
+			return fmt.Errorf("ato: send challenge code: %w", err)
+		}
+		hash = challenge.HashCode(e.cfg.secret, c.ID, code)
+	}
+	var expired bool
+	c, err = e.store.UpdateChallenge(ctx, c.ID, func(c *storage.Challenge) error {
+		if err := e.usable(c, now); err != nil {
+			if errors.Is(err, ErrChallengeExpired) && c.Status.Open() {
+				c.Status, c.UpdatedAt, expired = storage.ChallengeExpired, now, true
+				return nil
+			}
+			return err
+		}
+		if c.Status == storage.ChallengeVerified {
+			return fmt.Errorf("%w: challenge %q", ErrChallengeVerified, c.ID)
+		}
+		if c.Sends >= e.cfg.limits.MaxSends {
+			return fmt.Errorf("%w: challenge %q already had %d codes sent", ErrRateLimited, c.ID, c.Sends)
+		}
+		if wait := c.SentAt.Add(e.cfg.limits.SendSpacing).Sub(now); !c.SentAt.IsZero() && wait > 0 {
+			return fmt.Errorf("%w: challenge %q: wait %v before sending another code", ErrRateLimited, c.ID, wait.Round(time.Second))
+		}
+		c.Status, c.Channel, c.CodeHash = storage.ChallengeSent, string(ch), hash
+		c.Sends++
+		c.SentAt, c.UpdatedAt = now, now
+		return nil
+	})
+	if err != nil {
+		return e.challengeErr("send challenge code", challengeID, err)
+	}
+	if expired {
+		return fmt.Errorf("%w: challenge %q", ErrChallengeExpired, c.ID)
+	}
+	if err := e.record(ctx, c, storage.KindChallengeSent, now, false); err != nil {
+		return err
+	}
+	if ch == challenge.TOTP {
+		return nil
+	}
+	m := challenge.Message{ChallengeID: c.ID, User: c.User, Channel: ch, To: to, Code: code, ExpiresAt: e.codeExpiry(c)}
+	if err := e.cfg.sender.Send(ctx, m); err != nil {
+		return fmt.Errorf("ato: send challenge code %q by %s: %w", c.ID, ch, err)
+	}
+	return nil
+}
+
+// VerifyChallengeCode checks a code the person typed, in constant time.
+// A wrong code is (false, nil) while attempts remain; the attempt that uses
+// the last one fails the challenge, and from then on it returns
+// [ErrChallengeFailed]. Attempts are counted atomically, so concurrent
+// guesses cannot go past the limit. A right code verifies the challenge;
+// [Engine.CompleteChallenge] then lets the person in.
+func (e *Engine) VerifyChallengeCode(ctx context.Context, challengeID, code string) (bool, error) {
+	if code == "" {
+		return false, invalid("code", "required")
+	}
+	if len(code) > maxCodeLen || !utf8.ValidString(code) {
+		return false, invalid("code", "not a code")
+	}
+	c, err := e.challenge(ctx, challengeID)
+	if err != nil {
+		return false, err
+	}
+	now := e.cfg.now()
+	if c.Channel == string(challenge.TOTP) {
+		return e.verifyTOTP(ctx, c, code, now)
+	}
+	var ok, expired bool
+	c, err = e.store.UpdateChallenge(ctx, c.ID, func(c *storage.Challenge) error {
+		if err := e.verifiable(c, now); err != nil {
+			if errors.Is(err, ErrChallengeExpired) && !now.Before(c.ExpiresAt) {
+				c.Status, c.UpdatedAt, expired = storage.ChallengeExpired, now, true
+				return nil
+			}
+			return err
+		}
+		ok = challenge.CodeMatches(e.cfg.secret, c.ID, code, c.CodeHash)
+		e.settle(c, ok, now)
+		return nil
+	})
+	if err != nil {
+		return false, e.challengeErr("verify challenge code", challengeID, err)
+	}
+	if expired {
+		return false, fmt.Errorf("%w: challenge %q", ErrChallengeExpired, c.ID)
+	}
+	return ok, e.recordVerify(ctx, c, now)
+}
+
+// verifyTOTP checks a code from the user's authenticator: first it takes
+// one attempt from the challenge, then it checks the code against the
+// factor (which remembers the last accepted time step, so that no code
+// works twice), then it records the outcome.
+func (e *Engine) verifyTOTP(ctx context.Context, c storage.Challenge, code string, now time.Time) (bool, error) {
+	_, err := e.store.UpdateChallenge(ctx, c.ID, func(c *storage.Challenge) error {
+		if err := e.verifiable(c, now); err != nil {
+			return err
+		}
+		c.Attempts++
+		c.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return false, e.challengeErr("verify challenge code", c.ID, err)
+	}
+	ok, err := e.checkTOTP(ctx, c.User, code, now)
+	if err != nil {
+		return false, err
+	}
+	c, err = e.store.UpdateChallenge(ctx, c.ID, func(c *storage.Challenge) error {
+		if c.Status != storage.ChallengeSent { // a concurrent attempt settled it
+			if err := e.usable(c, now); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: challenge %q", ErrChallengeVerified, c.ID)
+		}
+		c.Attempts-- // settle counts it again
+		e.settle(c, ok, now)
+		return nil
+	})
+	if err != nil {
+		return false, e.challengeErr("verify challenge code", c.ID, err)
+	}
+	return ok, e.recordVerify(ctx, c, now)
+}
+
+// settle counts an attempt and moves the challenge to verified, or to
+// failed when it was the last one.
+func (e *Engine) settle(c *storage.Challenge, ok bool, now time.Time) {
+	c.Attempts++
+	c.UpdatedAt = now
+	switch {
+	case ok:
+		c.Status, c.CodeHash = storage.ChallengeVerified, nil
+	case c.Attempts >= e.cfg.limits.MaxAttempts:
+		c.Status, c.CodeHash = storage.ChallengeFailed, nil
+	}
+}
+
+func (e *Engine) recordVerify(ctx context.Context, c storage.Challenge, now time.Time) error {
+	switch c.Status {
+	case storage.ChallengeVerified:
+		return e.record(ctx, c, storage.KindChallengeVerified, now, false)
+	case storage.ChallengeFailed:
+		return e.record(ctx, c, storage.KindChallengeFailed, now, false)
+	}
+	return nil
+}
+
+// CompleteChallenge completes a verified challenge, once: the challenged
+// attempt becomes a successful login, so its device is trusted and its IP
+// and country known for the user, and the restriction on that device is
+// lifted. The next evaluation from that device and IP is allowed without
+// the reasons that caused the challenge.
+//
+// Completing a challenge that was not verified returns
+// [ErrChallengeNotVerified]; completing it again, or concurrently, returns
+// [ErrChallengeCompleted] to all but one caller.
+func (e *Engine) CompleteChallenge(ctx context.Context, challengeID string) error {
+	c, err := e.challenge(ctx, challengeID)
+	if err != nil {
+		return err
+	}
+	now := e.cfg.now()
+	if c.Status != storage.ChallengeVerified {
+		if err := e.usable(&c, now); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: challenge %q is %s", ErrChallengeNotVerified, c.ID, c.Status)
+	}
+	if !now.Before(c.ExpiresAt) {
+		return fmt.Errorf("%w: challenge %q ended at %s", ErrChallengeExpired, c.ID, c.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	ev := c.Attempt
+	ev.ID = id.New()
+	ev.User = c.User
+	ev.Time = now
+	ev.Kind = storage.KindChallengeCompleted
+	ev.Verdict = "allow"
+	ev.Success = true
+	ev.ChallengeID = c.ID
+	ev.Reasons = slices.Clone(c.Reasons)
+	cm := storage.Commit{
+		User:         c.User,
+		Event:        &ev,
+		MaxHistory:   e.cfg.maxHistory,
+		HistorySince: now.Add(-e.cfg.historyAge),
+		Transition: &storage.Transition{
+			ChallengeID: c.ID,
+			From:        []storage.ChallengeStatus{storage.ChallengeVerified},
+			To:          storage.ChallengeCompleted,
+			At:          now,
+		},
+	}
+	if c.DeviceID != "" && c.Fingerprint != "" {
+		dev, hashes, err := e.userDevice(ctx, c.User, c.DeviceID)
+		if err != nil {
+			return err
+		}
+		dev = fingerprint.Observe(dev, c.Fingerprint, now)
+		cm.Device = &dev
+		cm.Link = &storage.Link{
+			User: c.User, DeviceID: dev.ID, FirstSeen: now, LastSeen: now, Trusted: true,
+			Hashes: fingerprint.Push(hashes, c.Fingerprint),
+		}
+		cm.Lift = dev.ID
+	}
+	if err := e.store.Commit(ctx, cm); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			if cur, gerr := e.challenge(ctx, c.ID); gerr == nil {
+				if err := e.usable(&cur, now); err != nil {
+					return err
+				}
+			}
+			return fmt.Errorf("%w: challenge %q", ErrChallengeCompleted, c.ID)
+		}
+		return fmt.Errorf("ato: complete challenge: %w", err)
+	}
+	return nil
+}
+
+// userDevice returns the stored device (a new record if it was never
+// stored) and the hashes the user saw from it.
+func (e *Engine) userDevice(ctx context.Context, user, deviceID string) (storage.Device, []string, error) {
+	uds, err := e.store.UserDevices(ctx, user)
+	if err != nil {
+		return storage.Device{}, nil, fmt.Errorf("ato: complete challenge: %w", err)
+	}
+	for _, ud := range uds {
+		if ud.DeviceID == deviceID {
+			return ud.Device, fingerprint.KnownHashes(ud), nil
+		}
+	}
+	d, err := e.store.Device(ctx, deviceID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Device{ID: deviceID}, nil, nil
+	}
+	if err != nil {
+		return storage.Device{}, nil, fmt.Errorf("ato: complete challenge: %w", err)
+	}
+	return d, nil, nil
+}
+
+// usable returns the error for a challenge that cannot move forward: done,
+// failed, replaced or past its end.
+func (e *Engine) usable(c *storage.Challenge, now time.Time) error {
+	switch c.Status {
+	case storage.ChallengeCompleted:
+		return fmt.Errorf("%w: challenge %q", ErrChallengeCompleted, c.ID)
+	case storage.ChallengeFailed:
+		return fmt.Errorf("%w: challenge %q: no attempts left", ErrChallengeFailed, c.ID)
+	case storage.ChallengeOverridden:
+		return fmt.Errorf("%w: challenge %q was replaced by a newer challenge for the same device", ErrChallengeFailed, c.ID)
+	case storage.ChallengeExpired:
+		return fmt.Errorf("%w: challenge %q", ErrChallengeExpired, c.ID)
+	}
+	if !now.Before(c.ExpiresAt) {
+		return fmt.Errorf("%w: challenge %q ended at %s", ErrChallengeExpired, c.ID, c.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// verifiable returns the error for a challenge whose code cannot be checked
+// now.
+func (e *Engine) verifiable(c *storage.Challenge, now time.Time) error {
+	if err := e.usable(c, now); err != nil {
+		return err
+	}
+	switch {
+	case c.Status == storage.ChallengeVerified:
+		return fmt.Errorf("%w: challenge %q", ErrChallengeVerified, c.ID)
+	case c.Status != storage.ChallengeSent:
+		return fmt.Errorf("%w: no code was sent for challenge %q", ErrChallengeNotVerified, c.ID)
+	case c.Attempts >= e.cfg.limits.MaxAttempts:
+		return fmt.Errorf("%w: challenge %q: no attempts left", ErrChallengeFailed, c.ID)
+	case c.Channel != string(challenge.TOTP) && !now.Before(e.codeExpiry(*c)):
+		return fmt.Errorf("%w: the code of challenge %q expired; send a new one", ErrChallengeExpired, c.ID)
+	}
+	return nil
+}
+
+// codeExpiry is when the current code stops working: CodeTTL after it was
+// sent, and never after the challenge ends.
+func (e *Engine) codeExpiry(c storage.Challenge) time.Time {
+	t := c.SentAt.Add(e.cfg.limits.CodeTTL)
+	if c.ExpiresAt.Before(t) {
+		return c.ExpiresAt
+	}
+	return t
+}
+
+// challengeErr wraps a store error of a challenge update.
+func (e *Engine) challengeErr(op, challengeID string, err error) error {
+	for _, s := range []error{ErrChallengeCompleted, ErrChallengeFailed, ErrChallengeExpired, ErrChallengeNotVerified, ErrChallengeVerified, ErrRateLimited} {
+		if errors.Is(err, s) {
+			return err
+		}
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: %q: %w", ErrChallengeNotFound, challengeID, err)
+	}
+	return fmt.Errorf("ato: %s: %w", op, err)
+}
+
+// record adds a challenge transition to the user's history.
+func (e *Engine) record(ctx context.Context, c storage.Challenge, kind string, now time.Time, success bool) error {
+	ev := storage.Event{
+		ID:          id.New(),
+		User:        c.User,
+		Time:        now,
+		Kind:        kind,
+		Action:      c.Attempt.Action,
+		Success:     success,
+		DeviceID:    c.DeviceID,
+		IP:          c.Attempt.IP,
+		Network:     c.Attempt.Network,
+		ChallengeID: c.ID,
+	}
+	err := e.store.Commit(ctx, storage.Commit{User: c.User, Event: &ev, MaxHistory: e.cfg.maxHistory, HistorySince: now.Add(-e.cfg.historyAge)})
+	if err != nil {
+		return fmt.Errorf("ato: record %s: %w", kind, err)
+	}
+	return nil
+}
+
+func (e *Engine) challenge(ctx context.Context, challengeID string) (storage.Challenge, error) {
+	if challengeID == "" || len(challengeID) > 64 {
+		return storage.Challenge{}, invalid("challenge_id", "must be a challenge id")
+	}
+	c, err := e.store.Challenge(ctx, challengeID)
+	if err != nil {
+		return storage.Challenge{}, e.challengeErr("challenge", challengeID, err)
+	}
+	return c, nil
+}
+
+func destinationName(ch challenge.Channel) string {
+	if ch == challenge.SMS {
+		return "phone number"
+	}
+	return "email address"
+}
+
+// maskEmail keeps the first letter and the domain: "a•••@example.com".
+func maskEmail(s string) string {
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 {
+		return maskTail(s, 0)
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	return string(r) + "•••" + s[at:]
+}
+
+// maskPhone keeps the last four characters: "•••4567".
+func maskPhone(s string) string { return maskTail(s, 4) }
+
+func maskTail(s string, keep int) string {
+	if s == "" {
+		return ""
+	}
+	rs := []rune(s)
+	if len(rs) <= keep {
+		return "•••"
+	}
+	return "•••" + string(rs[len(rs)-keep:])
+}

@@ -1,0 +1,147 @@
+package ato
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/storage"
+	"github.com/atoguard/ato/verdict"
+)
+
+// Factor kinds in the store: a confirmed authenticator, and one being
+// enrolled.
+const (
+	factorTOTP        = "totp"
+	factorTOTPPending = "totp_pending"
+)
+
+// ActionMFAChange is the action an enrolment is evaluated as; restrictions
+// hold it back by default.
+const ActionMFAChange Action = "mfa_change"
+
+// EnrollmentTTL is how long an authenticator enrolment waits for its first
+// code.
+const EnrollmentTTL = 15 * time.Minute
+
+// EnrollTOTP starts enrolling an authenticator app for r.User and returns
+// its key: the secret, the otpauth:// URL and a QR code to show once. The
+// user's current authenticator, if any, keeps working until
+// [Engine.ConfirmTOTP] accepts a first code from the new one.
+//
+// r describes the session asking, as for a login; it is evaluated as the
+// action mfa_change, and unless the verdict is allow the enrolment is
+// refused with [ErrFactorRefused]: someone who only has the password, on a
+// challenged or restricted session, must not add their own factor.
+func (e *Engine) EnrollTOTP(ctx context.Context, r Request, issuer string) (challenge.TOTPKey, error) {
+	if issuer == "" {
+		return challenge.TOTPKey{}, invalid("issuer", "required")
+	}
+	if err := e.mayChangeFactor(ctx, r); err != nil {
+		return challenge.TOTPKey{}, err
+	}
+	key, err := challenge.NewTOTPKey(issuer, r.User)
+	if err != nil {
+		return challenge.TOTPKey{}, fmt.Errorf("ato: enroll: %w", err)
+	}
+	sealed, err := challenge.SealSecret(e.cfg.secret, []byte(key.Secret))
+	if err != nil {
+		return challenge.TOTPKey{}, fmt.Errorf("ato: enroll: %w", err)
+	}
+	now := e.cfg.now()
+	f := storage.Factor{User: r.User, Kind: factorTOTPPending, Secret: sealed, CreatedAt: now, UpdatedAt: now}
+	if err := e.store.PutFactor(ctx, f); err != nil {
+		return challenge.TOTPKey{}, fmt.Errorf("ato: enroll: %w", err)
+	}
+	if err := e.factorEvent(ctx, r.User, storage.KindFactorEnrolled, now); err != nil {
+		return challenge.TOTPKey{}, err
+	}
+	return key, nil
+}
+
+// ConfirmTOTP finishes an enrolment with a first code from the app; the
+// new authenticator replaces the old one. r is evaluated as for
+// [Engine.EnrollTOTP]. A wrong code is (false, nil); the enrolment stays
+// open for [EnrollmentTTL].
+func (e *Engine) ConfirmTOTP(ctx context.Context, r Request, code string) (bool, error) {
+	if code == "" || len(code) > maxCodeLen {
+		return false, invalid("code", "not a code")
+	}
+	if err := e.mayChangeFactor(ctx, r); err != nil {
+		return false, err
+	}
+	now := e.cfg.now()
+	p, err := e.store.Factor(ctx, r.User, factorTOTPPending)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && now.Sub(p.CreatedAt) > EnrollmentTTL {
+		return false, fmt.Errorf("%w: no authenticator enrolment is waiting for user %q", ErrNoDestination, r.User)
+	}
+	if err != nil {
+		return false, fmt.Errorf("ato: confirm: %w", err)
+	}
+	secret, err := challenge.OpenSecret(e.cfg.secret, p.Secret)
+	if err != nil {
+		return false, fmt.Errorf("ato: confirm: %w", err)
+	}
+	step, ok := challenge.VerifyTOTP(string(secret), code, now, 0)
+	if !ok {
+		return false, nil
+	}
+	f := storage.Factor{User: r.User, Kind: factorTOTP, Secret: p.Secret, Confirmed: true, LastStep: step, CreatedAt: now, UpdatedAt: now}
+	if err := e.store.PutFactor(ctx, f); err != nil {
+		return false, fmt.Errorf("ato: confirm: %w", err)
+	}
+	if err := e.store.DeleteFactor(ctx, r.User, factorTOTPPending); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return false, fmt.Errorf("ato: confirm: %w", err)
+	}
+	return true, e.factorEvent(ctx, r.User, storage.KindFactorConfirmed, now)
+}
+
+// mayChangeFactor evaluates the session as an mfa_change and refuses
+// anything but allow.
+func (e *Engine) mayChangeFactor(ctx context.Context, r Request) error {
+	r.Action = ActionMFAChange
+	res, err := e.Evaluate(ctx, r)
+	if err != nil {
+		return err
+	}
+	if res.Verdict != verdict.Allow {
+		return fmt.Errorf("%w: %s", ErrFactorRefused, res.Explain())
+	}
+	return nil
+}
+
+// checkTOTP checks a code against the user's confirmed authenticator and,
+// atomically, remembers its time step so the code is not accepted again.
+func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time) (bool, error) {
+	var ok bool
+	_, err := e.store.UpdateFactor(ctx, user, factorTOTP, func(f *storage.Factor) error {
+		secret, err := challenge.OpenSecret(e.cfg.secret, f.Secret)
+		if err != nil {
+			return err
+		}
+		step, match := challenge.VerifyTOTP(string(secret), code, now, f.LastStep)
+		if !match {
+			return errWrongCode
+		}
+		ok = true
+		f.LastStep, f.UpdatedAt = step, now
+		return nil
+	})
+	switch {
+	case errors.Is(err, errWrongCode):
+		return false, nil
+	case errors.Is(err, storage.ErrNotFound):
+		return false, fmt.Errorf("%w: user %q has no authenticator app", ErrNoDestination, user)
+	case err != nil:
+		return false, fmt.Errorf("ato: check authenticator code: %w", err)
+	}
+	return ok, nil
+}
+
+var errWrongCode = errors.New("wrong code")
+
+func (e *Engine) factorEvent(ctx context.Context, user, kind string, now time.Time) error {
+	return e.record(ctx, storage.Challenge{User: user}, kind, now, false)
+}
