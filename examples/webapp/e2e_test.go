@@ -1,0 +1,312 @@
+//go:build e2e
+
+// The end-to-end test: the demo in-process, real Chromium profiles making
+// real fingerprints with ato.js and with the Rupt SDK. It needs Debian's
+// chromium (or chromium-browser, google-chrome) on PATH and the SDK in
+// node_modules (npm ci in examples/webapp). Run it with
+//
+//	go test -tags e2e -count=1 -v ./examples/webapp/ -run E2E
+//
+// Screenshots of every step go to $ATO_E2E_SCREENSHOTS, or to the folder
+// screenshots next to this file.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/device"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/atoguard/ato/fingerprint"
+)
+
+// stepTimeout bounds one step: a navigation or a form, with hashing.
+const stepTimeout = 60 * time.Second
+
+func TestE2E(t *testing.T) {
+	chromium := findChromium(t)
+	shots := screenshotDir(t)
+	ruptDir, err := filepath.Abs(filepath.Join("node_modules", "rupt"))
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(ruptDir, "index.js"))
+	require.NoError(t, err, "the Rupt SDK is not installed: run npm ci in examples/webapp")
+
+	srv, err := newServer(config{DBPath: filepath.Join(t.TempDir(), "demo.db"), RuptDir: ruptDir})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ts.Close()
+		assert.NoError(t, srv.Close())
+	})
+	run := &e2e{t: t, base: ts.URL, shots: shots}
+
+	desktop := run.profile(chromium, "desktop")
+	phone := run.profile(chromium, "phone", chromedp.Emulate(device.IPhone13))
+
+	// 1. alice on the desktop: allowed.
+	first := desktop.login("alice", "wonderland", "", "ato")
+	assert.Equal(t, "allow", first.Verdict)
+	require.True(t, fingerprint.IsFuzzy(first.Fingerprint), "ato.js made %q", first.Fingerprint)
+	assert.Equal(t, "ato.js/1", first.Version)
+	assert.Equal(t, first.Fingerprint, desktop.eval(`localStorage.getItem("ato_last_fp")`), "the accepted hash is saved")
+
+	// 2. Again: allowed, the same device.
+	second := desktop.login("alice", "wonderland", "", "ato")
+	assert.Equal(t, "allow", second.Verdict)
+	assert.Equal(t, first.Device, second.Device)
+	assert.Equal(t, first.Fingerprint, second.Fingerprint, "ato.js is stable in one profile")
+
+	// 3. A phone from another IP: challenged, another device.
+	const phoneIP = "89.160.20.112"
+	challenged := phone.login("alice", "wonderland", phoneIP, "ato")
+	require.Equal(t, "challenge", challenged.Verdict)
+	require.True(t, fingerprint.IsFuzzy(challenged.Fingerprint))
+	assert.NotEqual(t, first.Device, challenged.Device)
+	require.NotEmpty(t, challenged.Challenge)
+	t.Logf("ato.js: desktop and phone hashes are %.3f alike", fingerprint.Similarity(first.Fingerprint, challenged.Fingerprint))
+	assert.Empty(t, phone.eval(`localStorage.getItem("ato_last_fp") || ""`), "a challenged hash is not saved")
+
+	// 4. Send a code by email.
+	sent := phone.submit("send-code", `#send-email`)
+	assert.Equal(t, "challenge", sent.Page)
+
+	// 5. alice reads it in the outbox, on her desktop.
+	desktop.open("outbox", "/outbox")
+	code := desktop.eval(fmt.Sprintf(`document.querySelector('tr[data-challenge=%q]').dataset.code`, challenged.Challenge))
+	require.Len(t, code, 6)
+
+	// 6. Verify and complete: logged in, the phone now trusted.
+	require.NoError(t, phone.do(chromedp.SetValue(chromedp.CSS("#code"), code)))
+	done := phone.submit("verify", `#verify`)
+	assert.Equal(t, "devices", done.Page)
+	assert.Equal(t, "true", done.Completed)
+	assert.Equal(t, challenged.Fingerprint, phone.eval(`localStorage.getItem("ato_last_fp")`))
+
+	// 7. The phone again, from the same IP: allowed, the same device.
+	again := phone.login("alice", "wonderland", phoneIP, "ato")
+	assert.Equal(t, "allow", again.Verdict)
+	assert.Equal(t, challenged.Device, again.Device)
+
+	// The Rupt SDK's getHash(), in a profile of its own: one device id
+	// across a reload.
+	rupt := run.profile(chromium, "rupt")
+	r1 := rupt.login("bob", "builder", "", "rupt")
+	assert.Equal(t, "allow", r1.Verdict)
+	require.True(t, fingerprint.IsFuzzy(r1.Fingerprint), "Rupt.getHash() made %q", r1.Fingerprint)
+	assert.True(t, strings.HasPrefix(r1.Version, "rupt/2.24.1"), r1.Version)
+	assert.Equal(t, r1.Fingerprint, rupt.eval(`localStorage.getItem("rpt_last_fp")`), "saved where the SDK reads it")
+	rupt.open("rupt-before-reload", "/login?sdk=rupt")
+	require.NoError(t, rupt.do(chromedp.Reload()))
+	r2 := rupt.login("bob", "builder", "", "rupt")
+	assert.Equal(t, "allow", r2.Verdict)
+	assert.Equal(t, r1.Device, r2.Device)
+	t.Logf("Rupt SDK: hashes before and after the reload are %.3f alike", fingerprint.Similarity(r1.Fingerprint, r2.Fingerprint))
+	t.Logf("screenshots in %s", shots)
+}
+
+// e2e is one run: the demo's URL and the screenshot folder.
+type e2e struct {
+	t     *testing.T
+	base  string
+	shots string
+	mu    sync.Mutex
+	n     int // screenshots taken, for their names
+}
+
+// state is what the test reads from a page: the data attributes of its
+// main element, and the visible .error elements.
+type state struct {
+	Page        string   `json:"page"`
+	Verdict     string   `json:"verdict"`
+	Device      string   `json:"device"`
+	Fingerprint string   `json:"fingerprint"`
+	Version     string   `json:"version"`
+	Challenge   string   `json:"challenge"`
+	Completed   string   `json:"completed"`
+	Errors      []string `json:"errors"`
+	Path        string   `json:"path"`
+}
+
+const readState = `(() => {
+  const m = document.querySelector("main") || document.createElement("main");
+  const d = m.dataset;
+  const errors = [...document.querySelectorAll(".error")]
+    .filter(e => e.getClientRects().length > 0)
+    .map(e => e.textContent.trim());
+  return {page: d.page || "", verdict: d.verdict || "", device: d.device || "", fingerprint: d.fingerprint || "",
+    version: d.version || "", challenge: d.challenge || "", completed: d.completed || "", errors, path: location.pathname};
+})()`
+
+// profile is one Chromium with a user-data folder of its own.
+type profile struct {
+	run  *e2e
+	name string
+	ctx  context.Context
+	mu   sync.Mutex
+	exc  []string // uncaught exceptions of the pages
+}
+
+// profile starts a browser; setup runs before the first page (emulation).
+func (run *e2e) profile(chromium, name string, setup ...chromedp.Action[chromedp.Void]) *profile {
+	t := run.t
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium's sandbox refuses to run as root
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+	})
+	p := &profile{run: run, name: name, ctx: ctx}
+	require.NoError(t, chromedp.Do(ctx, setup...), "start %s", name) // starts the browser, with no timeout
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() {
+				p.mu.Lock()
+				p.exc = append(p.exc, m.String())
+				p.mu.Unlock()
+			}
+		}
+	}()
+	return p
+}
+
+// do runs actions with the step's time limit.
+func (p *profile) do(steps ...chromedp.Action[chromedp.Void]) error {
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	return chromedp.Do(ctx, steps...)
+}
+
+// eval returns the string value of a JavaScript expression.
+func (p *profile) eval(js string) string {
+	p.run.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	require.NoError(p.run.t, err, js)
+	return v
+}
+
+// open loads a path and checks the page.
+func (p *profile) open(step, path string) state {
+	p.run.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(p.run.base+path))
+	require.NoError(p.run.t, err, "%s: open %s", p.name, path)
+	return p.check(step, resp.Status)
+}
+
+// submit clicks a button that sends a form, waits for the page that
+// answers, and checks it.
+func (p *profile) submit(step, button string) state {
+	p.run.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button)))
+	require.NoError(p.run.t, err, "%s: %s", p.name, step)
+	require.NotNil(p.run.t, resp, "%s: %s: no page loaded", p.name, step)
+	return p.check(step, resp.Status)
+}
+
+// login fills the login form (pretend: the demo control's IP, or "" for
+// the real one) in ato.js or rupt mode and sends it.
+func (p *profile) login(user, password, pretend, sdk string) state {
+	t := p.run.t
+	t.Helper()
+	path := "/login"
+	if sdk == "rupt" {
+		path += "?sdk=rupt"
+	}
+	p.open("login-"+user, path)
+	require.NoError(t, p.do(
+		chromedp.WaitVisible(chromedp.CSS(`#login-form[data-ready="true"][data-sdk="`+sdk+`"]`)),
+		chromedp.SetValue(chromedp.CSS("#user"), user),
+		chromedp.SetValue(chromedp.CSS("#password"), password),
+		chromedp.SetValue(chromedp.CSS("#pretend_ip"), pretend),
+	))
+	st := p.submit("logged-in-"+user, "#login-button")
+	require.NotEmpty(t, st.Verdict, "%s: the login of %s ended on %s without a verdict", p.name, user, st.Path)
+	return st
+}
+
+// check reads the page, saves a screenshot, and fails the test on an HTTP
+// status of 500 or more, a visible .error element or an uncaught
+// exception.
+func (p *profile) check(step string, status int64) state {
+	t := p.run.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	st, err := chromedp.Run(ctx, chromedp.Evaluate[state](readState))
+	require.NoError(t, err)
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	p.run.mu.Lock()
+	p.run.n++
+	name := filepath.Join(p.run.shots, fmt.Sprintf("%02d-%s-%s.png", p.run.n, p.name, step))
+	p.run.mu.Unlock()
+	require.NoError(t, os.WriteFile(name, shot, 0o644))
+
+	require.Less(t, status, int64(http.StatusInternalServerError), "%s: %s: HTTP %d on %s (%s)", p.name, step, status, st.Path, name)
+	require.Empty(t, st.Errors, "%s: %s: the page %s shows an error (%s)", p.name, step, st.Path, name)
+	p.mu.Lock()
+	exc := p.exc
+	p.mu.Unlock()
+	require.Empty(t, exc, "%s: %s: uncaught exceptions", p.name, step)
+	return st
+}
+
+// findChromium returns the browser to drive.
+func findChromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	t.Fatal("no chromium, chromium-browser or google-chrome on PATH: apt-get install -y chromium")
+	return ""
+}
+
+// screenshotDir returns the folder for screenshots, made empty.
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("ATO_E2E_SCREENSHOTS")
+	if dir == "" {
+		dir = "screenshots"
+	}
+	dir, err := filepath.Abs(dir)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	old, err := filepath.Glob(filepath.Join(dir, "*.png"))
+	require.NoError(t, err)
+	for _, f := range old {
+		require.NoError(t, os.Remove(f))
+	}
+	return dir
+}

@@ -1,0 +1,465 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/atoguard/ato"
+	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/storage"
+	"github.com/atoguard/ato/verdict"
+)
+
+// demoUser is an account of the demo. Passwords are shown on the login
+// page: this is a demo.
+type demoUser struct {
+	Name, Password, Email, Phone string
+}
+
+var demoUsers = []demoUser{
+	{"alice", "wonderland", "alice@example.com", "+1 202 555 0101"},
+	{"bob", "builder", "bob@example.com", "+1 202 555 0102"},
+	{"carol", "christmas", "carol@example.com", "+1 202 555 0103"},
+}
+
+// checkPassword returns the user when the password is theirs. Every
+// password is compared, as a SHA-256 digest and in constant time, so the
+// time taken says nothing about which part was wrong.
+func checkPassword(name, password string) (demoUser, bool) {
+	got := sha256.Sum256([]byte(password))
+	var found demoUser
+	ok := 0
+	for _, u := range demoUsers {
+		want := sha256.Sum256([]byte(u.Password))
+		match := subtle.ConstantTimeCompare(got[:], want[:]) & subtle.ConstantTimeCompare([]byte(name), []byte(u.Name))
+		if match == 1 {
+			found = u
+		}
+		ok |= match
+	}
+	return found, ok == 1
+}
+
+// sampleIP is an address the demo control offers to pretend to come from.
+type sampleIP struct{ IP, Label string }
+
+// pretendIPs are a few addresses in different countries (as MaxMind's test
+// data places them; a real database may disagree a little).
+var pretendIPs = []sampleIP{
+	{"81.2.69.142", "United Kingdom"},
+	{"2.125.160.216", "United Kingdom, another network"},
+	{"216.160.83.56", "United States"},
+	{"89.160.20.112", "Sweden"},
+	{"175.16.199.0", "China"},
+}
+
+// pretendCookie remembers the demo control's choice, to preselect it.
+const pretendCookie = "pretend_ip"
+
+// loginView is the login page's part of the view.
+type loginView struct {
+	Users       []demoUser
+	SDK         string // "ato" or "rupt": what the form fingerprints with
+	RuptMissing bool   // the Rupt SDK was asked for but is not installed
+	RuptVersion string // "rupt/2.24.1" when installed
+	PretendIPs  []sampleIP
+	Pretend     string
+	RealIP      string
+	TrustProxy  bool
+	User        string
+}
+
+func (s *server) loginView(r *http.Request, sdk, user string) *loginView {
+	lv := &loginView{Users: demoUsers, SDK: "ato", PretendIPs: pretendIPs, TrustProxy: s.cfg.TrustProxy, User: user}
+	if s.rupt != nil {
+		lv.RuptVersion = s.rupt.version
+	}
+	if sdk == "rupt" {
+		if s.rupt != nil {
+			lv.SDK = "rupt"
+		} else {
+			lv.RuptMissing = true
+		}
+	}
+	if c, err := r.Cookie(pretendCookie); err == nil {
+		lv.Pretend = c.Value
+	}
+	lv.RealIP, _ = s.clientIP(r, "")
+	return lv
+}
+
+func (s *server) renderLogin(w http.ResponseWriter, r *http.Request, status int, user, msg string) {
+	lv := s.loginView(r, r.FormValue("sdk"), user)
+	s.render(w, r, status, "login", &view{Title: "Log in", Login: lv, LoadRupt: lv.SDK == "rupt", Error: msg})
+}
+
+func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
+	s.renderLogin(w, r, http.StatusOK, "", "")
+}
+
+// login checks the password and asks the engine about the attempt.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := requestContext(r)
+	defer cancel()
+	f := r.PostForm
+	name := strings.TrimSpace(f.Get("user"))
+	pretend := strings.TrimSpace(f.Get("pretend_ip"))
+	ip, err := s.clientIP(r, pretend)
+	if err != nil {
+		s.renderLogin(w, r, http.StatusBadRequest, name, "Come from: "+err.Error()+".")
+		return
+	}
+	if pretend != "" {
+		pretend = ip // as parsed
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: pretendCookie, Value: pretend, Path: "/",
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+	})
+	req := ato.Request{
+		Action:          ato.ActionLogin,
+		User:            name,
+		Fingerprint:     f.Get("fingerprint"),
+		LastFingerprint: f.Get("last_fingerprint"),
+		Version:         f.Get("version"),
+		IP:              ip,
+		UserAgent:       r.UserAgent(),
+	}
+	u, ok := checkPassword(name, f.Get("password"))
+	if !ok {
+		// The engine counts failures for brute_force and
+		// credential_stuffing, for unknown user names too.
+		if name != "" {
+			if err := s.engine.RecordFailure(ctx, req); err != nil && !errors.Is(err, ato.ErrInvalidRequest) {
+				s.log.Error("record failure", "user", name, "err", err)
+			}
+		}
+		s.renderLogin(w, r, http.StatusUnauthorized, name, "Wrong user name or password.")
+		return
+	}
+	req.Email, req.Phone = u.Email, u.Phone
+	res, err := s.engine.Evaluate(ctx, req)
+	if errors.Is(err, ato.ErrInvalidRequest) {
+		s.renderLogin(w, r, http.StatusBadRequest, name, "The engine refused the request: "+err.Error())
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	o := s.outcome(res, req)
+	switch {
+	case res.Verdict.Succeeds(): // allow, restrict
+		s.sessions.start(w, r, session{User: u.Name, LoggedIn: true, Outcome: o})
+		http.Redirect(w, r, "/devices", http.StatusSeeOther)
+	case res.Verdict.Challenges() && res.ChallengeID != "":
+		s.sessions.start(w, r, session{User: u.Name, ChallengeID: res.ChallengeID, Outcome: o})
+		http.Redirect(w, r, "/challenge/"+res.ChallengeID, http.StatusSeeOther)
+	case res.Verdict.Challenges():
+		s.internal(w, r, fmt.Errorf("verdict %s without a challenge id", res.Verdict))
+	default: // deny
+		s.sessions.end(w, r)
+		s.render(w, r, http.StatusForbidden, "deny", &view{Title: "Login refused", Outcome: &o})
+	}
+}
+
+// outcome is an evaluation as the pages show it.
+type outcome struct {
+	User         string
+	Verdict      verdict.Verdict
+	Explain      string
+	Rule         string
+	Reasons      []string
+	Findings     []finding
+	DeviceID     string
+	Confidence   float64
+	Score        float64
+	Restrictions []string
+	IP, Place    string
+	// Fingerprint is the hash the browser sent, and SaveKey the
+	// localStorage key it is saved under once the login is let in.
+	Fingerprint, Version, SaveKey string
+	// Completed: the login was let in by completing its challenge.
+	Completed bool
+}
+
+type finding struct {
+	Reason, Detail string
+	Score          float64
+}
+
+func (s *server) outcome(res ato.Result, req ato.Request) outcome {
+	o := outcome{
+		User:         req.User,
+		Verdict:      res.Verdict,
+		Explain:      res.Explain(),
+		Rule:         res.Rule,
+		DeviceID:     res.FingerprintID,
+		Confidence:   res.Confidence,
+		Score:        res.Score,
+		Restrictions: res.Restrictions,
+		IP:           req.IP,
+		Place:        s.place(req.IP),
+		Fingerprint:  req.Fingerprint,
+		Version:      req.Version,
+		SaveKey:      "ato_last_fp",
+	}
+	if strings.HasPrefix(req.Version, "rupt/") {
+		o.SaveKey = "rpt_last_fp" // where the Rupt SDK reads its last hash
+	}
+	for _, r := range res.Reasons {
+		o.Reasons = append(o.Reasons, string(r))
+	}
+	for _, f := range res.Findings {
+		o.Findings = append(o.Findings, finding{Reason: string(f.Reason), Detail: f.Detail, Score: f.Score})
+	}
+	return o
+}
+
+// FingerprintSummary describes the hash for the page.
+func (o outcome) FingerprintSummary() string {
+	switch fp := o.Fingerprint; {
+	case fp == "":
+		return "none sent"
+	case len(fp) > 24:
+		return fmt.Sprintf("%s… (%d characters, from %s)", fp[:24], len(fp), o.Version)
+	default:
+		return fmt.Sprintf("%s (from %s)", fp, o.Version)
+	}
+}
+
+// channelButton is a way to send a code, as the challenge page offers it.
+type channelButton struct {
+	Channel   challenge.Channel
+	Label, To string
+}
+
+// challengeSession returns the session of the browser whose login waits for
+// the challenge in the path, or renders why there is none.
+func (s *server) challengeSession(w http.ResponseWriter, r *http.Request) (session, bool) {
+	sess, ok := s.sessions.get(r)
+	if !ok || sess.ChallengeID == "" || sess.ChallengeID != r.PathValue("id") {
+		s.fail(w, r, http.StatusForbidden, "This challenge belongs to another login attempt, or the attempt expired. Log in again.")
+		return session{}, false
+	}
+	return sess, true
+}
+
+func (s *server) challengePage(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.challengeSession(w, r)
+	if !ok {
+		return
+	}
+	notice := ""
+	if ch := r.URL.Query().Get("sent"); ch != "" {
+		notice = "A code was sent by " + ch + ": open the outbox to read it."
+	}
+	s.renderChallenge(w, r, http.StatusOK, sess, "", notice)
+}
+
+// renderChallenge shows the challenge of the session, with a message.
+func (s *server) renderChallenge(w http.ResponseWriter, r *http.Request, status int, sess session, msg, notice string) {
+	ctx, cancel := requestContext(r)
+	defer cancel()
+	info, err := s.engine.Challenge(ctx, sess.ChallengeID)
+	if err != nil {
+		s.challengeFailed(w, r, err)
+		return
+	}
+	if info.User != sess.User {
+		s.fail(w, r, http.StatusForbidden, "This challenge belongs to another user. Log in again.")
+		return
+	}
+	if msg == "" {
+		switch info.Status {
+		case storage.ChallengeFailed, storage.ChallengeExpired, storage.ChallengeOverridden:
+			msg = "This challenge is " + string(info.Status) + ". Log in again."
+			status = http.StatusGone
+		}
+	}
+	v := &view{Title: "Challenge", Challenge: info, Outcome: &sess.Outcome, Error: msg, Notice: notice}
+	for _, ch := range info.Channels {
+		switch ch {
+		case challenge.Email:
+			v.Channels = append(v.Channels, channelButton{ch, "email", info.Email})
+		case challenge.SMS:
+			v.Channels = append(v.Channels, channelButton{ch, "SMS", info.Phone})
+		}
+	}
+	s.render(w, r, status, "challenge", v)
+}
+
+// challengeFailed renders an engine error about a challenge as a message
+// for the person, or as a server error when it is not about the challenge.
+func (s *server) challengeFailed(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := challengeProblem(err)
+	if status >= 500 {
+		s.internal(w, r, err)
+		return
+	}
+	s.fail(w, r, status, msg)
+}
+
+// challengeProblem maps the engine's challenge errors to a status and a
+// message; anything else is a 500.
+func challengeProblem(err error) (int, string) {
+	switch {
+	case errors.Is(err, ato.ErrChallengeNotFound):
+		return http.StatusNotFound, "There is no such challenge. Log in again."
+	case errors.Is(err, ato.ErrChallengeExpired):
+		return http.StatusGone, "The code, or the challenge, expired. Send a new code, or log in again."
+	case errors.Is(err, ato.ErrChallengeFailed):
+		return http.StatusForbidden, "This challenge failed: too many wrong codes, or a newer login replaced it. Log in again."
+	case errors.Is(err, ato.ErrChallengeCompleted):
+		return http.StatusConflict, "This challenge is already completed."
+	case errors.Is(err, ato.ErrChallengeVerified):
+		return http.StatusConflict, "The code was already verified: no new code is needed."
+	case errors.Is(err, ato.ErrChallengeNotVerified):
+		return http.StatusConflict, "Send a code and enter it first."
+	case errors.Is(err, ato.ErrRateLimited):
+		return http.StatusTooManyRequests, "Too many codes: wait half a minute between sends; a challenge allows three."
+	case errors.Is(err, ato.ErrNoDestination):
+		return http.StatusBadRequest, "There is nowhere to send a code on that channel."
+	case errors.Is(err, ato.ErrInvalidRequest):
+		return http.StatusBadRequest, "The engine refused the request: " + err.Error()
+	}
+	return http.StatusInternalServerError, ""
+}
+
+// sendCode sends a code on the chosen channel.
+func (s *server) sendCode(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.challengeSession(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := requestContext(r)
+	defer cancel()
+	ch := challenge.Channel(r.PostForm.Get("channel"))
+	if ch != challenge.Email && ch != challenge.SMS {
+		s.renderChallenge(w, r, http.StatusBadRequest, sess, "Choose email or SMS.", "")
+		return
+	}
+	if err := s.engine.SendChallengeCode(ctx, sess.ChallengeID, ch); err != nil {
+		status, msg := challengeProblem(err)
+		if status >= 500 {
+			s.internal(w, r, err)
+			return
+		}
+		s.renderChallenge(w, r, status, sess, msg, "")
+		return
+	}
+	http.Redirect(w, r, "/challenge/"+url.PathEscape(sess.ChallengeID)+"?sent="+url.QueryEscape(string(ch)), http.StatusSeeOther)
+}
+
+// verifyCode checks the code and, when it is right, completes the
+// challenge and logs the browser in.
+func (s *server) verifyCode(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.challengeSession(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := requestContext(r)
+	defer cancel()
+	code := strings.TrimSpace(r.PostForm.Get("code"))
+	right, err := s.engine.VerifyChallengeCode(ctx, sess.ChallengeID, code)
+	if err == nil && !right {
+		s.renderChallenge(w, r, http.StatusUnprocessableEntity, sess, "Wrong code.", "")
+		return
+	}
+	if err == nil {
+		err = s.engine.CompleteChallenge(ctx, sess.ChallengeID)
+	}
+	if err != nil {
+		status, msg := challengeProblem(err)
+		if status >= 500 {
+			s.internal(w, r, err)
+			return
+		}
+		s.renderChallenge(w, r, status, sess, msg, "")
+		return
+	}
+	o := sess.Outcome
+	o.Completed = true
+	s.sessions.start(w, r, session{User: sess.User, LoggedIn: true, Outcome: o})
+	http.Redirect(w, r, "/devices", http.StatusSeeOther)
+}
+
+// deviceRow is a device as the devices page shows it.
+type deviceRow struct {
+	ato.DeviceInfo
+	Place      string
+	Restricted bool
+	Current    bool
+}
+
+func (s *server) devicesPage(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.sessions.get(r)
+	if !ok || !sess.LoggedIn {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	ctx, cancel := requestContext(r)
+	defer cancel()
+	list, err := s.engine.Devices(ctx, sess.User)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	v := &view{Title: "My devices", Outcome: &sess.Outcome}
+	now := s.now()
+	for _, d := range list {
+		row := deviceRow{DeviceInfo: d, Restricted: d.Restricted(now), Current: d.ID == sess.Outcome.DeviceID}
+		switch {
+		case d.City != "" || d.Country != "":
+			row.Place = placeName(d.City, d.Country)
+		case s.geo == nil:
+			row.Place = "unknown (geo off)"
+		default:
+			row.Place = "unknown"
+		}
+		v.Devices = append(v.Devices, row)
+	}
+	if id := r.URL.Query().Get("forgot"); id != "" {
+		v.Notice = "Forgot device " + shortID(id) + ": its next login is a new device again."
+	}
+	s.render(w, r, http.StatusOK, "devices", v)
+}
+
+// forget removes one of the user's devices.
+func (s *server) forget(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.sessions.get(r)
+	if !ok || !sess.LoggedIn {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	ctx, cancel := requestContext(r)
+	defer cancel()
+	id := r.PostForm.Get("device")
+	err := s.engine.ForgetDevice(ctx, sess.User, id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, ato.ErrInvalidRequest):
+		s.fail(w, r, http.StatusNotFound, "That device is not one of yours.")
+		return
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/devices?forgot="+url.QueryEscape(id), http.StatusSeeOther)
+}
+
+func (s *server) outboxPage(w http.ResponseWriter, r *http.Request) {
+	msgs := s.outbox.Messages()
+	slices.Reverse(msgs) // newest first
+	s.render(w, r, http.StatusOK, "outbox", &view{Title: "Outbox", Messages: msgs})
+}
+
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	s.sessions.end(w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}

