@@ -527,13 +527,20 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 	for _, d := range st.Candidates {
 		count(d.ID)
 	}
-	since := ms(r.ChallengesSince)
-	for _, id := range s.userChallenges[r.User] {
+	st.Challenges = s.countChallenges(r.User, r.ChallengesSince)
+	return st, nil
+}
+
+// countChallenges counts the user's challenges created since the time.
+func (s *Store) countChallenges(user string, since time.Time) int {
+	since = ms(since)
+	n := 0
+	for _, id := range s.userChallenges[user] {
 		if !s.challenges[id].CreatedAt.Before(since) {
-			st.Challenges++
+			n++
 		}
 	}
-	return st, nil
+	return n
 }
 
 // Commit implements [storage.Store].
@@ -576,6 +583,9 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 	if c.Challenge != nil {
 		if _, ok := s.challenges[c.Challenge.ID]; ok {
 			return fmt.Errorf("memstore: commit: challenge %q: %w", c.Challenge.ID, storage.ErrConflict)
+		}
+		if l := c.ChallengeLimit; l != nil && s.countChallenges(c.User, l.Since) >= l.Max {
+			return fmt.Errorf("memstore: commit: user %q has %d challenges since %v: %w", c.User, l.Max, l.Since, storage.ErrLimited)
 		}
 	}
 

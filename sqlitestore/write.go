@@ -43,6 +43,16 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) error {
 		return errors.New("sqlitestore: commit: challenge with an empty id")
 	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if l := c.ChallengeLimit; l != nil && c.Challenge != nil {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM challenges WHERE user_id = ? AND created_at >= ?`,
+				c.User, ms(l.Since)).Scan(&n); err != nil {
+				return fmt.Errorf("counting challenges: %w", err)
+			}
+			if n >= l.Max {
+				return fmt.Errorf("user %q has %d challenges since %v: %w", c.User, n, l.Since, storage.ErrLimited)
+			}
+		}
 		if c.Transition != nil {
 			if err := s.transition(ctx, tx, c.User, c.Transition); err != nil {
 				return fmt.Errorf("transition of challenge %q: %w", c.Transition.ChallengeID, err)

@@ -48,6 +48,9 @@ var (
 	// ErrConflict is returned when a record that must be new already exists,
 	// such as a challenge id inserted twice.
 	ErrConflict = errors.New("storage: conflict")
+	// ErrLimited is returned by a Commit whose challenge would go past its
+	// ChallengeLimit.
+	ErrLimited = errors.New("storage: limit reached")
 	// ErrClosed is returned by every method of a store after Close.
 	ErrClosed = errors.New("storage: store is closed")
 )
@@ -324,6 +327,12 @@ type Commit struct {
 	// Challenge, if set, is inserted (ErrConflict if its id exists). Open
 	// challenges of the same user and device become overridden.
 	Challenge *Challenge
+	// ChallengeLimit, if set with a Challenge, is checked atomically with
+	// the insert: when the user already has Max or more challenges created
+	// since Since, the commit fails with ErrLimited and writes nothing. It
+	// closes the race in which concurrent evaluations each see room for
+	// one more challenge.
+	ChallengeLimit *ChallengeLimit
 	// Transition, if set, moves one of the user's challenges from one
 	// status to another. It is checked before anything is written and
 	// applied first (a Challenge in the same commit then overrides the
@@ -340,6 +349,13 @@ type Commit struct {
 	// lifted: RestrictedUntil becomes zero and Restrictions empty. It is
 	// applied after Restrict.
 	Lift string
+}
+
+// ChallengeLimit bounds the challenges a user may have in a window, inside
+// a [Commit].
+type ChallengeLimit struct {
+	Since time.Time
+	Max   int
 }
 
 // Transition moves a challenge between statuses inside a [Commit].

@@ -80,6 +80,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"FailuresBounded", testFailuresBounded},
 		{"ChallengeInsertAndGet", testChallengeRoundTrip},
 		{"ChallengeNotFound", testChallengeNotFound},
+		{"ChallengeLimit", testChallengeLimit},
+		{"ChallengeLimitUnderRace", testChallengeLimitRace},
 		{"ChallengeDuplicateID", testChallengeDuplicate},
 		{"ChallengeUpdateError", testChallengeUpdateError},
 		{"ChallengeOneStatusChangeWins", testChallengeRace},
@@ -629,6 +631,59 @@ func testChallengeCount(t *testing.T, s storage.Store, clk *Clock) {
 	st, err := s.Load(ctx(t), storage.LoadRequest{User: "alice", ChallengesSince: t0.Add(40 * time.Minute)})
 	require.NoError(t, err)
 	assert.Equal(t, 3, st.Challenges, "challenges created since the time are counted, inclusively")
+}
+
+func testChallengeLimit(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	limit := &storage.ChallengeLimit{Since: t0, Max: 2}
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("old", "alice", "d0", t0.Add(-time.Minute))}))
+	for i := range 2 {
+		require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", ChallengeLimit: limit,
+			Challenge: challenge(fmt.Sprintf("c%d", i), "alice", fmt.Sprintf("d%d", i), t0)}),
+			"challenges before the window do not count")
+	}
+	ev := event("alice", 1, t0, false)
+	err := s.Commit(ctx(t), storage.Commit{User: "alice", Event: ev, ChallengeLimit: limit, Challenge: challenge("c2", "alice", "d2", t0)})
+	require.ErrorIs(t, err, storage.ErrLimited, "a third challenge in the window is refused")
+	_, err = s.Challenge(ctx(t), "c2")
+	require.ErrorIs(t, err, storage.ErrNotFound, "the refused challenge is not stored")
+	evs, err := s.Events(ctx(t), "alice", time.Time{}, 10)
+	require.NoError(t, err)
+	assert.Empty(t, evs, "a refused commit writes nothing")
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "bob", ChallengeLimit: limit, Challenge: challenge("b", "bob", "d2", t0)}),
+		"the limit is per user")
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", ChallengeLimit: limit, Event: ev}),
+		"a commit without a challenge is not limited")
+}
+
+func testChallengeLimitRace(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	const n, limit = 32, 5
+	var ok, limited atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			err := s.Commit(context.Background(), storage.Commit{User: "alice",
+				ChallengeLimit: &storage.ChallengeLimit{Since: t0, Max: limit},
+				Challenge:      challenge(fmt.Sprintf("c%d", i), "alice", fmt.Sprintf("d%d", i), t0)})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, storage.ErrLimited):
+				limited.Add(1)
+			default:
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("unexpected error: %v", err)
+	}
+	assert.Equal(t, int32(limit), ok.Load(), "concurrent commits never go past the challenge limit")
+	assert.Equal(t, int32(n-limit), limited.Load())
 }
 
 func testSecret(t *testing.T, s storage.Store, clk *Clock) {
