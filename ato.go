@@ -153,7 +153,7 @@ func declare(cfg *config) error {
 		for _, ri := range d.Reasons() {
 			switch {
 			case !validReason(ri.Reason):
-				return fmt.Errorf("ato: New: signal %q declares reason %q: use lower-case letters and '_'", s.Name(), ri.Reason)
+				return fmt.Errorf("ato: New: signal %q declares reason %q: use a lower-case letter, then letters, digits and '_'", s.Name(), ri.Reason)
 			case math.IsNaN(ri.Score) || ri.Score < 0 || ri.Score > 1:
 				return fmt.Errorf("ato: New: signal %q declares reason %q with score %v outside [0,1]", s.Name(), ri.Reason, ri.Score)
 			case signals.IsBuiltin(ri.Reason):
@@ -198,6 +198,9 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 		return Result{}, fmt.Errorf("ato: policy rule %q returned verdict %q", dec.Rule, dec.Verdict)
 	}
 	findings, dec = e.enforce(in, findings, dec)
+	if dec.Verdict.Challenges() && in.RecentChallenges >= e.cfg.limits.PerHour {
+		findings, dec = e.limitChallenges(in.RecentChallenges, findings, dec)
+	}
 
 	res := Result{
 		EvaluationID:  id.New(),
@@ -212,7 +215,16 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 		Shadow:        dec.Shadow,
 	}
 	c := e.commit(a, in, known, res)
-	if err := e.store.Commit(ctx, c); err != nil {
+	err = e.store.Commit(ctx, c)
+	if errors.Is(err, storage.ErrLimited) {
+		// Concurrent evaluations took the last challenges of the hour
+		// between the load and this commit.
+		res.Findings, dec = e.limitChallenges(e.cfg.limits.PerHour, findings, dec)
+		res.Verdict, res.Rule, res.Reasons, res.Restrictions = dec.Verdict, dec.Rule, reasons(res.Findings), nil
+		c = e.commit(a, in, known, res)
+		err = e.store.Commit(ctx, c)
+	}
+	if err != nil {
 		return Result{}, fmt.Errorf("ato: commit: %w", err)
 	}
 	if c.Challenge != nil {
@@ -222,29 +234,32 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 }
 
 // enforce applies what no policy may overrule: a held-back action from a
-// restricted device is denied, and a challenge past the user's hourly limit
-// becomes a deny with too_many_challenges.
+// restricted device is denied.
 func (e *Engine) enforce(in *signals.Input, fs []signals.Finding, dec verdict.Decision) ([]signals.Finding, verdict.Decision) {
 	held := slices.ContainsFunc(fs, func(f signals.Finding) bool { return f.Reason == signals.RestrictedReason })
-	switch {
-	case held && dec.Verdict != verdict.Deny:
+	if held && dec.Verdict != verdict.Deny {
 		dec = verdict.Decision{Verdict: verdict.Deny, Rule: "restricted", Shadow: dec.Shadow}
-	case dec.Verdict.Challenges() && in.RecentChallenges >= e.cfg.limits.PerHour:
-		fs = append(fs, signals.Finding{
-			Reason: signals.ChallengeLimitReason,
-			Signal: "engine",
-			Detail: strconv.Itoa(in.RecentChallenges) + " challenges for the user in the last hour; at most " +
-				strconv.Itoa(e.cfg.limits.PerHour) + " are allowed, so rule " + dec.Rule + "'s " + string(dec.Verdict) + " becomes deny",
-			Evidence: map[string]string{
-				"challenges": strconv.Itoa(in.RecentChallenges),
-				"limit":      strconv.Itoa(e.cfg.limits.PerHour),
-				"rule":       dec.Rule,
-				"verdict":    string(dec.Verdict),
-			},
-		})
-		dec = verdict.Decision{Verdict: verdict.Deny, Rule: "challenge-limit", Shadow: dec.Shadow}
 	}
 	return fs, dec
+}
+
+// limitChallenges turns a challenge past the user's hourly limit into a
+// deny with too_many_challenges: a guard against SMS pumping and against
+// guessing codes through fresh challenges.
+func (e *Engine) limitChallenges(count int, fs []signals.Finding, dec verdict.Decision) ([]signals.Finding, verdict.Decision) {
+	fs = append(slices.Clip(fs), signals.Finding{
+		Reason: signals.ChallengeLimitReason,
+		Signal: "engine",
+		Detail: strconv.Itoa(count) + " challenges for the user in the last hour; at most " +
+			strconv.Itoa(e.cfg.limits.PerHour) + " are allowed, so rule " + dec.Rule + "'s " + string(dec.Verdict) + " becomes deny",
+		Evidence: map[string]string{
+			"challenges": strconv.Itoa(count),
+			"limit":      strconv.Itoa(e.cfg.limits.PerHour),
+			"rule":       dec.Rule,
+			"verdict":    string(dec.Verdict),
+		},
+	})
+	return fs, verdict.Decision{Verdict: verdict.Deny, Rule: "challenge-limit", Shadow: dec.Shadow}
 }
 
 // load reads the user's state in one store call and builds the signals'
@@ -332,17 +347,21 @@ func (e *Engine) deviceID(fp string) string { return id.Keyed(e.cfg.secret, "dev
 // verdict.
 func (e *Engine) detect(ctx context.Context, in *signals.Input) ([]signals.Finding, error) {
 	var all []signals.Finding
-	for _, s := range e.signals {
+	for i, s := range e.signals {
+		plugin := i >= len(e.signals)-len(e.cfg.plugins)
 		fs, err := runSignal(ctx, s, in)
 		if err != nil {
 			return nil, err
 		}
 		for _, f := range fs {
 			if !validReason(f.Reason) {
-				return nil, fmt.Errorf("ato: signal %q: reason %q must be lower-case letters and '_'", s.Name(), f.Reason)
+				return nil, fmt.Errorf("ato: signal %q: reason %q must be a lower-case letter, then letters, digits and '_'", s.Name(), f.Reason)
 			}
 			if math.IsNaN(f.Score) || f.Score < 0 || f.Score > 1 {
 				return nil, fmt.Errorf("ato: signal %q: reason %q: score %v is outside [0,1]", s.Name(), f.Reason, f.Score)
+			}
+			if plugin && signals.IsBuiltin(f.Reason) {
+				return nil, fmt.Errorf("ato: signal %q: reason %q is a built-in reason; plug-ins report their own", s.Name(), f.Reason)
 			}
 			if _, ok := s.(signals.Declarer); ok {
 				d, declared := e.cfg.declared[f.Reason]
@@ -373,7 +392,7 @@ func runSignal(ctx context.Context, s signals.Signal, in *signals.Input) (fs []s
 	return fs, nil
 }
 
-func validReason(r signals.Reason) bool { return lowerIdent(string(r), 64) }
+func validReason(r signals.Reason) bool { return lowerIdent(string(r), 64, true) }
 
 // combine is the probability that at least one finding is right, if each
 // were an independent estimate: 1 - Π(1 - score).
@@ -438,6 +457,7 @@ func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Re
 		}
 	}
 	if res.Verdict.Challenges() {
+		c.ChallengeLimit = &storage.ChallengeLimit{Since: a.time.Add(-challengeRateSpan), Max: e.cfg.limits.PerHour}
 		ev.ChallengeID = id.New()
 		c.Challenge = &storage.Challenge{
 			ID:          ev.ChallengeID,

@@ -1,7 +1,9 @@
 package ato_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -490,4 +492,63 @@ func TestFactorChangesRefusedFromChallengedOrRestrictedSessions(t *testing.T) {
 		_, err = f.engine.EnrollTOTP(ctx, aliceLaptop, "ato test")
 		require.ErrorIs(t, err, ato.ErrFactorRefused, "the restriction is on the device, whatever the network")
 	}, ato.WithPolicy(policy))
+}
+
+func TestChallengeLimitHoldsUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	eachFlow(t, func(t *testing.T, f *flow) {
+		f.eval(t, aliceLaptop)
+		const n = 40
+		verdicts := make(chan verdict.Verdict, n)
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				res, err := f.engine.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: fp(fmt.Sprint("racer", i)), IP: cafeIP})
+				if err != nil {
+					errs <- err
+					return
+				}
+				verdicts <- res.Verdict
+			})
+		}
+		wg.Wait()
+		close(errs)
+		close(verdicts)
+		for err := range errs {
+			t.Errorf("evaluate: %v", err)
+		}
+		count := map[verdict.Verdict]int{}
+		for v := range verdicts {
+			count[v]++
+		}
+		assert.Equal(t, map[verdict.Verdict]int{verdict.Challenge: 10, verdict.Deny: n - 10}, count,
+			"racing evaluations never create more than ten challenges an hour")
+	})
+}
+
+func TestFailedSendKeepsTheCodeThePersonHas(t *testing.T) {
+	t.Parallel()
+	box := challenge.NewOutbox()
+	fail := false
+	sender := challenge.SenderFunc(func(ctx context.Context, m challenge.Message) error {
+		if fail {
+			return errors.New("gateway down")
+		}
+		return box.Send(ctx, m)
+	})
+	f := &flow{harness: newHarness(t, memstore.New(), ato.WithSender(sender)), outbox: box}
+	ctx := t.Context()
+	id := f.challenged(t)
+	code := f.send(t, id)
+	f.clock.Advance(time.Minute)
+	fail = true
+	require.ErrorContains(t, f.engine.SendChallengeCode(ctx, id, challenge.SMS), "gateway down")
+	ok, err := f.engine.VerifyChallengeCode(ctx, id, code)
+	require.NoError(t, err)
+	assert.True(t, ok, "the code that was delivered still works")
+	info, err := f.engine.Challenge(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, 2, info.Sends, "the failed send still counts")
+	assert.Equal(t, challenge.Email, info.Channel)
 }

@@ -1,6 +1,7 @@
 package ato
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -141,6 +142,7 @@ func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch c
 		hash = challenge.HashCode(e.cfg.secret, c.ID, code)
 	}
 	var expired bool
+	var prev storage.Challenge
 	c, err = e.store.UpdateChallenge(ctx, c.ID, func(c *storage.Challenge) error {
 		if err := e.usable(c, now); err != nil {
 			if errors.Is(err, ErrChallengeExpired) && c.Status.Open() {
@@ -158,6 +160,7 @@ func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch c
 		if wait := c.SentAt.Add(e.cfg.limits.SendSpacing).Sub(now); !c.SentAt.IsZero() && wait > 0 {
 			return fmt.Errorf("%w: challenge %q: wait %v before sending another code", ErrRateLimited, c.ID, wait.Round(time.Second))
 		}
+		prev = *c
 		c.Status, c.Channel, c.CodeHash = storage.ChallengeSent, string(ch), hash
 		c.Sends++
 		c.SentAt, c.UpdatedAt = now, now
@@ -169,18 +172,33 @@ func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch c
 	if expired {
 		return fmt.Errorf("%w: challenge %q", ErrChallengeExpired, c.ID)
 	}
-	if err := e.record(ctx, c, storage.KindChallengeSent, now, false); err != nil {
-		return err
+	if ch != challenge.TOTP {
+		m := challenge.Message{ChallengeID: c.ID, User: c.User, Channel: ch, To: to, Code: code, ExpiresAt: e.codeExpiry(c)}
+		if err := e.cfg.sender.Send(ctx, m); err != nil {
+			e.unsend(c.ID, hash, prev)
+			return fmt.Errorf("ato: send challenge code %q by %s: %w", c.ID, ch, err)
+		}
 	}
-	if ch == challenge.TOTP {
-		return nil
-	}
-	m := challenge.Message{ChallengeID: c.ID, User: c.User, Channel: ch, To: to, Code: code, ExpiresAt: e.codeExpiry(c)}
-	if err := e.cfg.sender.Send(ctx, m); err != nil {
-		return fmt.Errorf("ato: send challenge code %q by %s: %w", c.ID, ch, err)
-	}
-	return nil
+	return e.record(ctx, c, storage.KindChallengeSent, now, false)
 }
+
+// unsend puts back the code and channel a failed send replaced, if nothing
+// else changed the challenge since, so that a flaky gateway does not kill
+// the code the person already has. The send stays counted: a gateway that
+// fails after delivering must not open the door to unlimited sends.
+func (e *Engine) unsend(id string, hash []byte, prev storage.Challenge) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // the caller's ctx may be what failed
+	defer cancel()
+	e.store.UpdateChallenge(ctx, id, func(c *storage.Challenge) error {
+		if !bytes.Equal(c.CodeHash, hash) || c.Attempts != prev.Attempts {
+			return errChanged
+		}
+		c.Status, c.Channel, c.CodeHash = prev.Status, prev.Channel, prev.CodeHash
+		return nil
+	})
+}
+
+var errChanged = errors.New("changed")
 
 // VerifyChallengeCode checks a code the person typed, in constant time.
 // A wrong code is (false, nil) while attempts remain; the attempt that uses

@@ -64,13 +64,25 @@ func (e *Engine) Devices(ctx context.Context, user string) ([]DeviceInfo, error)
 // ForgetDevice removes a device from the user's known devices: the next
 // login from it is a new device again, and a trust earned by completing a
 // challenge there is gone. It returns an error matching
-// storage.ErrNotFound when the device is not one of the user's.
+// storage.ErrNotFound when the device is not one of the user's, and
+// [ErrDeviceRestricted] while a restriction holds on it (forgetting it
+// would drop the restriction).
 func (e *Engine) ForgetDevice(ctx context.Context, user, deviceID string) error {
 	if user == "" {
 		return invalid("user", "required")
 	}
 	if deviceID == "" {
 		return invalid("device_id", "required")
+	}
+	uds, err := e.store.UserDevices(ctx, user)
+	if err != nil {
+		return fmt.Errorf("ato: forget device: %w", err)
+	}
+	for _, ud := range uds {
+		if ud.DeviceID == deviceID && ud.RestrictedUntil.After(e.cfg.now()) {
+			return fmt.Errorf("%w: device %q is restricted until %s; it can be forgotten when that ends or a challenge from it completes",
+				ErrDeviceRestricted, deviceID, ud.RestrictedUntil.UTC().Format(time.RFC3339))
+		}
 	}
 	if err := e.store.DeleteLink(ctx, user, deviceID); err != nil {
 		return fmt.Errorf("ato: forget device: %w", err)

@@ -63,8 +63,10 @@ var (
 	// ErrFactorRefused: enrolling or changing a second factor was refused
 	// because the session is challenged or restricted.
 	ErrFactorRefused = errors.New("ato: second factor change refused")
+	// ErrChallengeVerified: the challenge's code was already verified;
+	// complete it rather than sending or verifying another code.
+	ErrChallengeVerified = errors.New("ato: challenge already verified")
+	// ErrDeviceRestricted: the device cannot be forgotten while a
+	// restriction holds on it.
+	ErrDeviceRestricted = errors.New("ato: device is restricted")
 )
-
-// ErrChallengeVerified: the challenge's code was already verified; complete
-// it rather than sending or verifying another code.
-var ErrChallengeVerified = errors.New("ato: challenge already verified")

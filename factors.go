@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 	"github.com/atoguard/ato/verdict"
 )
@@ -32,9 +34,10 @@ const EnrollmentTTL = 15 * time.Minute
 // [Engine.ConfirmTOTP] accepts a first code from the new one.
 //
 // r describes the session asking, as for a login; it is evaluated as the
-// action mfa_change, and unless the verdict is allow the enrolment is
-// refused with [ErrFactorRefused]: someone who only has the password, on a
-// challenged or restricted session, must not add their own factor.
+// action mfa_change, and unless the verdict is allow, from a device the
+// user logged in from before, the enrolment is refused with
+// [ErrFactorRefused]: someone who only has the password, on a challenged or
+// restricted session, must not add their own factor.
 func (e *Engine) EnrollTOTP(ctx context.Context, r Request, issuer string) (challenge.TOTPKey, error) {
 	if issuer == "" {
 		return challenge.TOTPKey{}, invalid("issuer", "required")
@@ -99,7 +102,7 @@ func (e *Engine) ConfirmTOTP(ctx context.Context, r Request, code string) (bool,
 }
 
 // mayChangeFactor evaluates the session as an mfa_change and refuses
-// anything but allow.
+// anything but allow from one of the user's known devices.
 func (e *Engine) mayChangeFactor(ctx context.Context, r Request) error {
 	r.Action = ActionMFAChange
 	res, err := e.Evaluate(ctx, r)
@@ -108,6 +111,11 @@ func (e *Engine) mayChangeFactor(ctx context.Context, r Request) error {
 	}
 	if res.Verdict != verdict.Allow {
 		return fmt.Errorf("%w: %s", ErrFactorRefused, res.Explain())
+	}
+	for _, r := range []signals.Reason{signals.NewUserReason, signals.NewDeviceReason, signals.MissingFingerprintReason} {
+		if slices.Contains(res.Reasons, r) {
+			return fmt.Errorf("%w: only from a device the user logged in from before (%s)", ErrFactorRefused, r)
+		}
 	}
 	return nil
 }

@@ -210,3 +210,41 @@ func TestDefaultPolicyRowsEndToEnd(t *testing.T) {
 		assert.Equal(t, storage.KindEvaluation, evs[0].Kind)
 	})
 }
+
+func TestRestrictionCannotBeShedWithAnotherFingerprint(t *testing.T) {
+	t.Parallel()
+	policy := rules(t, `{"rules": [{"name": "restrict-new-ip", "when": "new_ip && known_device", "verdict": "restrict"}]}`)
+	eachFlow(t, func(t *testing.T, f *flow) {
+		ctx := t.Context()
+		f.eval(t, aliceLaptop)
+		laptopCafe := ato.Request{User: "alice", Fingerprint: laptop, IP: cafeIP}
+		require.Equal(t, verdict.Restrict, f.eval(t, laptopCafe).Verdict)
+
+		for name, r := range map[string]ato.Request{
+			"a fresh fingerprint": {User: "alice", Action: "password_change", Fingerprint: fp("fresh"), IP: cafeIP},
+			"no fingerprint":      {User: "alice", Action: "password_change", IP: cafeIP},
+		} {
+			res := f.eval(t, r)
+			assert.Equal(t, verdict.Deny, res.Verdict, name)
+			assert.Contains(t, res.Reasons, signals.RestrictedReason, name)
+		}
+		_, err := f.engine.EnrollTOTP(ctx, ato.Request{User: "alice", Fingerprint: fp("fresh"), IP: cafeIP}, "ato test")
+		require.ErrorIs(t, err, ato.ErrFactorRefused, "a new device cannot add a factor")
+
+		devs, err := f.engine.Devices(ctx, "alice")
+		require.NoError(t, err)
+		require.ErrorIs(t, f.engine.ForgetDevice(ctx, "alice", devs[0].ID), ato.ErrDeviceRestricted,
+			"forgetting the device would drop its restriction")
+		f.clock.Advance(ato.DefaultRestrictFor)
+		require.NoError(t, f.engine.ForgetDevice(ctx, "alice", devs[0].ID))
+		require.ErrorIs(t, f.engine.ForgetDevice(ctx, "alice", devs[0].ID), storage.ErrNotFound)
+	}, ato.WithPolicy(policy))
+}
+
+func TestPluginsCannotReportBuiltinReasons(t *testing.T) {
+	t.Parallel()
+	forger := staticSignal{name: "forger", findings: []signals.Finding{{Reason: signals.AllowListedReason}}}
+	h := newHarness(t, memstore.New(), ato.WithSignals(forger))
+	_, err := h.engine.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop})
+	require.ErrorContains(t, err, "built-in reason")
+}

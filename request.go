@@ -119,19 +119,20 @@ func networkOf(ip netip.Addr) string {
 }
 
 func checkAction(a string) error {
-	if !lowerIdent(a, MaxActionLen) {
-		return invalid("action", excerpt(a)+" must be 1 to "+strconv.Itoa(MaxActionLen)+" lower-case letters and '_'")
+	if !lowerIdent(a, MaxActionLen, false) {
+		return invalid("action", excerpt(a)+" must be 1 to "+strconv.Itoa(MaxActionLen)+" lower-case letters, digits and '_'")
 	}
 	return nil
 }
 
-// lowerIdent reports whether s is 1 to max bytes of [a-z_].
-func lowerIdent(s string, max int) bool {
-	if s == "" || len(s) > max {
+// lowerIdent reports whether s is 1 to max bytes of [a-z0-9_], starting
+// with a letter if letterFirst.
+func lowerIdent(s string, max int, letterFirst bool) bool {
+	if s == "" || len(s) > max || letterFirst && (s[0] < 'a' || s[0] > 'z') {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 'a' || c > 'z') && c != '_' {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
 			return false
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/atoguard/ato/storage"
 )
 
 // Reasons the engine reports itself, not through a signal.
@@ -70,8 +72,12 @@ func IsBuiltin(r Reason) bool {
 const RestrictedScore = 0.0
 
 // Restricted reports restricted when the attempt's action is one that a
-// restriction on the user's device holds back, and the restriction is in
-// force. The engine denies such an attempt whatever the policy says.
+// restriction in force holds back: a restriction on the attempt's device
+// or, when the device is not one of the user's known devices (a new
+// fingerprint, or none), a restriction on any of the user's devices —
+// otherwise a restricted session could shed its restriction by sending
+// another fingerprint. The engine denies such an attempt whatever the
+// policy says.
 func Restricted() Signal { return restricted{} }
 
 type restricted struct{}
@@ -79,18 +85,35 @@ type restricted struct{}
 func (restricted) Name() string { return string(RestrictedReason) }
 
 func (restricted) Detect(_ context.Context, in *Input) ([]Finding, error) {
-	l := in.Device.Link
-	if !in.Device.Known || !l.RestrictedUntil.After(in.Now) || !slices.Contains(l.Restrictions, in.Action) {
-		return nil, nil
+	holds := func(l storage.Link) bool {
+		return l.RestrictedUntil.After(in.Now) && slices.Contains(l.Restrictions, in.Action)
+	}
+	var l storage.Link
+	switch {
+	case in.Device.Known:
+		l = in.Device.Link
+		if !holds(l) {
+			return nil, nil
+		}
+	default:
+		i := slices.IndexFunc(in.Devices, func(ud storage.UserDevice) bool { return holds(ud.Link) })
+		if i < 0 {
+			return nil, nil
+		}
+		l = in.Devices[i].Link
 	}
 	until := l.RestrictedUntil.UTC().Format(time.RFC3339)
+	detail := "action " + in.Action + " is held back on device " + l.DeviceID + " until " + until
+	if !in.Device.Known {
+		detail += ", and this attempt's device is not a known one"
+	}
 	return []Finding{{
 		Reason: RestrictedReason,
 		Score:  RestrictedScore,
-		Detail: "action " + in.Action + " is held back on device " + in.Device.ID + " until " + until,
+		Detail: detail,
 		Evidence: map[string]string{
 			"action":       in.Action,
-			"device_id":    in.Device.ID,
+			"device_id":    l.DeviceID,
 			"until":        until,
 			"restrictions": strings.Join(l.Restrictions, ","),
 		},

@@ -446,6 +446,9 @@ func (s *server) forget(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, ato.ErrInvalidRequest):
 		s.fail(w, r, http.StatusNotFound, "That device is not one of yours.")
 		return
+	case errors.Is(err, ato.ErrDeviceRestricted):
+		s.fail(w, r, http.StatusConflict, "That device is restricted: it can be forgotten when the restriction ends or a challenge from it completes.")
+		return
 	case err != nil:
 		s.internal(w, r, err)
 		return
