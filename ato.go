@@ -84,6 +84,9 @@ type Result struct {
 	Rule string
 	// Restrictions are the actions held back when the verdict restricts.
 	Restrictions []string
+	// Location is where the attempt's IP is, per the Locator; nil when it
+	// was not located.
+	Location *signals.Location
 	// Shadow lists the shadow rules whose conditions held: what they would
 	// have decided, had they been enforced. See [verdict.Rule].
 	Shadow []verdict.ShadowMatch
@@ -213,6 +216,10 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 		Rule:          dec.Rule,
 		Restrictions:  dec.Restrictions,
 		Shadow:        dec.Shadow,
+	}
+	if in.Located {
+		loc := in.Location
+		res.Location = &loc
 	}
 	c := e.commit(a, in, known, res)
 	err = e.store.Commit(ctx, c)

@@ -577,8 +577,10 @@ func TestLocatorCoordinatesThatAreNotNumbersAreDropped(t *testing.T) {
 func TestLocatorFillsTheHistory(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, memstore.New(), ato.WithLocator(locator{}))
-	h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
-	h.eval(t, ato.Request{User: "alice", Fingerprint: laptop})
+	located := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
+	require.NotNil(t, located.Location, "the result says where the IP is")
+	assert.Equal(t, "Amsterdam", located.Location.City)
+	assert.Nil(t, h.eval(t, ato.Request{User: "alice", Fingerprint: laptop}).Location)
 	evs, err := h.store.Events(t.Context(), "alice", time.Time{}, 0)
 	require.NoError(t, err)
 	require.Len(t, evs, 2)

@@ -103,6 +103,7 @@ func TestSeedFlowEvaluateChallengeSendVerifyCompleteAllow(t *testing.T) {
 		m, _ := f.outbox.Last(id)
 		assert.Equal(t, "alice@example.com", m.To, "the code goes to the address of the request that created the challenge")
 		assert.Regexp(t, `^[0-9]{6}$`, code)
+		assert.Equal(t, f.clock.Now(), m.SentAt)
 		assert.Equal(t, f.clock.Now().Add(10*time.Minute), m.ExpiresAt)
 
 		ok, err := f.engine.VerifyChallengeCode(ctx, id, wrongCode(code))

@@ -173,7 +173,7 @@ func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch c
 		return fmt.Errorf("%w: challenge %q", ErrChallengeExpired, c.ID)
 	}
 	if ch != challenge.TOTP {
-		m := challenge.Message{ChallengeID: c.ID, User: c.User, Channel: ch, To: to, Code: code, ExpiresAt: e.codeExpiry(c)}
+		m := challenge.Message{ChallengeID: c.ID, User: c.User, Channel: ch, To: to, Code: code, SentAt: now, ExpiresAt: e.codeExpiry(c)}
 		if err := e.cfg.sender.Send(ctx, m); err != nil {
 			e.unsend(c.ID, hash, prev)
 			return fmt.Errorf("ato: send challenge code %q by %s: %w", c.ID, ch, err)

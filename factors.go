@@ -49,7 +49,7 @@ func (e *Engine) EnrollTOTP(ctx context.Context, r Request, issuer string) (chal
 	if err != nil {
 		return challenge.TOTPKey{}, fmt.Errorf("ato: enroll: %w", err)
 	}
-	sealed, err := challenge.SealSecret(e.cfg.secret, []byte(key.Secret))
+	sealed, err := challenge.SealSecret(e.cfg.secret, []byte(key.Secret), sealBound(r.User))
 	if err != nil {
 		return challenge.TOTPKey{}, fmt.Errorf("ato: enroll: %w", err)
 	}
@@ -83,7 +83,7 @@ func (e *Engine) ConfirmTOTP(ctx context.Context, r Request, code string) (bool,
 	if err != nil {
 		return false, fmt.Errorf("ato: confirm: %w", err)
 	}
-	secret, err := challenge.OpenSecret(e.cfg.secret, p.Secret)
+	secret, err := challenge.OpenSecret(e.cfg.secret, p.Secret, sealBound(r.User))
 	if err != nil {
 		return false, fmt.Errorf("ato: confirm: %w", err)
 	}
@@ -125,7 +125,7 @@ func (e *Engine) mayChangeFactor(ctx context.Context, r Request) error {
 func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time) (bool, error) {
 	var ok bool
 	_, err := e.store.UpdateFactor(ctx, user, factorTOTP, func(f *storage.Factor) error {
-		secret, err := challenge.OpenSecret(e.cfg.secret, f.Secret)
+		secret, err := challenge.OpenSecret(e.cfg.secret, f.Secret, sealBound(user))
 		if err != nil {
 			return err
 		}
@@ -149,6 +149,9 @@ func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time
 }
 
 var errWrongCode = errors.New("wrong code")
+
+// sealBound ties a sealed authenticator secret to its user.
+func sealBound(user string) []byte { return []byte("ato totp factor\x00" + user) }
 
 func (e *Engine) factorEvent(ctx context.Context, user, kind string, now time.Time) error {
 	return e.record(ctx, storage.Challenge{User: user}, kind, now, false)

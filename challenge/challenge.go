@@ -52,8 +52,10 @@ type Message struct {
 	Channel           Channel
 	// To is the address or number; Code the plain code — the only place
 	// it ever appears.
-	To, Code  string
-	ExpiresAt time.Time
+	To, Code string
+	// SentAt is when the engine sent the code; ExpiresAt when it stops
+	// working.
+	SentAt, ExpiresAt time.Time
 }
 
 // Sender delivers codes. Send may be called concurrently.

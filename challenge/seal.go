@@ -29,22 +29,28 @@ var (
 // key as HMAC-SHA256(key, "ato totp seal v1"), with a random nonce put in
 // front of the ciphertext; sealing the same secret twice gives different
 // bytes. key should be at least 32 random bytes kept away from the store.
-func SealSecret(key []byte, plain []byte) ([]byte, error) {
+//
+// bound names what the secret belongs to (a user and a factor, say); it is
+// not stored, but authenticated: [OpenSecret] must be given the same, so
+// that someone who can write the store cannot move a sealed secret from
+// one user to another.
+func SealSecret(key, plain, bound []byte) ([]byte, error) {
 	aead, err := sealAEAD(key)
 	if err != nil {
 		return nil, err
 	}
-	return aead.Seal(nil, nil, plain, nil), nil
+	return aead.Seal(nil, nil, plain, bound), nil
 }
 
-// OpenSecret decrypts what [SealSecret] sealed under the same key. Any
-// change to sealed, or another key, gives an error matching [ErrSealed].
-func OpenSecret(key []byte, sealed []byte) ([]byte, error) {
+// OpenSecret decrypts what [SealSecret] sealed under the same key and
+// bound. Any change to sealed, another key or another bound gives an error
+// matching [ErrSealed].
+func OpenSecret(key, sealed, bound []byte) ([]byte, error) {
 	aead, err := sealAEAD(key)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := aead.Open(nil, nil, sealed, nil)
+	plain, err := aead.Open(nil, nil, sealed, bound)
 	if err != nil {
 		return nil, ErrSealed
 	}

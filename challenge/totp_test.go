@@ -171,34 +171,36 @@ func TestNewTOTPKey(t *testing.T) {
 
 func TestSealSecret(t *testing.T) {
 	t.Parallel()
-	plain := []byte(rfcSecret)
-	sealed, err := challenge.SealSecret(testKey, plain)
+	plain, bound := []byte(rfcSecret), []byte("user alice")
+	sealed, err := challenge.SealSecret(testKey, plain, bound)
 	require.NoError(t, err)
 	assert.NotContains(t, string(sealed), rfcSecret)
 
-	opened, err := challenge.OpenSecret(testKey, sealed)
+	opened, err := challenge.OpenSecret(testKey, sealed, bound)
 	require.NoError(t, err)
 	assert.Equal(t, plain, opened)
 
-	again, err := challenge.SealSecret(testKey, plain)
+	again, err := challenge.SealSecret(testKey, plain, bound)
 	require.NoError(t, err)
 	assert.NotEqual(t, sealed, again, "a fresh nonce each time")
 
 	for i := range sealed {
 		tampered := bytes.Clone(sealed)
 		tampered[i] ^= 0x01
-		_, err := challenge.OpenSecret(testKey, tampered)
+		_, err := challenge.OpenSecret(testKey, tampered, bound)
 		require.ErrorIs(t, err, challenge.ErrSealed, "byte %d changed", i)
 	}
 	for _, cut := range [][]byte{nil, sealed[:10], sealed[:len(sealed)-1]} {
-		_, err := challenge.OpenSecret(testKey, cut)
+		_, err := challenge.OpenSecret(testKey, cut, bound)
 		require.ErrorIs(t, err, challenge.ErrSealed, "%d bytes", len(cut))
 	}
-	_, err = challenge.OpenSecret([]byte("another key, also 32 bytes long!"), sealed)
+	_, err = challenge.OpenSecret([]byte("another key, also 32 bytes long!"), sealed, bound)
 	require.ErrorIs(t, err, challenge.ErrSealed, "another key")
+	_, err = challenge.OpenSecret(testKey, sealed, []byte("user mallory"))
+	require.ErrorIs(t, err, challenge.ErrSealed, "a secret moved to another user does not open")
 
-	_, err = challenge.SealSecret([]byte("short"), plain)
+	_, err = challenge.SealSecret([]byte("short"), plain, bound)
 	require.ErrorIs(t, err, challenge.ErrShortKey)
-	_, err = challenge.OpenSecret(nil, sealed)
+	_, err = challenge.OpenSecret(nil, sealed, bound)
 	require.ErrorIs(t, err, challenge.ErrShortKey)
 }

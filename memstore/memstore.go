@@ -632,7 +632,7 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 		ch := cloneChallenge(*c.Challenge)
 		ch.User = c.User
 		for _, id := range s.userChallenges[ch.User] {
-			if old := s.challenges[id]; old.DeviceID == ch.DeviceID && old.Status.Open() {
+			if old := s.challenges[id]; ch.DeviceID != "" && old.DeviceID == ch.DeviceID && old.Status.Open() {
 				old.Status, old.UpdatedAt = storage.ChallengeOverridden, ch.CreatedAt
 			}
 		}

@@ -111,8 +111,8 @@ func ids(ds []storage.Device) []string {
 // TestMigrateAddsRestrictionsChannelFactors upgrades a database of the
 // schema before 0004 (links with hashes, challenges without a channel, no
 // factors), filled as the store wrote it then, and checks that its rows
-// read back with no restrictions and no channel, and that the new records
-// work on it.
+// read back with the default restrictions where one was in place and no
+// channel, and that the new records work on it.
 func TestMigrateAddsRestrictionsChannelFactors(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "ato.db")
@@ -159,7 +159,8 @@ func TestMigrateAddsRestrictionsChannelFactors(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, devs, 1)
 	assert.Equal(t, storage.Link{User: "alice", DeviceID: "d1", FirstSeen: at, LastSeen: at, Trusted: true,
-		RestrictedUntil: until, Hashes: []string{"h1"}}, devs[0].Link, "an existing link has no restrictions")
+		RestrictedUntil: until, Hashes: []string{"h1"}, Restrictions: []string{"email_change", "mfa_change", "password_change", "payment", "phone_change"}}, devs[0].Link,
+		"a link restricted before 0004 held back the default actions, and still does")
 	c, err := s.Challenge(ctx, "c1")
 	require.NoError(t, err)
 	assert.Empty(t, c.Channel, "an existing challenge has no channel")
@@ -174,7 +175,7 @@ func TestMigrateAddsRestrictionsChannelFactors(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, devs, 1)
 	assert.Equal(t, until, devs[0].RestrictedUntil)
-	assert.Equal(t, []string{"withdraw"}, devs[0].Restrictions)
+	assert.Equal(t, []string{"email_change", "mfa_change", "password_change", "payment", "phone_change", "withdraw"}, devs[0].Restrictions)
 	c, err = s.UpdateChallenge(ctx, "c1", func(c *storage.Challenge) error { c.Channel = "sms"; return nil })
 	require.NoError(t, err)
 	assert.Equal(t, storage.ChallengeVerified, c.Status)

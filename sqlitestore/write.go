@@ -384,7 +384,7 @@ const insertChallengeSQL = `INSERT INTO challenges (` + challengeCols + `)
 	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)`
 
 // insertChallenge inserts ch, which must be new, and overrides the open
-// challenges of the same user and device.
+// challenges of the same user and device (when it names one).
 func (s *Store) insertChallenge(ctx context.Context, tx *sql.Tx, ch *storage.Challenge) error {
 	var one int
 	err := s.wtx(ctx, tx, wChallengeExists).QueryRowContext(ctx, ch.ID).Scan(&one)
@@ -394,7 +394,9 @@ func (s *Store) insertChallenge(ctx context.Context, tx *sql.Tx, ch *storage.Cha
 	case !errors.Is(err, sql.ErrNoRows):
 		return err
 	}
-	if _, err := s.wtx(ctx, tx, wOverrideChallenges).ExecContext(ctx,
+	if ch.DeviceID == "" {
+		// no device: nothing to override
+	} else if _, err := s.wtx(ctx, tx, wOverrideChallenges).ExecContext(ctx,
 		string(storage.ChallengeOverridden), ms(ch.CreatedAt), ch.User, ch.DeviceID,
 		string(storage.ChallengePending), string(storage.ChallengeSent), string(storage.ChallengeVerified),
 	); err != nil {

@@ -325,7 +325,9 @@ type Commit struct {
 	// replace the stored ones when given; empty keeps them.
 	Link *Link
 	// Challenge, if set, is inserted (ErrConflict if its id exists). Open
-	// challenges of the same user and device become overridden.
+	// challenges of the same user and device become overridden; a challenge
+	// without a DeviceID (an attempt without a fingerprint) overrides
+	// nothing, so that a script sending none cannot cancel the owner's.
 	Challenge *Challenge
 	// ChallengeLimit, if set with a Challenge, is checked atomically with
 	// the insert: when the user already has Max or more challenges created

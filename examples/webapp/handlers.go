@@ -205,7 +205,7 @@ func (s *server) outcome(res ato.Result, req ato.Request) outcome {
 		Score:        res.Score,
 		Restrictions: res.Restrictions,
 		IP:           req.IP,
-		Place:        s.place(req.IP),
+		Place:        s.place(res.Location),
 		Fingerprint:  req.Fingerprint,
 		Version:      req.Version,
 		SaveKey:      "ato_last_fp",

@@ -20,6 +20,7 @@ import (
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/geoip"
+	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/sqlitestore"
 )
 
@@ -336,17 +337,12 @@ func forwardedFor(values []string) (string, bool) {
 	return a.Unmap().String(), true
 }
 
-// place says where an IP is, for the pages.
-func (s *server) place(ip string) string {
-	if s.geo == nil {
+// place says where the evaluation located the attempt, for the pages.
+func (s *server) place(loc *signals.Location) string {
+	switch {
+	case s.geo == nil:
 		return "unknown (geo off)"
-	}
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return "unknown"
-	}
-	loc, ok := s.geo.Locate(a)
-	if !ok {
+	case loc == nil:
 		return "unknown (not in the GeoIP data)"
 	}
 	return placeName(loc.City, loc.Country)

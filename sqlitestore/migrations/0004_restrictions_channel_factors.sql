@@ -3,8 +3,11 @@
 -- users may have second factors.
 
 -- The held-back actions: a JSON array, sorted, without repeats; NULL for
--- none, which existing links get.
+-- none. Links restricted before this migration held back the default
+-- actions, and get them.
 ALTER TABLE links ADD COLUMN restrictions TEXT;
+UPDATE links SET restrictions = '["email_change","mfa_change","password_change","payment","phone_change"]'
+	WHERE restricted_until > 0;
 
 -- The channel of the current code ("email", "sms", "totp"); '' before the
 -- first send, which existing challenges get.

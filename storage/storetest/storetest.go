@@ -620,6 +620,11 @@ func testChallengeOverride(t *testing.T, s storage.Store, clk *Clock) {
 	assert.Equal(t, storage.ChallengePending, status("otherdev"), "another device's challenge is untouched")
 	assert.Equal(t, storage.ChallengePending, status("bobs"), "another user's challenge is untouched")
 	assert.Equal(t, storage.ChallengeCompleted, status("done"), "a closed challenge is untouched")
+
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("nodev1", "alice", "", t1)}))
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Challenge: challenge("nodev2", "alice", "", t1)}))
+	assert.Equal(t, storage.ChallengePending, status("nodev1"), "a challenge without a device overrides nothing")
+	assert.Equal(t, storage.ChallengePending, status("new"))
 }
 
 func testChallengeCount(t *testing.T, s storage.Store, clk *Clock) {
