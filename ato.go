@@ -499,8 +499,14 @@ func userHashes(in *signals.Input, deviceID string) []string {
 // brute-force and credential-stuffing signals; whether the attempt's device
 // and network were known for the user is decided now, so that an owner
 // mistyping on their own device is told apart from an attacker.
+//
+// Only the user must be valid. An invalid optional field (a fingerprint
+// too long, a last fingerprint without a fingerprint, an address that does
+// not parse, …) is dropped and the failure recorded without it: the fields
+// come from the client, and an attacker must not be able to keep failures
+// from being counted by sending a bad one.
 func (e *Engine) RecordFailure(ctx context.Context, r Request) error {
-	a, err := normalise(r, e.cfg.now)
+	a, err := normaliseLenient(r, e.cfg.now)
 	if err != nil {
 		return err
 	}

@@ -428,6 +428,28 @@ func TestRecordFailure(t *testing.T) {
 	})
 }
 
+func TestRecordFailureDropsInvalidOptionalFields(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx := t.Context()
+		h.eval(t, ato.Request{User: "carol", Fingerprint: laptop, IP: homeIP})
+		for _, r := range []ato.Request{
+			{User: "carol", LastFingerprint: "x", IP: cafeIP},
+			{User: "carol", Fingerprint: strings.Repeat("a", 5000), IP: cafeIP},
+			{User: "carol", UserAgent: "\xff\xfe", IP: cafeIP},
+			{User: "carol", Action: "Log In", Email: "\x00", Metadata: map[string]string{"": "x"}, IP: cafeIP},
+			{User: "carol", IP: "not an address"},
+		} {
+			require.NoError(t, h.engine.RecordFailure(ctx, r), "a bad optional field does not stop the failure from counting")
+		}
+		res := h.eval(t, ato.Request{User: "carol", Fingerprint: phone, IP: cafeIP})
+		assert.Contains(t, res.Reasons, signals.BruteForceReason, "all five failures counted")
+		assert.Equal(t, verdict.Challenge, res.Verdict)
+		require.ErrorIs(t, h.engine.RecordFailure(ctx, ato.Request{User: strings.Repeat("u", 300)}), ato.ErrInvalidRequest,
+			"the user must still be valid")
+	})
+}
+
 func TestChallengeMethodsOnUnknownID(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, h *harness) {

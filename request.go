@@ -2,6 +2,7 @@ package ato
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"strconv"
 	"time"
@@ -55,6 +56,41 @@ type attempt struct {
 	ip      netip.Addr // invalid when none
 	network string
 	time    time.Time
+}
+
+// normaliseLenient is normalise that drops invalid optional fields rather
+// than refusing the request; only a missing or invalid user is an error.
+func normaliseLenient(r Request, now func() time.Time) (attempt, error) {
+	for range 16 { // more than the fields that can be dropped
+		a, err := normalise(r, now)
+		var re *RequestError
+		if err == nil || !errors.As(err, &re) {
+			return a, err
+		}
+		switch re.Field {
+		case "action":
+			r.Action = ""
+		case "fingerprint":
+			r.Fingerprint, r.LastFingerprint = "", ""
+		case "last_fingerprint":
+			r.LastFingerprint = ""
+		case "version":
+			r.Version = ""
+		case "email":
+			r.Email = ""
+		case "phone":
+			r.Phone = ""
+		case "user_agent":
+			r.UserAgent = ""
+		case "metadata":
+			r.Metadata = nil
+		case "ip":
+			r.IP = ""
+		default: // the user
+			return attempt{}, err
+		}
+	}
+	return normalise(r, now)
 }
 
 // normalise validates r and returns it normalised. Every error wraps
