@@ -144,3 +144,14 @@ func FuzzCodeMatches(f *testing.F) {
 		require.True(t, challenge.CodeMatches(testKey, "ch_2", typed, challenge.HashCode(testKey, "ch_2", normal)))
 	})
 }
+
+func BenchmarkCodeMatches(b *testing.B) {
+	key := []byte("a key of at least thirty-two bytes!!")
+	hash := challenge.HashCode(key, "challenge-id", "123456")
+	b.ReportAllocs()
+	for b.Loop() {
+		if !challenge.CodeMatches(key, "challenge-id", "123 456", hash) {
+			b.Fatal("no match")
+		}
+	}
+}
