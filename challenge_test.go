@@ -125,6 +125,7 @@ func TestSeedFlowEvaluateChallengeSendVerifyCompleteAllow(t *testing.T) {
 		require.Len(t, devs, 2)
 		assert.Equal(t, again.FingerprintID, devs[0].ID)
 		assert.True(t, devs[0].Trusted, "completing a challenge trusts the device")
+		assert.Equal(t, devs[0].ID, info.DeviceID, "the challenge named the device it trusts")
 		assert.Equal(t, cafeIP, devs[0].IP)
 		assert.False(t, devs[1].Trusted)
 

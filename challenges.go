@@ -24,6 +24,9 @@ const maxCodeLen = 32
 // holds a code; destinations are masked.
 type ChallengeInfo struct {
 	ID, User string
+	// DeviceID is the device of the challenged attempt (empty when it had
+	// no fingerprint).
+	DeviceID string
 	// Status is one of pending, sent, verified, completed, failed, expired,
 	// overridden.
 	Status  storage.ChallengeStatus
@@ -60,6 +63,7 @@ func (e *Engine) Challenge(ctx context.Context, challengeID string) (ChallengeIn
 	info := ChallengeInfo{
 		ID:           c.ID,
 		User:         c.User,
+		DeviceID:     c.DeviceID,
 		Status:       status,
 		Email:        maskEmail(c.Email),
 		Phone:        maskPhone(c.Phone),
