@@ -554,3 +554,41 @@ func TestFailedSendKeepsTheCodeThePersonHas(t *testing.T) {
 	assert.Equal(t, 2, info.Sends, "the failed send still counts")
 	assert.Equal(t, challenge.Email, info.Channel)
 }
+
+func TestAuthenticatorLocksAfterWrongCodesAcrossChallenges(t *testing.T) {
+	t.Parallel()
+	eachFlow(t, func(t *testing.T, f *flow) {
+		ctx := t.Context()
+		f.eval(t, aliceLaptop)
+		secret := f.enrol(t)
+		wrong := 0
+		for i := 0; wrong < ato.TOTPMaxFailures; i++ {
+			res := f.eval(t, ato.Request{User: "alice", Fingerprint: fp(fmt.Sprint("guesser", i)), IP: cafeIP})
+			require.Equal(t, verdict.Challenge, res.Verdict)
+			require.NoError(t, f.engine.SendChallengeCode(ctx, res.ChallengeID, challenge.TOTP))
+			for range 3 {
+				good, err := totp.GenerateCode(secret, f.clock.Now())
+				require.NoError(t, err)
+				ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, wrongCode(good))
+				require.NoError(t, err)
+				require.False(t, ok)
+				if wrong++; wrong == ato.TOTPMaxFailures {
+					break
+				}
+			}
+		}
+		res := f.eval(t, ato.Request{User: "alice", Fingerprint: fp("owner-phone"), IP: cafeIP})
+		require.NoError(t, f.engine.SendChallengeCode(ctx, res.ChallengeID, challenge.TOTP))
+		good, err := totp.GenerateCode(secret, f.clock.Now())
+		require.NoError(t, err)
+		_, err = f.engine.VerifyChallengeCode(ctx, res.ChallengeID, good)
+		require.ErrorIs(t, err, ato.ErrRateLimited, "ten wrong codes in a row lock the authenticator, even the right code")
+
+		f.clock.Advance(ato.TOTPLockout)
+		good, err = totp.GenerateCode(secret, f.clock.Now())
+		require.NoError(t, err)
+		ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, good)
+		require.NoError(t, err)
+		assert.True(t, ok, "an hour later it works again")
+	}, ato.WithChallengeLimits(ato.ChallengeLimits{}, 3*time.Hour))
+}

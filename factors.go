@@ -120,26 +120,49 @@ func (e *Engine) mayChangeFactor(ctx context.Context, r Request) error {
 	return nil
 }
 
+// Limits of authenticator codes across challenges: after TOTPMaxFailures
+// wrong codes in a row, the authenticator is refused until TOTPLockout has
+// passed since the last one, so that guesses spread over many challenges
+// (5 each, 10 challenges an hour) still run into a wall. Email and SMS
+// codes keep working meanwhile.
+const (
+	TOTPMaxFailures = 10
+	TOTPLockout     = time.Hour
+)
+
 // checkTOTP checks a code against the user's confirmed authenticator and,
-// atomically, remembers its time step so the code is not accepted again.
+// atomically, remembers its time step so the code is not accepted again,
+// or counts the failure.
 func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time) (bool, error) {
 	var ok bool
+	var lockedUntil time.Time
 	_, err := e.store.UpdateFactor(ctx, user, factorTOTP, func(f *storage.Factor) error {
+		if f.Failures >= TOTPMaxFailures && now.Sub(f.FailedAt) < TOTPLockout {
+			lockedUntil = f.FailedAt.Add(TOTPLockout)
+			return errLocked
+		}
 		secret, err := challenge.OpenSecret(e.cfg.secret, f.Secret, sealBound(user))
 		if err != nil {
 			return err
 		}
 		step, match := challenge.VerifyTOTP(string(secret), code, now, f.LastStep)
-		if !match {
-			return errWrongCode
+		ok = match
+		if match {
+			f.LastStep, f.Failures = step, 0
+		} else {
+			if now.Sub(f.FailedAt) >= TOTPLockout {
+				f.Failures = 0 // the last run of failures is over
+			}
+			f.Failures++
+			f.FailedAt = now
 		}
-		ok = true
-		f.LastStep, f.UpdatedAt = step, now
+		f.UpdatedAt = now
 		return nil
 	})
 	switch {
-	case errors.Is(err, errWrongCode):
-		return false, nil
+	case errors.Is(err, errLocked):
+		return false, fmt.Errorf("%w: user %q's authenticator app is locked after %d wrong codes until %s; use email or SMS",
+			ErrRateLimited, user, TOTPMaxFailures, lockedUntil.UTC().Format(time.RFC3339))
 	case errors.Is(err, storage.ErrNotFound):
 		return false, fmt.Errorf("%w: user %q has no authenticator app", ErrNoDestination, user)
 	case err != nil:
@@ -148,7 +171,7 @@ func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time
 	return ok, nil
 }
 
-var errWrongCode = errors.New("wrong code")
+var errLocked = errors.New("locked")
 
 // sealBound ties a sealed authenticator secret to its user.
 func sealBound(user string) []byte { return []byte("ato totp factor\x00" + user) }

@@ -107,7 +107,7 @@ func cloneFactor(f storage.Factor) storage.Factor {
 	if len(f.Secret) == 0 {
 		f.Secret = nil
 	}
-	f.CreatedAt, f.UpdatedAt = ms(f.CreatedAt), ms(f.UpdatedAt)
+	f.CreatedAt, f.UpdatedAt, f.FailedAt = ms(f.CreatedAt), ms(f.UpdatedAt), ms(f.FailedAt)
 	return f
 }
 

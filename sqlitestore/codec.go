@@ -368,7 +368,7 @@ func scanChallenge(sc scanner) (storage.Challenge, error) {
 
 // factorCols are the columns of a factor, in scanFactor's and factorArgs'
 // order.
-const factorCols = `user_id, kind, secret, confirmed, last_step, created_at, updated_at`
+const factorCols = `user_id, kind, secret, confirmed, last_step, created_at, updated_at, failures, failed_at`
 
 // factorArgs returns the values of factorCols for f.
 func factorArgs(f *storage.Factor) []any {
@@ -376,7 +376,7 @@ func factorArgs(f *storage.Factor) []any {
 	if len(f.Secret) > 0 {
 		secret = f.Secret
 	}
-	return []any{f.User, f.Kind, secret, boolInt(f.Confirmed), f.LastStep, ms(f.CreatedAt), ms(f.UpdatedAt)}
+	return []any{f.User, f.Kind, secret, boolInt(f.Confirmed), f.LastStep, ms(f.CreatedAt), ms(f.UpdatedAt), f.Failures, ms(f.FailedAt)}
 }
 
 // scanFactor scans factorCols.
@@ -386,7 +386,7 @@ func scanFactor(sc scanner) (storage.Factor, error) {
 		secret []byte
 	)
 	if err := sc.Scan(&f.User, &f.Kind, &secret, (*intBool)(&f.Confirmed), &f.LastStep,
-		(*msTime)(&f.CreatedAt), (*msTime)(&f.UpdatedAt)); err != nil {
+		(*msTime)(&f.CreatedAt), (*msTime)(&f.UpdatedAt), &f.Failures, (*msTime)(&f.FailedAt)); err != nil {
 		return storage.Factor{}, err
 	}
 	if len(secret) > 0 {

@@ -557,7 +557,7 @@ func (s *Store) PutFactor(ctx context.Context, f storage.Factor) error {
 	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO factors (`+factorCols+`)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`, factorArgs(&f)...)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`, factorArgs(&f)...)
 		return err
 	})
 	if err != nil {
@@ -591,9 +591,10 @@ func (s *Store) UpdateFactor(ctx context.Context, user, kind string, update func
 		}
 		f.User, f.Kind = user, kind // neither can change
 		// args[0] and args[1] are the user and the kind: the SET list takes
-		// ?3 to ?7.
+		// ?3 to ?9.
 		if _, err := tx.ExecContext(ctx, `UPDATE factors SET
-			secret = ?3, confirmed = ?4, last_step = ?5, created_at = ?6, updated_at = ?7
+			secret = ?3, confirmed = ?4, last_step = ?5, created_at = ?6, updated_at = ?7,
+			failures = ?8, failed_at = ?9
 			WHERE user_id = ?1 AND kind = ?2`, factorArgs(&f)...); err != nil {
 			return err
 		}

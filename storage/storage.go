@@ -454,7 +454,11 @@ type Factor struct {
 	Confirmed bool
 	// LastStep is the last time step a code was accepted for, so that no
 	// code is accepted twice.
-	LastStep  int64
+	LastStep int64
+	// Failures counts wrong codes in a row, FailedAt the last one, so that
+	// guesses spread over many challenges still run into a limit.
+	Failures  int
+	FailedAt  time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

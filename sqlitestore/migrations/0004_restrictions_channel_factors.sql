@@ -23,5 +23,7 @@ CREATE TABLE factors (
 	last_step  INTEGER NOT NULL,
 	created_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL,
+	failures   INTEGER NOT NULL,
+	failed_at  INTEGER NOT NULL,
 	PRIMARY KEY (user_id, kind)
 ) STRICT, WITHOUT ROWID;

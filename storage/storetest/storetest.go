@@ -1365,7 +1365,8 @@ func userDeviceIDs(ds []storage.UserDevice) []string {
 }
 
 func factor(user, kind string, at time.Time) storage.Factor {
-	return storage.Factor{User: user, Kind: kind, Secret: []byte("sealed-" + user + "-" + kind), CreatedAt: at, UpdatedAt: at}
+	return storage.Factor{User: user, Kind: kind, Secret: []byte("sealed-" + user + "-" + kind), CreatedAt: at, UpdatedAt: at,
+		Failures: 2, FailedAt: at.Add(-time.Second)}
 }
 
 func testFactors(t *testing.T, s storage.Store, clk *Clock) {
@@ -1437,12 +1438,14 @@ func testFactorUpdate(t *testing.T, s storage.Store, clk *Clock) {
 	got, err = s.UpdateFactor(ctx(t), "alice", "totp", func(f *storage.Factor) error {
 		f.User, f.Kind = "mallory", "other"
 		f.Confirmed, f.LastStep, f.UpdatedAt = true, 42, t1
+		f.Failures, f.FailedAt = 3, t1
 		f.Secret[0] = 'Z'
 		return nil
 	})
 	require.NoError(t, err)
 	want := f
 	want.Confirmed, want.LastStep, want.UpdatedAt = true, 42, t1
+	want.Failures, want.FailedAt = 3, t1
 	want.Secret = append([]byte("Z"), f.Secret[1:]...)
 	assert.Equal(t, want, got, "UpdateFactor returns the stored factor, with its user and kind unchanged")
 	got.Secret[0] = 'Y'
