@@ -26,6 +26,7 @@ func BenchmarkChallengeFlow(b *testing.B) {
 		b.StopTimer()
 		first, r := aliceLaptop, alicePhone
 		first.User = fmt.Sprint("user", i)
+		first.Fingerprint = fp(first.User) // one device per user, as in life
 		r.User = first.User
 		if _, err := e.Evaluate(ctx, first); err != nil {
 			b.Fatal(err)

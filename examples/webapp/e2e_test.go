@@ -7,20 +7,24 @@
 //
 //	go test -tags e2e -count=1 -v ./examples/webapp/ -run E2E
 //
-// Screenshots of every step go to $ATO_E2E_SCREENSHOTS, or to the folder
-// screenshots next to this file.
+// Screenshots of every step go to the folder e2e in $ATO_E2E_SCREENSHOTS,
+// or in the folder screenshots next to this file; a run empties that folder
+// of the screenshots of the run before, and touches nothing else.
 package main
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,8 +36,12 @@ import (
 	"github.com/atoguard/ato/fingerprint"
 )
 
-// stepTimeout bounds one step: a navigation or a form, with hashing.
-const stepTimeout = 60 * time.Second
+// stepTimeout bounds one step: a navigation or a form, with hashing;
+// startTimeout the start of a browser.
+const (
+	stepTimeout  = 60 * time.Second
+	startTimeout = 60 * time.Second
+)
 
 func TestE2E(t *testing.T) {
 	chromium := findChromium(t)
@@ -45,7 +53,13 @@ func TestE2E(t *testing.T) {
 
 	srv, err := newServer(config{DBPath: filepath.Join(t.TempDir(), "demo.db"), RuptDir: ruptDir})
 	require.NoError(t, err)
-	ts := httptest.NewServer(srv)
+	var verifies atomic.Int32 // POSTs of the challenge's code
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/verify") {
+			verifies.Add(1)
+		}
+		srv.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		ts.Close()
 		assert.NoError(t, srv.Close())
@@ -68,13 +82,15 @@ func TestE2E(t *testing.T) {
 	assert.Equal(t, first.Device, second.Device)
 	assert.Equal(t, first.Fingerprint, second.Fingerprint, "ato.js is stable in one profile")
 
-	// 3. A phone from another IP: challenged, another device.
+	// 3. A phone from another IP: challenged. The page shows the verdict
+	// and the reasons' names, not the findings behind them.
 	const phoneIP = "89.160.20.112"
 	challenged := phone.login("alice", "wonderland", phoneIP, "ato")
 	require.Equal(t, "challenge", challenged.Verdict)
 	require.True(t, fingerprint.IsFuzzy(challenged.Fingerprint))
-	assert.NotEqual(t, first.Device, challenged.Device)
+	assert.Empty(t, challenged.Device, "the challenge page does not say which device matched")
 	require.NotEmpty(t, challenged.Challenge)
+	assert.Equal(t, "false", phone.eval(`String(document.body.textContent.includes("last successful login"))`))
 	t.Logf("ato.js: desktop and phone hashes are %.3f alike", fingerprint.Similarity(first.Fingerprint, challenged.Fingerprint))
 	assert.Empty(t, phone.eval(`localStorage.getItem("ato_last_fp") || ""`), "a challenged hash is not saved")
 
@@ -87,17 +103,31 @@ func TestE2E(t *testing.T) {
 	code := desktop.eval(fmt.Sprintf(`document.querySelector('tr[data-challenge=%q]').dataset.code`, challenged.Challenge))
 	require.Len(t, code, 6)
 
-	// 6. Verify and complete: logged in, the phone now trusted.
+	// 6. Verify and complete, with a double click that sends the code
+	// once: logged in, the phone now trusted, another device.
 	require.NoError(t, phone.do(chromedp.SetValue(chromedp.CSS("#code"), code)))
-	done := phone.submit("verify", `#verify`)
+	// A listener after app.js's notes, in sessionStorage (it outlives the
+	// page), the submits app.js let through and the button's state.
+	phone.eval(`document.querySelector("form.once").addEventListener("submit", (ev) => {
+	  const n = Number(sessionStorage.getItem("submits") || 0) + (ev.defaultPrevented ? 0 : 1);
+	  sessionStorage.setItem("submits", String(n));
+	  sessionStorage.setItem("disabled", String(document.getElementById("verify").disabled));
+	}); ""`)
+	before := verifies.Load()
+	done := phone.submitWith("verify", chromedp.DoubleClick(chromedp.CSS(`#verify`)))
 	assert.Equal(t, "devices", done.Page)
 	assert.Equal(t, "true", done.Completed)
+	assert.Equal(t, int32(1), verifies.Load()-before, "the code is sent once")
+	assert.Equal(t, "1", phone.eval(`sessionStorage.getItem("submits")`), "the second click sends nothing")
+	assert.Equal(t, "true", phone.eval(`sessionStorage.getItem("disabled")`), "the Verify button is disabled on submit")
 	assert.Equal(t, challenged.Fingerprint, phone.eval(`localStorage.getItem("ato_last_fp")`))
+	require.NotEmpty(t, done.Device)
+	assert.NotEqual(t, first.Device, done.Device)
 
 	// 7. The phone again, from the same IP: allowed, the same device.
 	again := phone.login("alice", "wonderland", phoneIP, "ato")
 	assert.Equal(t, "allow", again.Verdict)
-	assert.Equal(t, challenged.Device, again.Device)
+	assert.Equal(t, done.Device, again.Device)
 
 	// The Rupt SDK's getHash(), in a profile of its own: one device id
 	// across a reload.
@@ -113,7 +143,69 @@ func TestE2E(t *testing.T) {
 	assert.Equal(t, "allow", r2.Verdict)
 	assert.Equal(t, r1.Device, r2.Device)
 	t.Logf("Rupt SDK: hashes before and after the reload are %.3f alike", fingerprint.Similarity(r1.Fingerprint, r2.Fingerprint))
+
+	// A getHash() that never settles: the form goes without a
+	// fingerprint after app.js's 3 seconds.
+	t.Run("hash timeout", func(t *testing.T) {
+		run := &e2e{t: t, base: ts.URL, shots: shots}
+		slow := run.profile(chromium, "slow")
+		slow.open("login-carol", "/login")
+		slow.eval(`window.ato.getHash = () => new Promise(() => {}); ""`)
+		start := time.Now()
+		st := slow.login("carol", "christmas", "", "", withoutReload)
+		took := time.Since(start)
+		assert.Equal(t, "allow", st.Verdict)
+		assert.Empty(t, st.Fingerprint)
+		assert.Contains(t, slow.eval(`document.getElementById("outcome").textContent`), "missing_fingerprint")
+		assert.GreaterOrEqual(t, took, 3*time.Second)
+		assert.Less(t, took, 20*time.Second)
+	})
+
+	// Plain http away from localhost: no secure context, so no
+	// crypto.subtle and no fingerprint, and no Sec-Fetch-Site on the
+	// form's POST. The login still works: the page sends its Origin
+	// (Referrer-Policy: same-origin, not no-referrer, which makes it
+	// null), and CrossOriginProtection accepts it.
+	t.Run("non-loopback", func(t *testing.T) {
+		ip := nonLoopbackIPv4(t)
+		if ip == "" {
+			t.Skip("no non-loopback IPv4 address on this machine")
+		}
+		lan, err := newServer(config{DBPath: filepath.Join(t.TempDir(), "demo.db")})
+		require.NoError(t, err)
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		require.NoError(t, err)
+		hs := &http.Server{Handler: lan, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(ln) }()
+		t.Cleanup(func() {
+			_ = hs.Close()
+			assert.NoError(t, lan.Close())
+		})
+		run := &e2e{t: t, base: "http://" + ln.Addr().String(), shots: shots}
+		p := run.profile(chromium, "lan")
+		p.open("login-alice", "/login")
+		assert.Equal(t, "false", p.eval(`String(window.isSecureContext)`))
+		assert.Equal(t, "false", p.eval(`String(document.getElementById("insecure").hidden)`), "the page says why there is no fingerprint")
+		st := p.login("alice", "wonderland", "", "", withoutReload)
+		assert.Equal(t, "devices", st.Page)
+		assert.Equal(t, "allow", st.Verdict)
+		assert.Empty(t, st.Fingerprint)
+		assert.Contains(t, p.eval(`document.getElementById("outcome").textContent`), "missing_fingerprint")
+	})
 	t.Logf("screenshots in %s", shots)
+}
+
+// nonLoopbackIPv4 returns an IPv4 address of this machine that is not a
+// loopback one, or "".
+func nonLoopbackIPv4(t *testing.T) string {
+	addrs, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	return ""
 }
 
 // e2e is one run: the demo's URL and the screenshot folder.
@@ -179,7 +271,18 @@ func (run *e2e) profile(chromium, name string, setup ...chromedp.Action[chromedp
 		cancelAlloc()
 	})
 	p := &profile{run: run, name: name, ctx: ctx}
-	require.NoError(t, chromedp.Do(ctx, setup...), "start %s", name) // starts the browser, with no timeout
+	// The first Do starts the browser and binds its life to ctx, so the
+	// time limit is a timer here, not a context of the call.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx, setup...) }()
+	select {
+	case err := <-started:
+		require.NoError(t, err, "start %s", name)
+	case <-time.After(startTimeout):
+		cancelTab()
+		cancelAlloc()
+		t.Fatalf("start %s: no browser after %s", name, startTimeout)
+	}
 	messages := chromedp.Console(ctx)
 	go func() {
 		for m, err := range messages {
@@ -227,24 +330,41 @@ func (p *profile) open(step, path string) state {
 // answers, and checks it.
 func (p *profile) submit(step, button string) state {
 	p.run.t.Helper()
+	return p.submitWith(step, chromedp.Click(chromedp.CSS(button)))
+}
+
+// submitWith runs an action that sends a form, waits for the page that
+// answers, and checks it.
+func (p *profile) submitWith(step string, action chromedp.Action[chromedp.Void]) state {
+	p.run.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
-	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button)))
+	resp, err := chromedp.RunResponse(ctx, action)
 	require.NoError(p.run.t, err, "%s: %s", p.name, step)
 	require.NotNil(p.run.t, resp, "%s: %s: no page loaded", p.name, step)
 	return p.check(step, resp.Status)
 }
 
+// withoutReload, as login's last argument, fills the login page already
+// open.
+const withoutReload = true
+
 // login fills the login form (pretend: the demo control's IP, or "" for
-// the real one) in ato.js or rupt mode and sends it.
-func (p *profile) login(user, password, pretend, sdk string) state {
+// the real one) in ato.js or rupt mode ("" is ato) and sends it. It opens
+// the login page first, unless told withoutReload.
+func (p *profile) login(user, password, pretend, sdk string, opened ...bool) state {
 	t := p.run.t
 	t.Helper()
+	if sdk == "" {
+		sdk = "ato"
+	}
 	path := "/login"
 	if sdk == "rupt" {
 		path += "?sdk=rupt"
 	}
-	p.open("login-"+user, path)
+	if len(opened) == 0 || !opened[0] {
+		p.open("login-"+user, path)
+	}
 	require.NoError(t, p.do(
 		chromedp.WaitVisible(chromedp.CSS(`#login-form[data-ready="true"][data-sdk="`+sdk+`"]`)),
 		chromedp.SetValue(chromedp.CSS("#user"), user),
@@ -294,19 +414,26 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// screenshotDir returns the folder for screenshots, made empty.
+// shotName matches the names of the screenshots check writes.
+var shotName = regexp.MustCompile(`^[0-9]{2,}-[a-z0-9]+-[a-z0-9-]+\.png$`)
+
+// screenshotDir returns the folder for screenshots: e2e in
+// $ATO_E2E_SCREENSHOTS or in screenshots, emptied of the screenshots of the
+// last run. Nothing else in it, or outside it, is removed.
 func screenshotDir(t *testing.T) string {
 	dir := os.Getenv("ATO_E2E_SCREENSHOTS")
 	if dir == "" {
 		dir = "screenshots"
 	}
-	dir, err := filepath.Abs(dir)
+	dir, err := filepath.Abs(filepath.Join(dir, "e2e"))
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(dir, 0o755))
-	old, err := filepath.Glob(filepath.Join(dir, "*.png"))
+	old, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	for _, f := range old {
-		require.NoError(t, os.Remove(f))
+		if f.Type().IsRegular() && shotName.MatchString(f.Name()) {
+			require.NoError(t, os.Remove(filepath.Join(dir, f.Name())))
+		}
 	}
 	return dir
 }

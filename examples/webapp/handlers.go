@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -50,7 +51,9 @@ func checkPassword(name, password string) (demoUser, bool) {
 type sampleIP struct{ IP, Label string }
 
 // pretendIPs are a few addresses in different countries (as MaxMind's test
-// data places them; a real database may disagree a little).
+// data places them; a real database may disagree a little). The control
+// accepts these and no others: it is there to show the geo signals, not to
+// let anyone claim any address.
 var pretendIPs = []sampleIP{
 	{"81.2.69.142", "United Kingdom"},
 	{"2.125.160.216", "United Kingdom, another network"},
@@ -71,8 +74,10 @@ type loginView struct {
 	PretendIPs  []sampleIP
 	Pretend     string
 	RealIP      string
-	TrustProxy  bool
-	User        string
+	// TrustProxy: the demo runs behind a proxy, and the "come from"
+	// control is off.
+	TrustProxy bool
+	User       string
 }
 
 func (s *server) loginView(r *http.Request, sdk, user string) *loginView {
@@ -87,7 +92,7 @@ func (s *server) loginView(r *http.Request, sdk, user string) *loginView {
 			lv.RuptMissing = true
 		}
 	}
-	if c, err := r.Cookie(pretendCookie); err == nil {
+	if c, err := r.Cookie(pretendCookie); err == nil && !s.cfg.TrustProxy && isSampleIP(c.Value) {
 		lv.Pretend = c.Value
 	}
 	lv.RealIP, _ = s.clientIP(r, "")
@@ -115,13 +120,18 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusBadRequest, name, "Come from: "+err.Error()+".")
 		return
 	}
-	if pretend != "" {
-		pretend = ip // as parsed
+	if !s.cfg.TrustProxy {
+		if pretend == "real" {
+			pretend = ""
+		}
+		if pretend != "" {
+			pretend = ip // as parsed: one of pretendIPs
+		}
+		http.SetCookie(w, &http.Cookie{
+			Name: pretendCookie, Value: pretend, Path: "/",
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r),
+		})
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: pretendCookie, Value: pretend, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
-	})
 	req := ato.Request{
 		Action:          ato.ActionLogin,
 		User:            name,
@@ -134,10 +144,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	u, ok := checkPassword(name, f.Get("password"))
 	if !ok {
 		// The engine counts failures for brute_force and
-		// credential_stuffing, for unknown user names too.
+		// credential_stuffing, for unknown user names too. It drops
+		// invalid optional fields (a bad fingerprint) and still counts the
+		// failure, so a failure it refuses is logged: never skipped in
+		// silence. An empty name (the form requires one) has no one to
+		// count against.
 		if name != "" {
-			if err := s.engine.RecordFailure(ctx, req); err != nil && !errors.Is(err, ato.ErrInvalidRequest) {
-				s.log.Error("record failure", "user", name, "err", err)
+			if err := s.engine.RecordFailure(ctx, req); err != nil {
+				s.log.Error("record failure: the wrong password was not counted", "user", name, "err", err)
 			}
 		}
 		s.renderLogin(w, r, http.StatusUnauthorized, name, "Wrong user name or password.")
@@ -183,8 +197,11 @@ type outcome struct {
 	Restrictions []string
 	IP, Place    string
 	// Fingerprint is the hash the browser sent, and SaveKey the
-	// localStorage key it is saved under once the login is let in.
+	// localStorage key it is saved under once the login is let in. A
+	// session drops Fingerprint once the page that saves it was shown;
+	// FingerprintSummary stays.
 	Fingerprint, Version, SaveKey string
+	FingerprintSummary            string
 	// Completed: the login was let in by completing its challenge.
 	Completed bool
 }
@@ -210,6 +227,7 @@ func (s *server) outcome(res ato.Result, req ato.Request) outcome {
 		Version:      req.Version,
 		SaveKey:      "ato_last_fp",
 	}
+	o.FingerprintSummary = fingerprintSummary(req.Fingerprint, req.Version)
 	if strings.HasPrefix(req.Version, "rupt/") {
 		o.SaveKey = "rpt_last_fp" // where the Rupt SDK reads its last hash
 	}
@@ -222,15 +240,15 @@ func (s *server) outcome(res ato.Result, req ato.Request) outcome {
 	return o
 }
 
-// FingerprintSummary describes the hash for the page.
-func (o outcome) FingerprintSummary() string {
-	switch fp := o.Fingerprint; {
+// fingerprintSummary describes the hash for the page.
+func fingerprintSummary(fp, version string) string {
+	switch {
 	case fp == "":
 		return "none sent"
 	case len(fp) > 24:
-		return fmt.Sprintf("%s… (%d characters, from %s)", fp[:24], len(fp), o.Version)
+		return fmt.Sprintf("%s… (%d characters, from %s)", fp[:24], len(fp), version)
 	default:
-		return fmt.Sprintf("%s (from %s)", fp, o.Version)
+		return fmt.Sprintf("%s (from %s)", fp, version)
 	}
 }
 
@@ -241,9 +259,15 @@ type channelButton struct {
 }
 
 // challengeSession returns the session of the browser whose login waits for
-// the challenge in the path, or renders why there is none.
+// the challenge in the path, or renders why there is none. A browser whose
+// session this challenge already logged in (a second click on Verify, the
+// back button) is sent on to its devices page.
 func (s *server) challengeSession(w http.ResponseWriter, r *http.Request) (session, bool) {
 	sess, ok := s.sessions.get(r)
+	if ok && sess.LoggedIn && sess.FromChallenge != "" && sess.FromChallenge == r.PathValue("id") {
+		http.Redirect(w, r, "/devices", http.StatusSeeOther)
+		return session{}, false
+	}
 	if !ok || sess.ChallengeID == "" || sess.ChallengeID != r.PathValue("id") {
 		s.fail(w, r, http.StatusForbidden, "This challenge belongs to another login attempt, or the attempt expired. Log in again.")
 		return session{}, false
@@ -257,8 +281,11 @@ func (s *server) challengePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	notice := ""
-	if ch := r.URL.Query().Get("sent"); ch != "" {
-		notice = "A code was sent by " + ch + ": open the outbox to read it."
+	switch r.URL.Query().Get("sent") { // not echoed: only the two channels
+	case string(challenge.Email):
+		notice = "A code was sent by email: open the outbox to read it."
+	case string(challenge.SMS):
+		notice = "A code was sent by SMS: open the outbox to read it."
 	}
 	s.renderChallenge(w, r, http.StatusOK, sess, "", notice)
 }
@@ -281,6 +308,10 @@ func (s *server) renderChallenge(w http.ResponseWriter, r *http.Request, status 
 		case storage.ChallengeFailed, storage.ChallengeExpired, storage.ChallengeOverridden:
 			msg = "This challenge is " + string(info.Status) + ". Log in again."
 			status = http.StatusGone
+		case storage.ChallengeVerified:
+			if notice == "" {
+				notice = "The code was verified, but the login was not finished: finish it below."
+			}
 		}
 	}
 	v := &view{Title: "Challenge", Challenge: info, Outcome: &sess.Outcome, Error: msg, Notice: notice}
@@ -359,6 +390,13 @@ func (s *server) sendCode(w http.ResponseWriter, r *http.Request) {
 
 // verifyCode checks the code and, when it is right, completes the
 // challenge and logs the browser in.
+//
+// A challenge verified before, whose completion failed or whose answer was
+// lost, is completed now (the page then offers a button with no code). A
+// challenge already completed is a success too: its id is tied to this
+// browser's login session alone, so only a request from this browser, with
+// the right code, completed it (a second click on Verify, sent before the
+// first one's answer came).
 func (s *server) verifyCode(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.challengeSession(w, r)
 	if !ok {
@@ -366,14 +404,26 @@ func (s *server) verifyCode(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := requestContext(r)
 	defer cancel()
-	code := strings.TrimSpace(r.PostForm.Get("code"))
-	right, err := s.engine.VerifyChallengeCode(ctx, sess.ChallengeID, code)
-	if err == nil && !right {
-		s.renderChallenge(w, r, http.StatusUnprocessableEntity, sess, "Wrong code.", "")
-		return
-	}
-	if err == nil {
+	var err error
+	if code := strings.TrimSpace(r.PostForm.Get("code")); code == "" {
 		err = s.engine.CompleteChallenge(ctx, sess.ChallengeID)
+		if errors.Is(err, ato.ErrChallengeNotVerified) {
+			s.renderChallenge(w, r, http.StatusUnprocessableEntity, sess, "Enter the code.", "")
+			return
+		}
+	} else {
+		var right bool
+		right, err = s.engine.VerifyChallengeCode(ctx, sess.ChallengeID, code)
+		if err == nil && !right {
+			s.renderChallenge(w, r, http.StatusUnprocessableEntity, sess, "Wrong code.", "")
+			return
+		}
+		if err == nil || errors.Is(err, ato.ErrChallengeVerified) {
+			err = s.engine.CompleteChallenge(ctx, sess.ChallengeID)
+		}
+	}
+	if errors.Is(err, ato.ErrChallengeCompleted) {
+		err = nil // by this browser: see above
 	}
 	if err != nil {
 		status, msg := challengeProblem(err)
@@ -386,9 +436,13 @@ func (s *server) verifyCode(w http.ResponseWriter, r *http.Request) {
 	}
 	o := sess.Outcome
 	o.Completed = true
-	s.sessions.start(w, r, session{User: sess.User, LoggedIn: true, Outcome: o})
+	s.sessions.start(w, r, session{User: sess.User, LoggedIn: true, FromChallenge: sess.ChallengeID, Outcome: o})
 	http.Redirect(w, r, "/devices", http.StatusSeeOther)
 }
+
+// deviceIDPattern matches a device id (a UUID), for the notice of the
+// forgotten one.
+var deviceIDPattern = regexp.MustCompile(`^[0-9a-f-]{36}$`)
 
 // deviceRow is a device as the devices page shows it.
 type deviceRow struct {
@@ -425,10 +479,13 @@ func (s *server) devicesPage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Devices = append(v.Devices, row)
 	}
-	if id := r.URL.Query().Get("forgot"); id != "" {
+	if id := r.URL.Query().Get("forgot"); deviceIDPattern.MatchString(id) { // not any text
 		v.Notice = "Forgot device " + shortID(id) + ": its next login is a new device again."
 	}
 	s.render(w, r, http.StatusOK, "devices", v)
+	// The page asked the browser to save the hash: the session needs it
+	// no more.
+	s.sessions.dropFingerprint(r)
 }
 
 // forget removes one of the user's devices.

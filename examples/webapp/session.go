@@ -1,6 +1,7 @@
 package main
 
 import (
+	"container/list"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -26,16 +27,16 @@ func randomToken() string {
 }
 
 // csrfToken returns the browser's CSRF token, setting the cookie when the
-// browser has none. Every form carries it as the hidden field csrf. Call it
-// once per response.
-func csrfToken(w http.ResponseWriter, r *http.Request) string {
+// browser has none (Secure when secure). Every form carries it as the
+// hidden field csrf. Call it once per response.
+func csrfToken(w http.ResponseWriter, r *http.Request, secure bool) string {
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
 		return c.Value
 	}
 	tok := randomToken()
 	http.SetCookie(w, &http.Cookie{
 		Name: csrfCookie, Value: tok, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,
 	})
 	return tok
 }
@@ -75,21 +76,71 @@ type session struct {
 	LoggedIn bool
 	// ChallengeID is the challenge this browser's login waits for.
 	ChallengeID string
-	// Outcome is the evaluation of the login that made the session.
+	// FromChallenge is the challenge whose completion logged this session
+	// in, if any.
+	FromChallenge string
+	// Outcome is the evaluation of the login that made the session. Its
+	// Fingerprint is kept only until the page that saves it in the browser
+	// is shown (see [sessions.dropFingerprint]).
 	Outcome outcome
 	expires time.Time
 }
 
+// maxSessions bounds the sessions kept in memory: past it, a new one
+// evicts the oldest.
+const maxSessions = 10_000
+
 // sessions keeps sessions in memory, by a random id in the session cookie.
+// Every session lives for the same ttl, so the order of creation is also the
+// order of expiry: expired sessions are found at the front of the list, and
+// pruning stops at the first live one.
 type sessions struct {
-	mu  sync.Mutex
-	m   map[string]session
-	now func() time.Time
-	ttl time.Duration
+	mu     sync.Mutex
+	m      map[string]*list.Element // of *sessionEntry
+	order  *list.List               // oldest first
+	now    func() time.Time
+	ttl    time.Duration
+	max    int
+	secure func(*http.Request) bool // whether the cookie is Secure
 }
 
-func newSessions(now func() time.Time, ttl time.Duration) *sessions {
-	return &sessions{m: map[string]session{}, now: now, ttl: ttl}
+type sessionEntry struct {
+	id   string
+	sess session
+}
+
+// newSessions returns an empty store of at most max sessions that last
+// ttl; secure says whether a request's cookie is to be Secure.
+func newSessions(now func() time.Time, ttl time.Duration, max int, secure func(*http.Request) bool) *sessions {
+	return &sessions{m: map[string]*list.Element{}, order: list.New(), now: now, ttl: ttl, max: max, secure: secure}
+}
+
+// remove deletes a session; the caller holds mu.
+func (ss *sessions) remove(id string) {
+	if e, ok := ss.m[id]; ok {
+		ss.order.Remove(e)
+		delete(ss.m, id)
+	}
+}
+
+// prune drops the expired sessions at the front of the list and the oldest
+// past max-1, to make room for one more; the caller holds mu. It looks at
+// no live session but the first, so a login costs O(1) amortised.
+func (ss *sessions) prune(now time.Time) {
+	for e := ss.order.Front(); e != nil; e = ss.order.Front() {
+		en := e.Value.(*sessionEntry)
+		if now.Before(en.sess.expires) && ss.order.Len() < ss.max {
+			return
+		}
+		ss.remove(en.id)
+	}
+}
+
+// len returns how many sessions are kept.
+func (ss *sessions) len() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.order.Len()
 }
 
 // get returns the request's session.
@@ -100,12 +151,30 @@ func (ss *sessions) get(r *http.Request) (session, bool) {
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	sess, ok := ss.m[c.Value]
-	if !ok || !ss.now().Before(sess.expires) {
-		delete(ss.m, c.Value)
+	e, ok := ss.m[c.Value]
+	if !ok {
+		return session{}, false
+	}
+	sess := e.Value.(*sessionEntry).sess
+	if !ss.now().Before(sess.expires) {
+		ss.remove(c.Value)
 		return session{}, false
 	}
 	return sess, true
+}
+
+// dropFingerprint forgets the full hash of the request's session once the
+// page that saves it has been shown; the summary of it stays.
+func (ss *sessions) dropFingerprint(r *http.Request) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if e, ok := ss.m[c.Value]; ok {
+		e.Value.(*sessionEntry).sess.Outcome.Fingerprint = ""
+	}
 }
 
 // start replaces the request's session, if any, with a new one under a new
@@ -117,18 +186,14 @@ func (ss *sessions) start(w http.ResponseWriter, r *http.Request, sess session) 
 	sess.expires = now.Add(ss.ttl)
 	ss.mu.Lock()
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		delete(ss.m, c.Value)
+		ss.remove(c.Value)
 	}
-	for k, v := range ss.m { // drop expired sessions; a demo has few
-		if !now.Before(v.expires) {
-			delete(ss.m, k)
-		}
-	}
-	ss.m[id] = sess
+	ss.prune(now)
+	ss.m[id] = ss.order.PushBack(&sessionEntry{id: id, sess: sess})
 	ss.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: id, Path: "/", MaxAge: int(ss.ttl / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: ss.secure(r),
 	})
 }
 
@@ -136,11 +201,11 @@ func (ss *sessions) start(w http.ResponseWriter, r *http.Request, sess session) 
 func (ss *sessions) end(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		ss.mu.Lock()
-		delete(ss.m, c.Value)
+		ss.remove(c.Value)
 		ss.mu.Unlock()
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: ss.secure(r),
 	})
 }

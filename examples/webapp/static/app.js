@@ -8,6 +8,11 @@
  * a successful login it saves the hash the server accepted as the browser's
  * last one (data-save-fingerprint): only then, so that a refused or challenged
  * attempt does not become the browser's "previous" hash.
+ *
+ * The hashing is given 3 seconds; without a hash by then (or without
+ * crypto.subtle, outside a secure context) the form goes without one. The
+ * challenge's Verify button is disabled once clicked, so a double click sends
+ * one code.
  */
 (function () {
   "use strict";
@@ -30,6 +35,22 @@
     }
   }
 
+  // hashTimeout bounds the fingerprinting: past it the form is sent
+  // without a fingerprint rather than never.
+  var hashTimeout = 3000;
+
+  function withTimeout(promise, ms) {
+    var timer;
+    var late = new Promise(function (_, reject) {
+      timer = setTimeout(function () {
+        reject(new Error("no hash after " + ms + " ms"));
+      }, ms);
+    });
+    return Promise.race([promise, late]).finally(function () {
+      clearTimeout(timer);
+    });
+  }
+
   function wireLogin() {
     var form = document.getElementById("login-form");
     if (!form) return;
@@ -38,22 +59,30 @@
       if (warn) warn.hidden = false;
     }
     var sending = false;
+    var status = document.getElementById("fp-status");
+    // Back to this page from the back/forward cache: the form can be sent
+    // again.
+    window.addEventListener("pageshow", function (ev) {
+      if (!ev.persisted) return;
+      sending = false;
+      if (status) status.textContent = "";
+    });
     form.addEventListener("submit", async function (ev) {
       ev.preventDefault();
       if (sending) return;
       sending = true;
-      var status = document.getElementById("fp-status");
       if (status) status.textContent = "Fingerprinting this browser…";
       var useRupt = form.getAttribute("data-sdk") === "rupt" && window.Rupt;
       var fp = "", last = "", version = "";
       try {
-        var h = useRupt ? await window.Rupt.getHash() : await window.ato.getHash();
+        var h = await withTimeout(useRupt ? window.Rupt.getHash() : window.ato.getHash(), hashTimeout);
         fp = h[0] || "";
         last = fp && h[1] ? h[1] : "";
-        version = useRupt ? form.getAttribute("data-rupt-version") : window.ato.version;
+        version = fp ? (useRupt ? form.getAttribute("data-rupt-version") : window.ato.version) : "";
       } catch (e) {
         // No fingerprint: the server then sees missing_fingerprint.
         console.warn("ato demo: no fingerprint:", e);
+        fp = last = version = "";
       }
       form.elements.fingerprint.value = fp;
       form.elements.last_fingerprint.value = last;
@@ -63,6 +92,35 @@
     form.setAttribute("data-ready", "true");
   }
 
+  // Forms of class "once" (the challenge's code) are sent once: their
+  // button is disabled on submit, and enabled again when the page comes
+  // back from the back/forward cache.
+  function wireOnce() {
+    var forms = document.querySelectorAll("form.once");
+    forms.forEach(function (form) {
+      form.addEventListener("submit", function (ev) {
+        if (form.getAttribute("data-sent") === "true") {
+          ev.preventDefault();
+          return;
+        }
+        form.setAttribute("data-sent", "true");
+        form.querySelectorAll("button").forEach(function (b) {
+          b.disabled = true;
+        });
+      });
+    });
+    window.addEventListener("pageshow", function (ev) {
+      if (!ev.persisted) return;
+      forms.forEach(function (form) {
+        form.removeAttribute("data-sent");
+        form.querySelectorAll("button").forEach(function (b) {
+          b.disabled = false;
+        });
+      });
+    });
+  }
+
   saveAccepted();
   wireLogin();
+  wireOnce();
 })();
