@@ -457,8 +457,12 @@ func TestChallengeMethodsOnUnknownID(t *testing.T) {
 		require.ErrorIs(t, h.engine.SendChallengeCode(ctx, "nope", "email"), storage.ErrNotFound)
 		ok, err := h.engine.VerifyChallengeCode(ctx, "nope", "123456")
 		require.ErrorIs(t, err, storage.ErrNotFound)
+		require.ErrorIs(t, err, ato.ErrChallengeNotFound)
 		assert.False(t, ok)
-		require.ErrorIs(t, h.engine.CompleteChallenge(ctx, "nope"), storage.ErrNotFound)
+		require.ErrorIs(t, h.engine.CompleteChallenge(ctx, "nope"), ato.ErrChallengeNotFound)
+		_, err = h.engine.Challenge(ctx, "nope")
+		require.ErrorIs(t, err, ato.ErrChallengeNotFound)
+		require.ErrorIs(t, h.engine.CompleteChallenge(ctx, ""), ato.ErrInvalidRequest)
 	})
 }
 

@@ -6,7 +6,10 @@ import (
 	"strings"
 
 	"github.com/atoguard/ato"
+	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/memstore"
+	"github.com/atoguard/ato/signals"
+	"github.com/atoguard/ato/verdict"
 )
 
 func Example() {
@@ -43,4 +46,66 @@ func ExampleEngine_Evaluate_invalid() {
 	fmt.Println(err)
 	// Output:
 	// ato: invalid request: ip: "203.0.113.300" is not an IP address
+}
+
+// The second half of a login: a challenged attempt proves itself with a
+// code sent by email, and the same device and network are then allowed.
+func ExampleEngine_CompleteChallenge() {
+	outbox := challenge.NewOutbox() // tests and demos; use challenge.SMTPSender or your SMS gateway
+	engine, err := ato.New(memstore.New(), ato.WithSender(outbox))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	laptop := strings.Repeat("3fa9c1d2", 256)
+	phone := strings.Repeat("be70a4e9", 256)
+	engine.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: laptop, IP: "203.0.113.9"})
+
+	attempt := ato.Request{User: "alice", Fingerprint: phone, IP: "198.51.100.23", Email: "alice@example.com"}
+	res, _ := engine.Evaluate(ctx, attempt)
+	fmt.Println(res.Explain())
+
+	if err := engine.SendChallengeCode(ctx, res.ChallengeID, challenge.Email); err != nil {
+		panic(err)
+	}
+	m, _ := outbox.Last(res.ChallengeID) // what the person reads in their mailbox
+	fmt.Println("code sent to", m.To)
+	ok, err := engine.VerifyChallengeCode(ctx, res.ChallengeID, m.Code)
+	fmt.Println("verified:", ok, err)
+	fmt.Println("completed:", engine.CompleteChallenge(ctx, res.ChallengeID))
+
+	again, _ := engine.Evaluate(ctx, attempt)
+	fmt.Println(again.Explain())
+	// Output:
+	// challenge: new device and new IP 198.51.100.23 (first seen), rule new-device-new-network
+	// code sent to alice@example.com
+	// verified: true <nil>
+	// completed: <nil>
+	// allow: nothing unusual, rule otherwise
+}
+
+// Policies are data: rules in the expression language, loaded from JSON.
+func ExampleWithPolicy() {
+	policy, err := verdict.ParseRules([]byte(`{"rules": [
+		{"name": "new-ip-known-device", "when": "new_ip && known_device", "verdict": "restrict", "restrict": ["payment"]},
+		{"name": "new-device", "when": "new_device", "verdict": "challenge"}
+	]}`), signals.IsBuiltin)
+	if err != nil {
+		panic(err)
+	}
+	engine, _ := ato.New(memstore.New(), ato.WithPolicy(policy))
+	ctx := context.Background()
+	laptop := strings.Repeat("3fa9c1d2", 256)
+	for _, r := range []ato.Request{
+		{User: "alice", Fingerprint: laptop, IP: "203.0.113.9"},
+		{User: "alice", Fingerprint: laptop, IP: "192.0.2.44"},
+		{User: "alice", Action: "payment", Fingerprint: laptop, IP: "192.0.2.44"},
+	} {
+		res, _ := engine.Evaluate(ctx, r)
+		fmt.Println(res.Verdict, res.Rule, res.Restrictions)
+	}
+	// Output:
+	// allow otherwise []
+	// restrict new-ip-known-device [payment]
+	// deny restricted []
 }
