@@ -23,6 +23,27 @@
 // recorded but teaches nothing, so an attacker who retries does not become
 // known.
 //
+// # Policies and restrictions
+//
+// The verdict comes from a [verdict.Policy]; the default is an ordered rule
+// table written in the [verdict] expression language, and operators load
+// their own from JSON with [WithPolicy]. [Result.Explain] says in one line
+// what was found and which rule decided. A restrict verdict holds back
+// sensitive actions (password change, payment, …) on the user's device:
+// evaluate such an action with its own [Action] and a held-back one is
+// denied with the reason restricted, whatever the policy says.
+//
+// # Challenges
+//
+// After a challenge verdict, [Engine.SendChallengeCode] sends a one-time
+// code to the address of the request (through the [challenge.Sender] of
+// [WithSender]) or selects the user's authenticator app
+// ([Engine.EnrollTOTP]); [Engine.VerifyChallengeCode] checks what the person
+// typed, and [Engine.CompleteChallenge] turns the attempt into a successful
+// login, so the same reasons do not challenge again. Codes are stored only
+// as HMACs, attempts and sends are counted atomically, and every
+// transition is recorded in the user's history.
+//
 // # Concurrency
 //
 // An Engine is safe for concurrent use by many goroutines.

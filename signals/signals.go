@@ -18,9 +18,16 @@
 //
 // [NewUser], [NewDevice], [NewIP], [NewCountry], [ImpossibleTravel],
 // [AnonymousIP], [HostingIP], [BruteForce], [CredentialStuffing],
-// [MultipleAccounts], [MissingFingerprint] and the operator [Lists] are
-// ordinary Signals, built exactly as a plug-in would be; the engine runs
-// them with the thresholds of its options.
+// [MultipleAccounts], [MissingFingerprint], [Restricted] and the operator
+// [Lists] are ordinary Signals, built exactly as a plug-in would be; the
+// engine runs them with the thresholds of its options. [BuiltinReasons]
+// lists their reasons and scores.
+//
+// # Declaring reasons
+//
+// A plug-in that implements [Declarer] names the reasons it reports and
+// their default scores; policy rules may then use them. Plug-ins may not
+// report built-in reasons.
 package signals
 
 import (
