@@ -189,3 +189,42 @@ func TestMigrateAddsRestrictionsChannelFactors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, f, got)
 }
+
+// TestMigrateAddsFactorFailures upgrades a database at 0004, with a factor
+// written then, and checks that the factor reads back with no failures and
+// that failures are then kept.
+func TestMigrateAddsFactorFailures(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ato.db")
+	uri, err := fileURI(path)
+	require.NoError(t, err)
+	db, err := sql.Open("sqlite", uri+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(ON)")
+	require.NoError(t, err)
+	db.SetMaxOpenConns(1)
+	ms, err := migrations()
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)`)
+	require.NoError(t, err)
+	for _, m := range ms {
+		if m.version <= 4 {
+			require.NoError(t, applyMigration(ctx, db, m))
+		}
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	_, err = db.ExecContext(ctx, `INSERT INTO factors (user_id, kind, secret, confirmed, last_step, created_at, updated_at)
+		VALUES ('alice', 'totp', x'01', 1, 7, ?1, ?1)`, at.UnixMilli())
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s, err := Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	f, err := s.Factor(ctx, "alice", "totp")
+	require.NoError(t, err)
+	assert.Equal(t, storage.Factor{User: "alice", Kind: "totp", Secret: []byte{1}, Confirmed: true, LastStep: 7, CreatedAt: at, UpdatedAt: at}, f,
+		"a factor from before 0005 has no failures")
+	f, err = s.UpdateFactor(ctx, "alice", "totp", func(f *storage.Factor) error { f.Failures, f.FailedAt = 3, at; return nil })
+	require.NoError(t, err)
+	assert.Equal(t, 3, f.Failures)
+	assert.Equal(t, at, f.FailedAt)
+}

@@ -13,7 +13,8 @@ import (
 )
 
 // Commit writes what one evaluation decided in one write transaction, in
-// this order: the challenge transition, checked first; the device upsert;
+// this order: the challenge limit, checked first; the challenge transition,
+// checked next; the device upsert;
 // the link upsert; the restriction and then the lifting of one on the
 // user's links; the event and the trimming of the user's history; and the
 // challenge with the overriding of the open challenges of the same user and

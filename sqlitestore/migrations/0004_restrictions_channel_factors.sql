@@ -3,11 +3,8 @@
 -- users may have second factors.
 
 -- The held-back actions: a JSON array, sorted, without repeats; NULL for
--- none. Links restricted before this migration held back the default
--- actions, and get them.
+-- none, which existing links get.
 ALTER TABLE links ADD COLUMN restrictions TEXT;
-UPDATE links SET restrictions = '["email_change","mfa_change","password_change","payment","phone_change"]'
-	WHERE restricted_until > 0;
 
 -- The channel of the current code ("email", "sms", "totp"); '' before the
 -- first send, which existing challenges get.
@@ -23,7 +20,5 @@ CREATE TABLE factors (
 	last_step  INTEGER NOT NULL,
 	created_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL,
-	failures   INTEGER NOT NULL,
-	failed_at  INTEGER NOT NULL,
 	PRIMARY KEY (user_id, kind)
 ) STRICT, WITHOUT ROWID;
