@@ -222,6 +222,10 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 		return Result{}, fmt.Errorf("ato: policy rule %q returned verdict %q", dec.Rule, dec.Verdict)
 	}
 	findings, dec = e.enforce(in, findings, dec)
+	var hold []string // kept when a challenge past the limit becomes deny
+	if dec.Verdict.Restricts() {
+		hold = dec.Restrictions
+	}
 	if dec.Verdict.Challenges() && in.RecentChallenges >= e.cfg.limits.PerHour {
 		findings, dec = e.limitChallenges(in.RecentChallenges, findings, dec)
 	}
@@ -242,14 +246,14 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 		loc := in.Location
 		res.Location = &loc
 	}
-	c := e.commit(a, in, known, res)
+	c := e.commit(a, in, known, res, hold)
 	err = e.store.Commit(ctx, c)
 	if errors.Is(err, storage.ErrLimited) {
 		// Concurrent evaluations took the last challenges of the hour
 		// between the load and this commit.
 		res.Findings, dec = e.limitChallenges(e.cfg.limits.PerHour, findings, dec)
 		res.Verdict, res.Rule, res.Reasons, res.Restrictions = dec.Verdict, dec.Rule, reasons(res.Findings), nil
-		c = e.commit(a, in, known, res)
+		c = e.commit(a, in, known, res, hold)
 		err = e.store.Commit(ctx, c)
 	}
 	if err != nil {
@@ -443,9 +447,11 @@ func reasons(fs []signals.Finding) []signals.Reason {
 }
 
 // commit is what the evaluation writes: always the attempt; the device and
-// the user's link to it only when the attempt succeeds (it teaches); the
+// the user's link to it only when the attempt is a login or signup that
+// succeeds (it teaches); the restriction hold asks for on the device; the
 // challenge when the verdict asks for one.
-func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Result) storage.Commit {
+func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Result, hold []string) storage.Commit {
+	teaches := res.Verdict.Succeeds() && (a.action == string(ActionLogin) || a.action == string(ActionSignup))
 	ev := &storage.Event{
 		ID:       res.EvaluationID,
 		User:     a.User,
@@ -453,7 +459,7 @@ func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Re
 		Kind:     storage.KindEvaluation,
 		Action:   a.action,
 		Verdict:  string(res.Verdict),
-		Success:  res.Verdict.Succeeds(),
+		Success:  teaches,
 		DeviceID: in.Device.ID,
 		IP:       a.IP,
 		Network:  a.network,
@@ -468,7 +474,7 @@ func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Re
 		ev.Latitude, ev.Longitude, ev.AccuracyKm, ev.ASN = l.Latitude, l.Longitude, l.AccuracyKm, l.ASN
 	}
 	c := storage.Commit{User: a.User, Event: ev, MaxHistory: e.cfg.maxHistory, HistorySince: a.time.Add(-e.cfg.historyAge)}
-	if res.Verdict.Succeeds() && in.Device.ID != "" {
+	if teaches && in.Device.ID != "" {
 		d := fingerprint.Observe(dev, a.Fingerprint, a.time)
 		c.Device = &d
 		c.Link = &storage.Link{User: a.User, DeviceID: d.ID, FirstSeen: a.time, LastSeen: a.time}
@@ -476,12 +482,28 @@ func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Re
 			c.Link.Hashes = fingerprint.Push(seen, a.Fingerprint) // else the stored ones stay
 		}
 	}
-	if res.Verdict.Restricts() && in.Device.ID != "" && (c.Link != nil || in.Device.Known) {
-		c.Restrict = &storage.Restriction{
-			DeviceID: in.Device.ID,
-			Now:      a.time,
-			Until:    a.time.Add(e.cfg.restrictFor),
-			Actions:  res.Restrictions,
+	if in.Device.ID != "" && (c.Link != nil || in.Device.Known) {
+		var until time.Time
+		var actions []string
+		if len(hold) > 0 {
+			until, actions = a.time.Add(e.cfg.restrictFor), slices.Clone(hold)
+		}
+		if !in.Device.Known {
+			// A device that joins the user while a restriction is in force
+			// on another of theirs inherits it: otherwise a restricted
+			// session could shed its restriction by logging in again with
+			// another fingerprint.
+			for _, ud := range in.Devices {
+				if ud.RestrictedUntil.After(a.time) {
+					if ud.RestrictedUntil.After(until) {
+						until = ud.RestrictedUntil
+					}
+					actions = append(actions, ud.Restrictions...)
+				}
+			}
+		}
+		if len(actions) > 0 {
+			c.Restrict = &storage.Restriction{DeviceID: in.Device.ID, Now: a.time, Until: until, Actions: actions}
 		}
 	}
 	if res.Verdict.Challenges() {

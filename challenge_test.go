@@ -577,18 +577,49 @@ func TestAuthenticatorLocksAfterWrongCodesAcrossChallenges(t *testing.T) {
 				}
 			}
 		}
-		res := f.eval(t, ato.Request{User: "alice", Fingerprint: fp("owner-phone"), IP: cafeIP})
-		require.NoError(t, f.engine.SendChallengeCode(ctx, res.ChallengeID, challenge.TOTP))
-		good, err := totp.GenerateCode(secret, f.clock.Now())
+		res := f.eval(t, ato.Request{User: "alice", Fingerprint: fp("owner-phone"), IP: cafeIP, Email: "alice@example.com"})
+		require.ErrorIs(t, f.engine.SendChallengeCode(ctx, res.ChallengeID, challenge.TOTP), ato.ErrRateLimited,
+			"ten wrong codes in a row lock the authenticator")
+		info, err := f.engine.Challenge(ctx, res.ChallengeID)
 		require.NoError(t, err)
-		_, err = f.engine.VerifyChallengeCode(ctx, res.ChallengeID, good)
-		require.ErrorIs(t, err, ato.ErrRateLimited, "ten wrong codes in a row lock the authenticator, even the right code")
+		assert.Equal(t, []challenge.Channel{challenge.Email}, info.Channels, "a locked authenticator is not offered")
+		assert.Equal(t, 5, info.AttemptsLeft)
+		code := f.send(t, res.ChallengeID)
+		ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, code)
+		require.NoError(t, err)
+		assert.True(t, ok, "email codes still work")
 
 		f.clock.Advance(ato.TOTPLockout)
-		good, err = totp.GenerateCode(secret, f.clock.Now())
+		later := f.eval(t, ato.Request{User: "alice", Fingerprint: fp("owner-tablet"), IP: cafeIP})
+		require.NoError(t, f.engine.SendChallengeCode(ctx, later.ChallengeID, challenge.TOTP))
+		good, err := totp.GenerateCode(secret, f.clock.Now())
 		require.NoError(t, err)
-		ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, good)
+		ok, err = f.engine.VerifyChallengeCode(ctx, later.ChallengeID, good)
 		require.NoError(t, err)
-		assert.True(t, ok, "an hour later it works again")
+		assert.True(t, ok, "an hour later the authenticator works again")
 	}, ato.WithChallengeLimits(ato.ChallengeLimits{}, 3*time.Hour))
+}
+
+func TestFailedSendDoesNotReopenAnOverriddenChallenge(t *testing.T) {
+	t.Parallel()
+	var f *flow
+	var newer string
+	sender := challenge.SenderFunc(func(ctx context.Context, m challenge.Message) error {
+		// While the gateway hangs, the same device tries again and gets a
+		// newer challenge; then the gateway fails.
+		res, err := f.engine.Evaluate(ctx, alicePhone)
+		if err != nil {
+			return err
+		}
+		newer = res.ChallengeID
+		return errors.New("gateway timeout")
+	})
+	f = &flow{harness: newHarness(t, memstore.New(), ato.WithSender(sender))}
+	ctx := t.Context()
+	id := f.challenged(t)
+	require.Error(t, f.engine.SendChallengeCode(ctx, id, challenge.Email))
+	require.NotEmpty(t, newer)
+	info, err := f.engine.Challenge(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, storage.ChallengeOverridden, info.Status, "the failed send does not bring the old challenge back")
 }

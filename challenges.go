@@ -83,7 +83,7 @@ func (e *Engine) Challenge(ctx context.Context, challengeID string) (ChallengeIn
 	if c.Phone != "" {
 		info.Channels = append(info.Channels, challenge.SMS)
 	}
-	if f, err := e.store.Factor(ctx, c.User, factorTOTP); err == nil && f.Confirmed {
+	if f, err := e.store.Factor(ctx, c.User, factorTOTP); err == nil && f.Confirmed && !totpLocked(f, e.cfg.now()) {
 		info.Channels = append(info.Channels, challenge.TOTP)
 	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return ChallengeInfo{}, fmt.Errorf("ato: challenge: %w", err)
@@ -96,7 +96,8 @@ func (e *Engine) Challenge(ctx context.Context, challengeID string) (ChallengeIn
 
 // SendChallengeCode sends a new one-time code for the challenge over the
 // channel, to the destination of the request that created it; the code it
-// replaces stops working. For [challenge.TOTP] nothing is sent: the person
+// replaces stops working. If the sender fails, the previous code keeps
+// working, but the send still counts against the limit. For [challenge.TOTP] nothing is sent: the person
 // reads the code from their authenticator app, and this call only selects
 // the channel.
 //
@@ -125,6 +126,9 @@ func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch c
 		}
 		if err != nil {
 			return fmt.Errorf("ato: send challenge code: %w", err)
+		}
+		if err := e.checkTOTPLock(ctx, c.User, e.cfg.now()); err != nil {
+			return err
 		}
 	}
 	if ch != challenge.TOTP {
@@ -186,18 +190,20 @@ func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch c
 	return e.record(ctx, c, storage.KindChallengeSent, now, false)
 }
 
-// unsend puts back the code and channel a failed send replaced, if nothing
-// else changed the challenge since, so that a flaky gateway does not kill
-// the code the person already has. The send stays counted: a gateway that
-// fails after delivering must not open the door to unlimited sends.
+// unsend puts back the code, channel and send time a failed send replaced,
+// if nothing else changed the challenge since, so that a flaky gateway does
+// not kill the code the person already has. The send stays counted: a
+// gateway that fails after delivering must not open the door to unlimited
+// sends.
 func (e *Engine) unsend(id string, hash []byte, prev storage.Challenge) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // the caller's ctx may be what failed
 	defer cancel()
 	e.store.UpdateChallenge(ctx, id, func(c *storage.Challenge) error {
-		if !bytes.Equal(c.CodeHash, hash) || c.Attempts != prev.Attempts {
-			return errChanged
+		if c.Status != storage.ChallengeSent || c.Sends != prev.Sends+1 ||
+			!bytes.Equal(c.CodeHash, hash) || c.Attempts != prev.Attempts {
+			return errChanged // overridden, verified, sent again, guessed at: leave it
 		}
-		c.Status, c.Channel, c.CodeHash = prev.Status, prev.Channel, prev.CodeHash
+		c.Status, c.Channel, c.CodeHash, c.SentAt = prev.Status, prev.Channel, prev.CodeHash, prev.SentAt
 		return nil
 	})
 }
@@ -209,7 +215,9 @@ var errChanged = errors.New("changed")
 // the last one fails the challenge, and from then on it returns
 // [ErrChallengeFailed]. Attempts are counted atomically, so concurrent
 // guesses cannot go past the limit. A right code verifies the challenge;
-// [Engine.CompleteChallenge] then lets the person in.
+// [Engine.CompleteChallenge] then lets the person in. On the TOTP channel,
+// an authenticator locked after [TOTPMaxFailures] wrong codes gives
+// [ErrRateLimited] and uses up no attempt.
 func (e *Engine) VerifyChallengeCode(ctx context.Context, challengeID, code string) (bool, error) {
 	if code == "" {
 		return false, invalid("code", "required")
@@ -252,6 +260,9 @@ func (e *Engine) VerifyChallengeCode(ctx context.Context, challengeID, code stri
 // factor (which remembers the last accepted time step, so that no code
 // works twice), then it records the outcome.
 func (e *Engine) verifyTOTP(ctx context.Context, c storage.Challenge, code string, now time.Time) (bool, error) {
+	if err := e.checkTOTPLock(ctx, c.User, now); err != nil {
+		return false, err
+	}
 	_, err := e.store.UpdateChallenge(ctx, c.ID, func(c *storage.Challenge) error {
 		if err := e.verifiable(c, now); err != nil {
 			return err
@@ -265,6 +276,15 @@ func (e *Engine) verifyTOTP(ctx context.Context, c storage.Challenge, code strin
 	}
 	ok, err := e.checkTOTP(ctx, c.User, code, now)
 	if err != nil {
+		if errors.Is(err, ErrRateLimited) { // locked since the check above: give the attempt back
+			e.store.UpdateChallenge(ctx, c.ID, func(c *storage.Challenge) error {
+				if c.Status != storage.ChallengeSent || c.Attempts == 0 {
+					return errChanged
+				}
+				c.Attempts--
+				return nil
+			})
+		}
 		return false, err
 	}
 	c, err = e.store.UpdateChallenge(ctx, c.ID, func(c *storage.Challenge) error {

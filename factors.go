@@ -137,7 +137,7 @@ func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time
 	var ok bool
 	var lockedUntil time.Time
 	_, err := e.store.UpdateFactor(ctx, user, factorTOTP, func(f *storage.Factor) error {
-		if f.Failures >= TOTPMaxFailures && now.Sub(f.FailedAt) < TOTPLockout {
+		if totpLocked(*f, now) {
 			lockedUntil = f.FailedAt.Add(TOTPLockout)
 			return errLocked
 		}
@@ -161,8 +161,7 @@ func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time
 	})
 	switch {
 	case errors.Is(err, errLocked):
-		return false, fmt.Errorf("%w: user %q's authenticator app is locked after %d wrong codes until %s; use email or SMS",
-			ErrRateLimited, user, TOTPMaxFailures, lockedUntil.UTC().Format(time.RFC3339))
+		return false, lockedErr(user, lockedUntil)
 	case errors.Is(err, storage.ErrNotFound):
 		return false, fmt.Errorf("%w: user %q has no authenticator app", ErrNoDestination, user)
 	case err != nil:
@@ -172,6 +171,29 @@ func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time
 }
 
 var errLocked = errors.New("locked")
+
+// totpLocked reports whether the authenticator is locked at the time.
+func totpLocked(f storage.Factor, now time.Time) bool {
+	return f.Failures >= TOTPMaxFailures && now.Sub(f.FailedAt) < TOTPLockout
+}
+
+// checkTOTPLock returns ErrRateLimited while the user's authenticator is
+// locked.
+func (e *Engine) checkTOTPLock(ctx context.Context, user string, now time.Time) error {
+	f, err := e.store.Factor(ctx, user, factorTOTP)
+	if err != nil {
+		return nil // checked where the factor is used
+	}
+	if totpLocked(f, now) {
+		return lockedErr(user, f.FailedAt.Add(TOTPLockout))
+	}
+	return nil
+}
+
+func lockedErr(user string, until time.Time) error {
+	return fmt.Errorf("%w: user %q's authenticator app is locked after %d wrong codes until %s; use email or SMS",
+		ErrRateLimited, user, TOTPMaxFailures, until.UTC().Format(time.RFC3339))
+}
 
 // sealBound ties a sealed authenticator secret to its user.
 func sealBound(user string) []byte { return []byte("ato totp factor\x00" + user) }

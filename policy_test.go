@@ -231,13 +231,22 @@ func TestRestrictionCannotBeShedWithAnotherFingerprint(t *testing.T) {
 		_, err := f.engine.EnrollTOTP(ctx, ato.Request{User: "alice", Fingerprint: fp("fresh"), IP: cafeIP}, "ato test")
 		require.ErrorIs(t, err, ato.ErrFactorRefused, "a new device cannot add a factor")
 
+		// A login with another fingerprint from the now-known network is
+		// allowed, and its device joins the user restricted.
+		relog := f.eval(t, ato.Request{User: "alice", Fingerprint: fp("fresh"), IP: cafeIP})
+		require.Equal(t, verdict.Allow, relog.Verdict)
+		res := f.eval(t, ato.Request{User: "alice", Action: "password_change", Fingerprint: fp("fresh"), IP: cafeIP})
+		assert.Equal(t, verdict.Deny, res.Verdict, "a device linked during a restriction inherits it")
+		assert.Equal(t, "restricted", res.Rule)
+
 		devs, err := f.engine.Devices(ctx, "alice")
 		require.NoError(t, err)
-		require.ErrorIs(t, f.engine.ForgetDevice(ctx, "alice", devs[0].ID), ato.ErrDeviceRestricted,
+		laptopID := devs[len(devs)-1].ID
+		require.ErrorIs(t, f.engine.ForgetDevice(ctx, "alice", laptopID), ato.ErrDeviceRestricted,
 			"forgetting the device would drop its restriction")
 		f.clock.Advance(ato.DefaultRestrictFor)
-		require.NoError(t, f.engine.ForgetDevice(ctx, "alice", devs[0].ID))
-		require.ErrorIs(t, f.engine.ForgetDevice(ctx, "alice", devs[0].ID), storage.ErrNotFound)
+		require.NoError(t, f.engine.ForgetDevice(ctx, "alice", laptopID))
+		require.ErrorIs(t, f.engine.ForgetDevice(ctx, "alice", laptopID), storage.ErrNotFound)
 	}, ato.WithPolicy(policy))
 }
 
@@ -247,4 +256,36 @@ func TestPluginsCannotReportBuiltinReasons(t *testing.T) {
 	h := newHarness(t, memstore.New(), ato.WithSignals(forger))
 	_, err := h.engine.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop})
 	require.ErrorContains(t, err, "built-in reason")
+}
+
+func TestOnlyLoginsAndSignupsTeach(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, h *harness) {
+		h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
+		pay := h.eval(t, ato.Request{User: "alice", Action: "payment", Fingerprint: laptop, IP: cafeIP})
+		require.Equal(t, verdict.Allow, pay.Verdict)
+		assert.Contains(t, pay.Reasons, signals.NewIPReason)
+		login := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: cafeIP})
+		assert.Contains(t, login.Reasons, signals.NewIPReason, "a payment does not make its network known")
+
+		other := h.eval(t, ato.Request{User: "alice", Action: "search", Fingerprint: tablet, IP: homeIP})
+		require.Equal(t, verdict.Allow, other.Verdict)
+		devs, err := h.engine.Devices(t.Context(), "alice")
+		require.NoError(t, err)
+		assert.Len(t, devs, 1, "nor does another action make its device known")
+	})
+}
+
+func TestFactorChangesNeedAKnownDeviceEvenOnAKnownNetwork(t *testing.T) {
+	t.Parallel()
+	eachFlow(t, func(t *testing.T, f *flow) {
+		f.eval(t, aliceLaptop)
+		stranger := ato.Request{User: "alice", Fingerprint: fp("stranger"), IP: homeIP}
+		for i := range 3 {
+			_, err := f.engine.EnrollTOTP(t.Context(), stranger, "ato test")
+			require.ErrorIs(t, err, ato.ErrFactorRefused, "attempt %d: a device the user never logged in from", i+1)
+		}
+		_, err := f.engine.EnrollTOTP(t.Context(), aliceLaptop, "ato test")
+		require.NoError(t, err, "the user's own device may")
+	})
 }

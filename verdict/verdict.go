@@ -86,8 +86,9 @@ func (v Verdict) Challenges() bool { return v == Challenge || v == ChallengeAndR
 // Restricts reports whether the verdict holds back sensitive actions.
 func (v Verdict) Restricts() bool { return v == Restrict || v == ChallengeAndRestrict }
 
-// Succeeds reports whether the attempt is let in now, so that it teaches
-// the engine its device, IP and country: allow and restrict.
+// Succeeds reports whether the attempt is let in now: allow and restrict.
+// A login or signup that succeeds teaches the engine its device, IP and
+// country.
 func (v Verdict) Succeeds() bool { return v == Allow || v == Restrict }
 
 // DefaultRestrictions are the actions a restriction holds back when a rule
