@@ -137,6 +137,11 @@ func New(store storage.Store, opts ...Option) (*Engine, error) {
 		}
 		seen[s.Name()] = true
 	}
+	if min := max(challengeRateSpan, cfg.challengeTTL); cfg.historyAge < min {
+		// Purge drops challenges by the history age: a shorter one would
+		// drop live challenges and reset the hourly challenge limit.
+		return nil, fmt.Errorf("ato: New: the history age %v is shorter than %v, the life of a challenge and of its hourly limit", cfg.historyAge, min)
+	}
 	if err := declare(&cfg); err != nil {
 		return nil, err
 	}
@@ -196,34 +201,55 @@ func declare(cfg *config) error {
 // [ErrInvalidRequest]), failing signals and store failures, and then
 // nothing is written.
 func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
-	a, err := normalise(r, e.cfg.now)
+	res, _, err := e.evaluate(ctx, r, false)
+	return res, err
+}
+
+// StepUp evaluates an attempt as [Engine.Evaluate] does, but asks for a
+// challenge whenever the verdict would let it in (allow or restrict), with
+// the rule "step-up": a way for the application to make the person prove
+// ownership before something sensitive, such as setting up an
+// authenticator app. Completing the challenge trusts the device. A deny
+// stays a deny.
+func (e *Engine) StepUp(ctx context.Context, r Request) (Result, error) {
+	res, _, err := e.evaluate(ctx, r, true)
+	return res, err
+}
+
+// evaluate is Evaluate, or StepUp when stepUp; it also returns what the
+// signals saw.
+func (e *Engine) evaluate(ctx context.Context, r Request, stepUp bool) (Result, *signals.Input, error) {
+	a, err := normalise(r, e.cfg.now, e.cfg.replay)
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	in, known, err := e.load(ctx, a)
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	if a.ip.IsValid() && e.cfg.locator != nil {
 		if in.Location, in.Located, err = locate(e.cfg.locator, a.ip); err != nil {
-			return Result{}, err
+			return Result{}, nil, err
 		}
 	}
 	findings, err := e.detect(ctx, in)
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	score := combine(findings)
 	dec, err := decide(e.cfg.policy, &verdict.Input{Action: a.action, Findings: findings, Score: score, KnownDevice: in.Device.Known})
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	if !dec.Verdict.Valid() {
-		return Result{}, fmt.Errorf("ato: policy rule %q returned verdict %q", dec.Rule, dec.Verdict)
+		return Result{}, nil, fmt.Errorf("ato: policy rule %q returned verdict %q", dec.Rule, dec.Verdict)
 	}
 	findings, dec = e.enforce(in, findings, dec)
-	var hold []string // kept when a challenge past the limit becomes deny
-	if dec.Verdict.Restricts() {
+	if stepUp && dec.Verdict.Succeeds() {
+		dec = verdict.Decision{Verdict: verdict.Challenge, Rule: "step-up", Shadow: dec.Shadow}
+	}
+	var hold []string // kept when the verdict becomes deny
+	if dec.Verdict.Restricts() || dec.Rule == "restricted" {
 		hold = dec.Restrictions
 	}
 	if dec.Verdict.Challenges() && in.RecentChallenges >= e.cfg.limits.PerHour {
@@ -239,7 +265,7 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 		Score:         score,
 		Findings:      findings,
 		Rule:          dec.Rule,
-		Restrictions:  dec.Restrictions,
+		Restrictions:  restrictions(dec),
 		Shadow:        dec.Shadow,
 	}
 	if in.Located {
@@ -257,22 +283,46 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 		err = e.store.Commit(ctx, c)
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("ato: commit: %w", err)
+		return Result{}, nil, fmt.Errorf("ato: commit: %w", err)
 	}
 	if c.Challenge != nil {
 		res.ChallengeID = c.Challenge.ID
 	}
-	return res, nil
+	return res, in, nil
 }
 
 // enforce applies what no policy may overrule: a held-back action from a
 // restricted device is denied.
 func (e *Engine) enforce(in *signals.Input, fs []signals.Finding, dec verdict.Decision) ([]signals.Finding, verdict.Decision) {
 	held := slices.ContainsFunc(fs, func(f signals.Finding) bool { return f.Reason == signals.RestrictedReason })
+	if !held && dec.Verdict == verdict.Restrict && slices.Contains(dec.Restrictions, in.Action) {
+		// The attempt trips a restriction that holds back its own action:
+		// letting it through once would defeat the restriction.
+		held = true
+		fs = append(slices.Clip(fs), signals.Finding{
+			Reason: signals.RestrictedReason,
+			Signal: "engine",
+			Detail: "rule " + dec.Rule + " restricts this device, and its restriction holds back " + in.Action + " itself",
+			Evidence: map[string]string{
+				"action":       in.Action,
+				"rule":         dec.Rule,
+				"restrictions": strings.Join(dec.Restrictions, ","),
+			},
+		})
+	}
 	if held && dec.Verdict != verdict.Deny {
-		dec = verdict.Decision{Verdict: verdict.Deny, Rule: "restricted", Shadow: dec.Shadow}
+		dec = verdict.Decision{Verdict: verdict.Deny, Rule: "restricted", Restrictions: dec.Restrictions, Shadow: dec.Shadow}
 	}
 	return fs, dec
+}
+
+// restrictions are the decision's held-back actions when its verdict
+// restricts.
+func restrictions(dec verdict.Decision) []string {
+	if dec.Verdict.Restricts() {
+		return dec.Restrictions
+	}
+	return nil
 }
 
 // limitChallenges turns a challenge past the user's hourly limit into a
@@ -549,7 +599,7 @@ func userHashes(in *signals.Input, deviceID string) []string {
 // come from the client, and an attacker must not be able to keep failures
 // from being counted by sending a bad one.
 func (e *Engine) RecordFailure(ctx context.Context, r Request) error {
-	a, err := normaliseLenient(r, e.cfg.now)
+	a, err := normaliseLenient(r, e.cfg.now, e.cfg.replay)
 	if err != nil {
 		return err
 	}

@@ -537,30 +537,31 @@ func TestOptionsAreValidated(t *testing.T) {
 	t.Parallel()
 	s := memstore.New()
 	for name, opt := range map[string]ato.Option{
-		"nil locator":        ato.WithLocator(nil),
-		"nil sender":         ato.WithSender(nil),
-		"nil clock":          ato.WithClock(nil),
-		"nil signal":         ato.WithSignals(nil),
-		"unnamed signal":     ato.WithSignals(staticSignal{}),
-		"builtin name":       ato.WithSignals(staticSignal{name: "new_ip"}),
-		"nil policy":         ato.WithPolicy(nil),
-		"short secret":       ato.WithSecret([]byte("short")),
-		"no history":         ato.WithHistory(0, time.Hour),
-		"negative age":       ato.WithHistory(10, -time.Hour),
-		"zero known window":  ato.WithKnownWindow(0),
-		"zero threshold":     ato.WithDeviceMatchThreshold(0),
-		"threshold above 1":  ato.WithDeviceMatchThreshold(1.01),
-		"NaN threshold":      ato.WithDeviceMatchThreshold(math.NaN()),
-		"no travel distance": ato.WithImpossibleTravel(0, 1000),
-		"infinite speed":     ato.WithImpossibleTravel(200, math.Inf(1)),
-		"no brute force":     ato.WithBruteForce(0, time.Minute),
-		"no stuffing window": ato.WithCredentialStuffing(10, 0),
-		"no signup accounts": ato.WithMultipleAccounts(0, 10, time.Hour),
-		"nil anonymous IPs":  ato.WithAnonymousIPs(nil),
-		"ASN zero":           ato.WithHostingASNs(map[uint32]string{0: "x"}),
-		"nil allow list":     ato.WithAllowList(nil),
-		"nil deny list":      ato.WithDenyList(nil),
-		"duplicate plug-ins": ato.WithSignals(staticSignal{name: "x"}, staticSignal{name: "x"}),
+		"nil locator":                      ato.WithLocator(nil),
+		"nil sender":                       ato.WithSender(nil),
+		"nil clock":                        ato.WithClock(nil),
+		"nil signal":                       ato.WithSignals(nil),
+		"unnamed signal":                   ato.WithSignals(staticSignal{}),
+		"builtin name":                     ato.WithSignals(staticSignal{name: "new_ip"}),
+		"nil policy":                       ato.WithPolicy(nil),
+		"short secret":                     ato.WithSecret([]byte("short")),
+		"no history":                       ato.WithHistory(0, time.Hour),
+		"negative age":                     ato.WithHistory(10, -time.Hour),
+		"history shorter than a challenge": ato.WithHistory(10, 5*time.Minute),
+		"zero known window":                ato.WithKnownWindow(0),
+		"zero threshold":                   ato.WithDeviceMatchThreshold(0),
+		"threshold above 1":                ato.WithDeviceMatchThreshold(1.01),
+		"NaN threshold":                    ato.WithDeviceMatchThreshold(math.NaN()),
+		"no travel distance":               ato.WithImpossibleTravel(0, 1000),
+		"infinite speed":                   ato.WithImpossibleTravel(200, math.Inf(1)),
+		"no brute force":                   ato.WithBruteForce(0, time.Minute),
+		"no stuffing window":               ato.WithCredentialStuffing(10, 0),
+		"no signup accounts":               ato.WithMultipleAccounts(0, 10, time.Hour),
+		"nil anonymous IPs":                ato.WithAnonymousIPs(nil),
+		"ASN zero":                         ato.WithHostingASNs(map[uint32]string{0: "x"}),
+		"nil allow list":                   ato.WithAllowList(nil),
+		"nil deny list":                    ato.WithDenyList(nil),
+		"duplicate plug-ins":               ato.WithSignals(staticSignal{name: "x"}, staticSignal{name: "x"}),
 	} {
 		_, err := ato.New(s, opt)
 		assert.Error(t, err, name)
@@ -617,9 +618,28 @@ func TestLocatorFillsTheHistory(t *testing.T) {
 	assert.Equal(t, 20.0, evs[1].AccuracyKm)
 }
 
-func TestRequestTimeOverridesClock(t *testing.T) {
+func TestRequestTimeIsCheckedAgainstTheClock(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, memstore.New())
+	ctx := t.Context()
+	near := h.clock.Now().Add(-4 * time.Minute)
+	_, err := h.engine.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: laptop, Time: near})
+	require.NoError(t, err, "a few minutes off is fine")
+	for _, off := range []time.Duration{ato.DefaultRestrictFor, -time.Hour} {
+		_, err = h.engine.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: laptop, Time: h.clock.Now().Add(off)})
+		require.ErrorIs(t, err, ato.ErrInvalidRequest, "a time that would move the windows (%v)", off)
+		assert.ErrorContains(t, err, "time")
+	}
+	require.NoError(t, h.engine.RecordFailure(ctx, ato.Request{User: "alice", Time: h.clock.Now().Add(-24 * time.Hour)}),
+		"a failure with a bad time is recorded now")
+	counts, err := h.store.CountFailures(ctx, storage.FailureQuery{User: "alice", UserSince: h.clock.Now().Add(-time.Minute)})
+	require.NoError(t, err)
+	assert.Equal(t, 1, counts.User)
+}
+
+func TestRequestTimeOverridesClockInReplays(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, memstore.New(), ato.WithReplay())
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.FixedZone("CET", 3600))
 	_, err := h.engine.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop, Time: at})
 	require.NoError(t, err)

@@ -417,10 +417,26 @@ func TestTooManyChallengesAnHourIsDenied(t *testing.T) {
 	})
 }
 
+// stepUp proves ownership from r's device with an email challenge, so the
+// device becomes trusted.
+func (f *flow) stepUp(t *testing.T, r ato.Request) {
+	t.Helper()
+	res, err := f.engine.StepUp(t.Context(), r)
+	require.NoError(t, err)
+	require.Equal(t, verdict.Challenge, res.Verdict)
+	require.Equal(t, "step-up", res.Rule)
+	code := f.send(t, res.ChallengeID)
+	ok, err := f.engine.VerifyChallengeCode(t.Context(), res.ChallengeID, code)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, f.engine.CompleteChallenge(t.Context(), res.ChallengeID))
+}
+
 // enrol enrols alice's authenticator from her known laptop and returns its
 // secret.
 func (f *flow) enrol(t *testing.T) string {
 	t.Helper()
+	f.stepUp(t, aliceLaptop)
 	key, err := f.engine.EnrollTOTP(t.Context(), aliceLaptop, "ato test")
 	require.NoError(t, err)
 	code, err := totp.GenerateCode(key.Secret, f.clock.Now())

@@ -34,10 +34,11 @@ const EnrollmentTTL = 15 * time.Minute
 // [Engine.ConfirmTOTP] accepts a first code from the new one.
 //
 // r describes the session asking, as for a login; it is evaluated as the
-// action mfa_change, and unless the verdict is allow, from a device the
-// user logged in from before, the enrolment is refused with
-// [ErrFactorRefused]: someone who only has the password, on a challenged or
-// restricted session, must not add their own factor.
+// action mfa_change, and unless the verdict is allow, from a device of the
+// user's that completed a challenge (see [Engine.StepUp]) or has been known
+// for [FactorDeviceAge], the enrolment is refused with [ErrFactorRefused]:
+// someone who only has the password, on a challenged or restricted session
+// or a device they just logged in from, must not add their own factor.
 func (e *Engine) EnrollTOTP(ctx context.Context, r Request, issuer string) (challenge.TOTPKey, error) {
 	if issuer == "" {
 		return challenge.TOTPKey{}, invalid("issuer", "required")
@@ -67,7 +68,8 @@ func (e *Engine) EnrollTOTP(ctx context.Context, r Request, issuer string) (chal
 // ConfirmTOTP finishes an enrolment with a first code from the app; the
 // new authenticator replaces the old one. r is evaluated as for
 // [Engine.EnrollTOTP]. A wrong code is (false, nil); the enrolment stays
-// open for [EnrollmentTTL].
+// open for [EnrollmentTTL], and ends after as many wrong codes as a
+// challenge allows ([ErrRateLimited]).
 func (e *Engine) ConfirmTOTP(ctx context.Context, r Request, code string) (bool, error) {
 	if code == "" || len(code) > maxCodeLen {
 		return false, invalid("code", "not a code")
@@ -89,6 +91,21 @@ func (e *Engine) ConfirmTOTP(ctx context.Context, r Request, code string) (bool,
 	}
 	step, ok := challenge.VerifyTOTP(string(secret), code, now, 0)
 	if !ok {
+		// Count the wrong code; too many end the enrolment.
+		p, err := e.store.UpdateFactor(ctx, r.User, factorTOTPPending, func(f *storage.Factor) error {
+			f.Failures++
+			f.FailedAt, f.UpdatedAt = now, now
+			return nil
+		})
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return false, fmt.Errorf("ato: confirm: %w", err)
+		}
+		if err == nil && p.Failures >= e.cfg.limits.MaxAttempts {
+			if err := e.store.DeleteFactor(ctx, r.User, factorTOTPPending); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return false, fmt.Errorf("ato: confirm: %w", err)
+			}
+			return false, fmt.Errorf("%w: %d wrong codes ended the enrolment; start again", ErrRateLimited, p.Failures)
+		}
 		return false, nil
 	}
 	f := storage.Factor{User: r.User, Kind: factorTOTP, Secret: p.Secret, Confirmed: true, LastStep: step, CreatedAt: now, UpdatedAt: now}
@@ -101,11 +118,19 @@ func (e *Engine) ConfirmTOTP(ctx context.Context, r Request, code string) (bool,
 	return true, e.factorEvent(ctx, r.User, storage.KindFactorConfirmed, now)
 }
 
+// FactorDeviceAge is how long a device must have been known for the user
+// before it may set up or change an authenticator without having completed
+// a challenge (see [Engine.StepUp]).
+const FactorDeviceAge = 7 * 24 * time.Hour
+
 // mayChangeFactor evaluates the session as an mfa_change and refuses
-// anything but allow from one of the user's known devices.
+// anything but allow, from one of the user's devices that completed a
+// challenge or has been known for FactorDeviceAge: someone with only the
+// password (sharing the owner's network, or first to log in) must not
+// make their brand-new device the one that sets the second factor.
 func (e *Engine) mayChangeFactor(ctx context.Context, r Request) error {
 	r.Action = ActionMFAChange
-	res, err := e.Evaluate(ctx, r)
+	res, in, err := e.evaluate(ctx, r, false)
 	if err != nil {
 		return err
 	}
@@ -116,6 +141,10 @@ func (e *Engine) mayChangeFactor(ctx context.Context, r Request) error {
 		if slices.Contains(res.Reasons, r) {
 			return fmt.Errorf("%w: only from a device the user logged in from before (%s)", ErrFactorRefused, r)
 		}
+	}
+	if l := in.Device.Link; !l.Trusted && in.Now.Sub(l.FirstSeen) < FactorDeviceAge {
+		return fmt.Errorf("%w: device %s is known for the user since %s only; complete a challenge from it first (Engine.StepUp)",
+			ErrFactorRefused, in.Device.ID, l.FirstSeen.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

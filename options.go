@@ -75,6 +75,7 @@ type config struct {
 	challengeTTL time.Duration
 	limits       ChallengeLimits
 	restrictFor  time.Duration
+	replay       bool
 	// declared are the reasons plug-ins declare, by reason.
 	declared map[signals.Reason]declared
 	// matchThreshold is the least similarity of a fuzzy device match.
@@ -240,6 +241,17 @@ func WithChallengeLimits(l ChallengeLimits, ttl time.Duration) Option {
 			PerHour:     cmp.Or(l.PerHour, d.PerHour),
 		}
 		c.challengeTTL = cmp.Or(ttl, c.challengeTTL)
+		return nil
+	}
+}
+
+// WithReplay lets Request.Time be any time, for replaying recorded logins
+// in order (backfills, simulations). Without it, a Request.Time more than
+// [MaxTimeSkew] from the engine's clock is refused: a time that a client
+// could choose would move every window, restriction and rate limit.
+func WithReplay() Option {
+	return func(c *config) error {
+		c.replay = true
 		return nil
 	}
 }

@@ -286,6 +286,62 @@ func TestFactorChangesNeedAKnownDeviceEvenOnAKnownNetwork(t *testing.T) {
 			require.ErrorIs(t, err, ato.ErrFactorRefused, "attempt %d: a device the user never logged in from", i+1)
 		}
 		_, err := f.engine.EnrollTOTP(t.Context(), aliceLaptop, "ato test")
-		require.NoError(t, err, "the user's own device may")
+		require.ErrorIs(t, err, ato.ErrFactorRefused, "nor may a device first seen minutes ago")
+		f.clock.Advance(ato.FactorDeviceAge)
+		f.eval(t, aliceLaptop)
+		_, err = f.engine.EnrollTOTP(t.Context(), aliceLaptop, "ato test")
+		require.NoError(t, err, "a device known for a week may")
+		_, err = f.engine.EnrollTOTP(t.Context(), stranger, "ato test")
+		require.ErrorIs(t, err, ato.ErrFactorRefused, "the stranger still may not")
 	})
+}
+
+func TestStepUpTrustsTheDeviceForFactorChanges(t *testing.T) {
+	t.Parallel()
+	eachFlow(t, func(t *testing.T, f *flow) {
+		ctx := t.Context()
+		f.eval(t, aliceLaptop)
+		_, err := f.engine.EnrollTOTP(ctx, aliceLaptop, "ato test")
+		require.ErrorIs(t, err, ato.ErrFactorRefused)
+		assert.ErrorContains(t, err, "StepUp")
+		f.stepUp(t, aliceLaptop)
+		key, err := f.engine.EnrollTOTP(ctx, aliceLaptop, "ato test")
+		require.NoError(t, err, "after a completed step-up challenge")
+		for range 4 {
+			ok, err := f.engine.ConfirmTOTP(ctx, aliceLaptop, "000000")
+			require.NoError(t, err)
+			require.False(t, ok)
+		}
+		_, err = f.engine.ConfirmTOTP(ctx, aliceLaptop, "000001")
+		require.ErrorIs(t, err, ato.ErrRateLimited, "five wrong first codes end the enrolment")
+		_, err = f.engine.ConfirmTOTP(ctx, aliceLaptop, "000002")
+		require.ErrorIs(t, err, ato.ErrNoDestination, "nothing is waiting any more")
+		assert.NotEmpty(t, key.URL)
+
+		denied := f.eval(t, ato.Request{User: "alice", Fingerprint: phone, IP: cafeIP})
+		require.Equal(t, verdict.Challenge, denied.Verdict)
+		res, err := f.engine.StepUp(ctx, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP, Action: "payment"})
+		require.NoError(t, err)
+		assert.Equal(t, verdict.Challenge, res.Verdict, "step-up always asks")
+	})
+}
+
+func TestAnAttemptThatTripsARestrictionOnItsOwnActionIsDenied(t *testing.T) {
+	t.Parallel()
+	policy := rules(t, `{"rules": [{"name": "restrict-new-ip", "when": "new_ip && known_device", "verdict": "restrict"}]}`)
+	eachStore(t, func(t *testing.T, h *harness) {
+		h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
+		// A stolen session on another network goes straight for the email.
+		res := h.eval(t, ato.Request{User: "alice", Action: "email_change", Fingerprint: laptop, IP: cafeIP})
+		assert.Equal(t, verdict.Deny, res.Verdict, "not even once")
+		assert.Equal(t, "restricted", res.Rule)
+		assert.Contains(t, res.Reasons, signals.RestrictedReason)
+		assert.Empty(t, res.Restrictions)
+		devs, err := h.engine.Devices(t.Context(), "alice")
+		require.NoError(t, err)
+		assert.True(t, devs[0].Restricted(h.clock.Now()), "and the device is restricted from now on")
+
+		search := h.eval(t, ato.Request{User: "alice", Action: "search", Fingerprint: laptop, IP: cafeIP})
+		assert.Equal(t, verdict.Restrict, search.Verdict, "an action off the list is let through, restricted")
+	}, ato.WithPolicy(policy))
 }

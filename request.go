@@ -32,7 +32,11 @@ type Request struct {
 	Email, Phone    string // challenge destinations
 	UserAgent       string
 	Metadata        map[string]string
-	Time            time.Time // zero means the engine clock
+	// Time is when the attempt happened; zero means the engine clock. It
+	// must come from the server, and may differ from the engine's clock by
+	// at most MaxTimeSkew, unless the engine was made WithReplay: windows,
+	// restrictions and rate limits are all measured in it.
+	Time time.Time
 }
 
 // Limits on request fields. Longer values are refused, not truncated.
@@ -47,6 +51,9 @@ const (
 	MaxMetadataKeys   = 32
 	MaxMetadataKeyLen = 64
 	MaxMetadataValLen = 1024
+	// MaxTimeSkew is how far Request.Time may be from the engine's clock,
+	// unless the engine replays history (WithReplay).
+	MaxTimeSkew = 5 * time.Minute
 )
 
 // attempt is a validated, normalised request.
@@ -60,9 +67,9 @@ type attempt struct {
 
 // normaliseLenient is normalise that drops invalid optional fields rather
 // than refusing the request; only a missing or invalid user is an error.
-func normaliseLenient(r Request, now func() time.Time) (attempt, error) {
+func normaliseLenient(r Request, now func() time.Time, replay bool) (attempt, error) {
 	for range 16 { // more than the fields that can be dropped
-		a, err := normalise(r, now)
+		a, err := normalise(r, now, replay)
 		var re *RequestError
 		if err == nil || !errors.As(err, &re) {
 			return a, err
@@ -86,16 +93,18 @@ func normaliseLenient(r Request, now func() time.Time) (attempt, error) {
 			r.Metadata = nil
 		case "ip":
 			r.IP = ""
+		case "time":
+			r.Time = time.Time{}
 		default: // the user
 			return attempt{}, err
 		}
 	}
-	return normalise(r, now)
+	return normalise(r, now, replay)
 }
 
 // normalise validates r and returns it normalised. Every error wraps
 // ErrInvalidRequest and names the field.
-func normalise(r Request, now func() time.Time) (attempt, error) {
+func normalise(r Request, now func() time.Time, replay bool) (attempt, error) {
 	a := attempt{Request: r, action: string(r.Action)}
 	if a.action == "" {
 		a.action = string(ActionLogin)
@@ -137,9 +146,13 @@ func normalise(r Request, now func() time.Time) (attempt, error) {
 		a.IP = a.ip.String()
 		a.network = networkOf(a.ip)
 	}
-	a.time = r.Time
-	if a.time.IsZero() {
-		a.time = now()
+	a.time = now()
+	if !r.Time.IsZero() {
+		if d := r.Time.Sub(a.time); !replay && (d > MaxTimeSkew || d < -MaxTimeSkew) {
+			return attempt{}, invalid("time", r.Time.UTC().Format(time.RFC3339)+" is more than "+MaxTimeSkew.String()+
+				" from the engine's clock; only a replay (WithReplay) may set another time")
+		}
+		a.time = r.Time
 	}
 	a.time = a.time.UTC()
 	return a, nil
