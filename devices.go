@@ -2,9 +2,12 @@ package ato
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/atoguard/ato/storage"
 )
 
 // DeviceInfo is one of a user's known devices, for a "my devices" page.
@@ -74,17 +77,11 @@ func (e *Engine) ForgetDevice(ctx context.Context, user, deviceID string) error 
 	if deviceID == "" {
 		return invalid("device_id", "required")
 	}
-	uds, err := e.store.UserDevices(ctx, user)
-	if err != nil {
-		return fmt.Errorf("ato: forget device: %w", err)
-	}
-	for _, ud := range uds {
-		if ud.DeviceID == deviceID && ud.RestrictedUntil.After(e.cfg.now()) {
-			return fmt.Errorf("%w: device %q is restricted until %s; it can be forgotten when that ends or a challenge from it completes",
-				ErrDeviceRestricted, deviceID, ud.RestrictedUntil.UTC().Format(time.RFC3339))
+	if err := e.store.DeleteLink(ctx, user, deviceID, e.cfg.now()); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return fmt.Errorf("%w: device %q: it can be forgotten when its restriction ends or a challenge from it completes: %w",
+				ErrDeviceRestricted, deviceID, err)
 		}
-	}
-	if err := e.store.DeleteLink(ctx, user, deviceID); err != nil {
 		return fmt.Errorf("ato: forget device: %w", err)
 	}
 	return nil

@@ -265,11 +265,15 @@ func (s *Store) DeviceUsers(_ context.Context, deviceID string, since time.Time)
 }
 
 // DeleteLink implements [storage.Links].
-func (s *Store) DeleteLink(_ context.Context, user, deviceID string) error {
+func (s *Store) DeleteLink(_ context.Context, user, deviceID string, at time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.links[user][deviceID]; !ok {
+	l, ok := s.links[user][deviceID]
+	if !ok {
 		return fmt.Errorf("memstore: link %q/%q: %w", user, deviceID, storage.ErrNotFound)
+	}
+	if !at.IsZero() && l.RestrictedUntil.After(ms(at)) {
+		return fmt.Errorf("memstore: link %q/%q is restricted until %v: %w", user, deviceID, l.RestrictedUntil, storage.ErrConflict)
 	}
 	delete(s.links[user], deviceID)
 	if len(s.links[user]) == 0 {

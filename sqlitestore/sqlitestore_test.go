@@ -172,7 +172,7 @@ func TestClosed(t *testing.T) {
 		"Commit":     func() error { return s.Commit(ctx, storage.Commit{User: "u"}) },
 		"DeleteUser": func() error { return s.DeleteUser(ctx, "u") },
 		"Purge":      func() error { _, err := s.Purge(ctx, t0); return err },
-		"DeleteLink": func() error { return s.DeleteLink(ctx, "u", "d") },
+		"DeleteLink": func() error { return s.DeleteLink(ctx, "u", "d", t0) },
 		"Factor":     func() error { _, err := s.Factor(ctx, "u", "totp"); return err },
 		"PutFactor": func() error {
 			return s.PutFactor(ctx, storage.Factor{User: "u", Kind: "totp"})

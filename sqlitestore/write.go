@@ -524,20 +524,24 @@ func (s *Store) UpdateChallenge(ctx context.Context, id string, update func(*sto
 
 // DeleteLink removes the user's link to the device, or returns an error
 // wrapping [storage.ErrNotFound] if there is none. The device stays.
-func (s *Store) DeleteLink(ctx context.Context, user, deviceID string) error {
+func (s *Store) DeleteLink(ctx context.Context, user, deviceID string, at time.Time) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM links WHERE user_id = ?1 AND device_id = ?2`, user, deviceID)
-		if err != nil {
+		var until int64
+		err := tx.QueryRowContext(ctx, `SELECT restricted_until FROM links WHERE user_id = ?1 AND device_id = ?2`,
+			user, deviceID).Scan(&until)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return storage.ErrNotFound
+		case err != nil:
 			return err
+		case !at.IsZero() && until > ms(at):
+			return fmt.Errorf("restricted until %v: %w", time.UnixMilli(until).UTC(), storage.ErrConflict)
 		}
-		n, err := res.RowsAffected()
-		if err == nil && n == 0 {
-			err = storage.ErrNotFound
-		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM links WHERE user_id = ?1 AND device_id = ?2`, user, deviceID)
 		return err
 	})
 	if err != nil {

@@ -405,8 +405,11 @@ type Links interface {
 	DeviceUsers(ctx context.Context, deviceID string, since time.Time) ([]Link, error)
 	// DeleteLink removes the user's link to the device, so the device is no
 	// longer known for the user, or returns ErrNotFound. The device record
-	// stays; it is global.
-	DeleteLink(ctx context.Context, user, deviceID string) error
+	// stays; it is global. While the link is restricted at the time given
+	// (RestrictedUntil after it), it is kept and ErrConflict returned, so
+	// that forgetting a device cannot drop a restriction written a moment
+	// before; a zero time deletes regardless.
+	DeleteLink(ctx context.Context, user, deviceID string, at time.Time) error
 }
 
 // Events is the users' history.

@@ -1321,7 +1321,7 @@ func testDeleteLink(t *testing.T, s storage.Store, clk *Clock) {
 	login(t, s, "alice", "d1", t0, "h1")
 	login(t, s, "alice", "d2", t0, "h2")
 	login(t, s, "bob", "d1", t0, "h1")
-	require.NoError(t, s.DeleteLink(ctx(t), "alice", "d1"))
+	require.NoError(t, s.DeleteLink(ctx(t), "alice", "d1", t0))
 
 	devs, err := s.UserDevices(ctx(t), "alice")
 	require.NoError(t, err)
@@ -1340,7 +1340,7 @@ func testDeleteLink(t *testing.T, s storage.Store, clk *Clock) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"d1"}, deviceIDs(found), "deleting a link keeps the device findable")
 
-	require.NoError(t, s.DeleteLink(ctx(t), "alice", "d2"))
+	require.NoError(t, s.DeleteLink(ctx(t), "alice", "d2", time.Time{}))
 	_, err = s.Device(ctx(t), "d2")
 	require.NoError(t, err, "deleting a device's last link keeps the device")
 	devs, err = s.UserDevices(ctx(t), "alice")
@@ -1348,12 +1348,20 @@ func testDeleteLink(t *testing.T, s storage.Store, clk *Clock) {
 	assert.Empty(t, devs)
 
 	for _, l := range [][2]string{{"alice", "d1"}, {"carol", "d1"}, {"alice", "ghost"}} {
-		err := s.DeleteLink(ctx(t), l[0], l[1])
+		err := s.DeleteLink(ctx(t), l[0], l[1], t0)
 		require.ErrorIs(t, err, storage.ErrNotFound, "deleting the missing link %s/%s must return ErrNotFound", l[0], l[1])
 	}
 	login(t, s, "alice", "d1", clk.Advance(time.Minute), "h1")
 	l := link(t, s, "alice", "d1")
 	assert.Equal(t, clk.Now(), l.FirstSeen, "a link made again after deletion starts afresh")
+
+	now := clk.Now()
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice",
+		Restrict: &storage.Restriction{DeviceID: "d1", Now: now, Until: now.Add(time.Hour), Actions: []string{"payment"}}}))
+	err = s.DeleteLink(ctx(t), "alice", "d1", now)
+	require.ErrorIs(t, err, storage.ErrConflict, "a link restricted at the time given is kept")
+	assert.Equal(t, []string{"payment"}, link(t, s, "alice", "d1").Restrictions, "and so is its restriction")
+	require.NoError(t, s.DeleteLink(ctx(t), "alice", "d1", now.Add(time.Hour)), "once the restriction has ended it can go")
 }
 
 func userDeviceIDs(ds []storage.UserDevice) []string {
