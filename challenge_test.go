@@ -639,3 +639,37 @@ func TestFailedSendDoesNotReopenAnOverriddenChallenge(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, storage.ChallengeOverridden, info.Status, "the failed send does not bring the old challenge back")
 }
+
+func TestAuthenticatorLockoutGrowsWhileGuessingGoesOn(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, memstore.New(), ato.WithChallengeLimits(ato.ChallengeLimits{PerHour: 1000}, 48*time.Hour),
+		ato.WithHistory(ato.DefaultMaxHistory, 30*24*time.Hour))
+	ctx := t.Context()
+	f.eval(t, aliceLaptop)
+	secret := f.enrol(t)
+	guess := func(i int) error {
+		res := f.eval(t, ato.Request{User: "alice", Fingerprint: fp(fmt.Sprint("g", i)), IP: cafeIP})
+		require.Equal(t, verdict.Challenge, res.Verdict)
+		if err := f.engine.SendChallengeCode(ctx, res.ChallengeID, challenge.TOTP); err != nil {
+			return err
+		}
+		good, err := totp.GenerateCode(secret, f.clock.Now())
+		require.NoError(t, err)
+		ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, wrongCode(good))
+		require.False(t, ok)
+		return err
+	}
+	// One day of an attacker guessing as fast as the locks allow.
+	start, guesses := f.clock.Now(), 0
+	for i := 0; f.clock.Now().Sub(start) < 24*time.Hour; i++ {
+		if err := guess(i); err != nil {
+			require.ErrorIs(t, err, ato.ErrRateLimited)
+			f.clock.Advance(10 * time.Minute)
+			continue
+		}
+		guesses++
+	}
+	t.Logf("%d wrong codes checked in a day", guesses)
+	assert.Less(t, guesses, 30, "a day of guessing gets through only a few dozen wrong codes")
+	assert.GreaterOrEqual(t, guesses, ato.TOTPMaxFailures)
+}

@@ -150,14 +150,25 @@ func (e *Engine) mayChangeFactor(ctx context.Context, r Request) error {
 }
 
 // Limits of authenticator codes across challenges: after TOTPMaxFailures
-// wrong codes in a row, the authenticator is refused until TOTPLockout has
-// passed since the last one, so that guesses spread over many challenges
-// (5 each, 10 challenges an hour) still run into a wall. Email and SMS
+// wrong codes in a row, the authenticator is refused for TOTPLockout after
+// the last one; each further wrong code locks it again, for twice as long
+// with every TOTPMaxFailures more (at most 16 times as long), until a right
+// code. Guesses spread over many challenges thus run into a wall that
+// grows: about one guess an hour once locked, fewer later. Email and SMS
 // codes keep working meanwhile.
 const (
 	TOTPMaxFailures = 10
 	TOTPLockout     = time.Hour
 )
+
+// totpLockout is how long n wrong codes in a row lock the authenticator
+// after the last.
+func totpLockout(n int) time.Duration {
+	if n < TOTPMaxFailures {
+		return 0
+	}
+	return TOTPLockout << min((n-TOTPMaxFailures)/TOTPMaxFailures, 4)
+}
 
 // checkTOTP checks a code against the user's confirmed authenticator and,
 // atomically, remembers its time step so the code is not accepted again,
@@ -167,7 +178,7 @@ func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time
 	var lockedUntil time.Time
 	_, err := e.store.UpdateFactor(ctx, user, factorTOTP, func(f *storage.Factor) error {
 		if totpLocked(*f, now) {
-			lockedUntil = f.FailedAt.Add(TOTPLockout)
+			lockedUntil = f.FailedAt.Add(totpLockout(f.Failures))
 			return errLocked
 		}
 		secret, err := challenge.OpenSecret(e.cfg.secret, f.Secret, sealBound(user))
@@ -179,10 +190,7 @@ func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time
 		if match {
 			f.LastStep, f.Failures = step, 0
 		} else {
-			if now.Sub(f.FailedAt) >= TOTPLockout {
-				f.Failures = 0 // the last run of failures is over
-			}
-			f.Failures++
+			f.Failures++ // only a right code ends a run of wrong ones
 			f.FailedAt = now
 		}
 		f.UpdatedAt = now
@@ -203,7 +211,7 @@ var errLocked = errors.New("locked")
 
 // totpLocked reports whether the authenticator is locked at the time.
 func totpLocked(f storage.Factor, now time.Time) bool {
-	return f.Failures >= TOTPMaxFailures && now.Sub(f.FailedAt) < TOTPLockout
+	return now.Before(f.FailedAt.Add(totpLockout(f.Failures)))
 }
 
 // checkTOTPLock returns ErrRateLimited while the user's authenticator is
@@ -214,14 +222,14 @@ func (e *Engine) checkTOTPLock(ctx context.Context, user string, now time.Time) 
 		return nil // checked where the factor is used
 	}
 	if totpLocked(f, now) {
-		return lockedErr(user, f.FailedAt.Add(TOTPLockout))
+		return lockedErr(user, f.FailedAt.Add(totpLockout(f.Failures)))
 	}
 	return nil
 }
 
 func lockedErr(user string, until time.Time) error {
-	return fmt.Errorf("%w: user %q's authenticator app is locked after %d wrong codes until %s; use email or SMS",
-		ErrRateLimited, user, TOTPMaxFailures, until.UTC().Format(time.RFC3339))
+	return fmt.Errorf("%w: user %q's authenticator app is locked after too many wrong codes until %s; use email or SMS",
+		ErrRateLimited, user, until.UTC().Format(time.RFC3339))
 }
 
 // sealBound ties a sealed authenticator secret to its user.
