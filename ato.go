@@ -137,10 +137,10 @@ func New(store storage.Store, opts ...Option) (*Engine, error) {
 		}
 		seen[s.Name()] = true
 	}
-	if min := max(challengeRateSpan, cfg.challengeTTL); cfg.historyAge < min {
-		// Purge drops challenges by the history age: a shorter one would
-		// drop live challenges and reset the hourly challenge limit.
-		return nil, fmt.Errorf("ato: New: the history age %v is shorter than %v, the life of a challenge and of its hourly limit", cfg.historyAge, min)
+	if min := max(challengeRateSpan, cfg.challengeTTL, cfg.bruteForceWindow, cfg.stuffingWindow); cfg.historyAge < min {
+		// Purge drops challenges and failures by the history age: a shorter
+		// one would reset the hourly challenge limit and the failure counts.
+		return nil, fmt.Errorf("ato: New: the history age %v is shorter than %v, the longest window a challenge or a failure is counted in", cfg.historyAge, min)
 	}
 	if err := declare(&cfg); err != nil {
 		return nil, err
@@ -206,11 +206,12 @@ func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
 }
 
 // StepUp evaluates an attempt as [Engine.Evaluate] does, but asks for a
-// challenge whenever the verdict would let it in (allow or restrict), with
-// the rule "step-up": a way for the application to make the person prove
-// ownership before something sensitive, such as setting up an
-// authenticator app. Completing the challenge trusts the device. A deny
-// stays a deny.
+// challenge whenever the verdict would let it in (allow or restrict), or
+// deny it only because a restriction holds its action back, with the rule
+// "step-up": a way for the application to make the person prove ownership
+// before something sensitive, such as setting up an authenticator app.
+// Completing the challenge trusts the device and lifts its restriction.
+// Any other deny stays a deny.
 func (e *Engine) StepUp(ctx context.Context, r Request) (Result, error) {
 	res, _, err := e.evaluate(ctx, r, true)
 	return res, err
@@ -244,13 +245,15 @@ func (e *Engine) evaluate(ctx context.Context, r Request, stepUp bool) (Result, 
 	if !dec.Verdict.Valid() {
 		return Result{}, nil, fmt.Errorf("ato: policy rule %q returned verdict %q", dec.Rule, dec.Verdict)
 	}
-	findings, dec = e.enforce(in, findings, dec)
-	if stepUp && dec.Verdict.Succeeds() {
-		dec = verdict.Decision{Verdict: verdict.Challenge, Rule: "step-up", Shadow: dec.Shadow}
-	}
-	var hold []string // kept when the verdict becomes deny
-	if dec.Verdict.Restricts() || dec.Rule == "restricted" {
+	var hold []string // the policy's restriction, kept whatever the verdict becomes
+	if dec.Verdict.Restricts() {
 		hold = dec.Restrictions
+	}
+	findings, dec = e.enforce(in, findings, dec)
+	if stepUp && (dec.Verdict.Succeeds() || dec.Rule == "restricted") {
+		// A step-up challenge is also the way out of a restriction: its
+		// completion lifts it, and it needs the code.
+		dec = verdict.Decision{Verdict: verdict.Challenge, Rule: "step-up", Shadow: dec.Shadow}
 	}
 	if dec.Verdict.Challenges() && in.RecentChallenges >= e.cfg.limits.PerHour {
 		findings, dec = e.limitChallenges(in.RecentChallenges, findings, dec)

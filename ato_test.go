@@ -566,7 +566,9 @@ func TestOptionsAreValidated(t *testing.T) {
 		_, err := ato.New(s, opt)
 		assert.Error(t, err, name)
 	}
-	_, err := ato.New(nil)
+	_, err := ato.New(s, ato.WithHistory(50, time.Hour), ato.WithBruteForce(5, 2*time.Hour))
+	assert.ErrorContains(t, err, "history age", "Purge would empty the brute-force window")
+	_, err = ato.New(nil)
 	assert.Error(t, err, "nil store")
 }
 

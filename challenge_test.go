@@ -673,3 +673,59 @@ func TestAuthenticatorLockoutGrowsWhileGuessingGoesOn(t *testing.T) {
 	assert.Less(t, guesses, 30, "a day of guessing gets through only a few dozen wrong codes")
 	assert.GreaterOrEqual(t, guesses, ato.TOTPMaxFailures)
 }
+
+func TestOneWrongCodeDoesNotLockAnotherEngineWhoseClockIsBehind(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, memstore.New())
+	ctx := t.Context()
+	f.eval(t, aliceLaptop)
+	secret := f.enrol(t)
+	res := f.eval(t, alicePhone)
+	require.NoError(t, f.engine.SendChallengeCode(ctx, res.ChallengeID, challenge.TOTP))
+	ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, "000000")
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	behind, err := ato.New(f.store, ato.WithClock(func() time.Time { return f.clock.Now().Add(-2 * time.Second) }))
+	require.NoError(t, err)
+	good, err := totp.GenerateCode(secret, f.clock.Now())
+	require.NoError(t, err)
+	ok, err = behind.VerifyChallengeCode(ctx, res.ChallengeID, good)
+	require.NoError(t, err, "one wrong code locks nothing, whatever the clocks")
+	assert.True(t, ok)
+}
+
+func TestConcurrentWrongFirstCodesStopAtTheLimit(t *testing.T) {
+	t.Parallel()
+	eachFlow(t, func(t *testing.T, f *flow) {
+		f.eval(t, aliceLaptop)
+		f.stepUp(t, aliceLaptop)
+		_, err := f.engine.EnrollTOTP(t.Context(), aliceLaptop, "ato test")
+		require.NoError(t, err)
+		const n = 20
+		results := make(chan error, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				ok, err := f.engine.ConfirmTOTP(t.Context(), aliceLaptop, "000000")
+				if ok {
+					err = errors.New("a wrong first code confirmed")
+				}
+				results <- err
+			})
+		}
+		wg.Wait()
+		close(results)
+		checked := 0
+		for err := range results {
+			switch {
+			case err == nil:
+				checked++
+			case errors.Is(err, ato.ErrRateLimited), errors.Is(err, ato.ErrNoDestination):
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		assert.Equal(t, 4, checked, "four wrong codes answer false; the fifth ends the enrolment")
+	})
+}

@@ -78,34 +78,38 @@ func (e *Engine) ConfirmTOTP(ctx context.Context, r Request, code string) (bool,
 		return false, err
 	}
 	now := e.cfg.now()
-	p, err := e.store.Factor(ctx, r.User, factorTOTPPending)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && now.Sub(p.CreatedAt) > EnrollmentTTL {
-		return false, fmt.Errorf("%w: no authenticator enrolment is waiting for user %q", ErrNoDestination, r.User)
-	}
-	if err != nil {
-		return false, fmt.Errorf("ato: confirm: %w", err)
-	}
-	secret, err := challenge.OpenSecret(e.cfg.secret, p.Secret, sealBound(r.User))
-	if err != nil {
-		return false, fmt.Errorf("ato: confirm: %w", err)
-	}
-	step, ok := challenge.VerifyTOTP(string(secret), code, now, 0)
-	if !ok {
-		// Count the wrong code; too many end the enrolment.
-		p, err := e.store.UpdateFactor(ctx, r.User, factorTOTPPending, func(f *storage.Factor) error {
-			f.Failures++
+	var step int64
+	var ok, ended bool
+	p, err := e.store.UpdateFactor(ctx, r.User, factorTOTPPending, func(f *storage.Factor) error {
+		if now.Sub(f.CreatedAt) > EnrollmentTTL {
+			return storage.ErrNotFound
+		}
+		if f.Failures >= e.cfg.limits.MaxAttempts {
+			ended = true
+			return errLocked
+		}
+		secret, err := challenge.OpenSecret(e.cfg.secret, f.Secret, sealBound(r.User))
+		if err != nil {
+			return err
+		}
+		if step, ok = challenge.VerifyTOTP(string(secret), code, now, 0); !ok {
+			f.Failures++ // counted in the same write as the check
 			f.FailedAt, f.UpdatedAt = now, now
-			return nil
-		})
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			ended = f.Failures >= e.cfg.limits.MaxAttempts
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return false, fmt.Errorf("%w: no authenticator enrolment is waiting for user %q", ErrNoDestination, r.User)
+	case err != nil && !errors.Is(err, errLocked):
+		return false, fmt.Errorf("ato: confirm: %w", err)
+	case ended:
+		if err := e.store.DeleteFactor(ctx, r.User, factorTOTPPending); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return false, fmt.Errorf("ato: confirm: %w", err)
 		}
-		if err == nil && p.Failures >= e.cfg.limits.MaxAttempts {
-			if err := e.store.DeleteFactor(ctx, r.User, factorTOTPPending); err != nil && !errors.Is(err, storage.ErrNotFound) {
-				return false, fmt.Errorf("ato: confirm: %w", err)
-			}
-			return false, fmt.Errorf("%w: %d wrong codes ended the enrolment; start again", ErrRateLimited, p.Failures)
-		}
+		return false, fmt.Errorf("%w: %d wrong codes ended the enrolment; start again", ErrRateLimited, e.cfg.limits.MaxAttempts)
+	case !ok:
 		return false, nil
 	}
 	f := storage.Factor{User: r.User, Kind: factorTOTP, Secret: p.Secret, Confirmed: true, LastStep: step, CreatedAt: now, UpdatedAt: now}
@@ -130,6 +134,7 @@ const FactorDeviceAge = 7 * 24 * time.Hour
 // make their brand-new device the one that sets the second factor.
 func (e *Engine) mayChangeFactor(ctx context.Context, r Request) error {
 	r.Action = ActionMFAChange
+	r.Time = time.Time{} // a factor change happens now, never in a replay
 	res, in, err := e.evaluate(ctx, r, false)
 	if err != nil {
 		return err
@@ -211,7 +216,7 @@ var errLocked = errors.New("locked")
 
 // totpLocked reports whether the authenticator is locked at the time.
 func totpLocked(f storage.Factor, now time.Time) bool {
-	return now.Before(f.FailedAt.Add(totpLockout(f.Failures)))
+	return f.Failures >= TOTPMaxFailures && now.Before(f.FailedAt.Add(totpLockout(f.Failures)))
 }
 
 // checkTOTPLock returns ErrRateLimited while the user's authenticator is

@@ -345,3 +345,39 @@ func TestAnAttemptThatTripsARestrictionOnItsOwnActionIsDenied(t *testing.T) {
 		assert.Equal(t, verdict.Restrict, search.Verdict, "an action off the list is let through, restricted")
 	}, ato.WithPolicy(policy))
 }
+
+func TestStepUpKeepsRestrictionsAndIsTheWayOutOfThem(t *testing.T) {
+	t.Parallel()
+	policy := rules(t, `{"rules": [{"name": "restrict-new-ip", "when": "new_ip && known_device", "verdict": "restrict"}]}`)
+	eachFlow(t, func(t *testing.T, f *flow) {
+		ctx := t.Context()
+		f.eval(t, aliceLaptop)
+		laptopCafe := ato.Request{User: "alice", Fingerprint: laptop, IP: cafeIP, Email: "alice@example.com"}
+		res, err := f.engine.StepUp(ctx, laptopCafe)
+		require.NoError(t, err)
+		require.Equal(t, verdict.Challenge, res.Verdict)
+		devs, err := f.engine.Devices(ctx, "alice")
+		require.NoError(t, err)
+		assert.True(t, devs[0].Restricted(f.clock.Now()), "the policy's restriction is written though the verdict became a step-up challenge")
+
+		held := laptopCafe
+		held.Action = "mfa_change"
+		require.Equal(t, verdict.Deny, f.eval(t, held).Verdict)
+		res, err = f.engine.StepUp(ctx, held)
+		require.NoError(t, err)
+		require.Equal(t, verdict.Challenge, res.Verdict, "a step-up is the way out of a restriction")
+		require.Equal(t, "step-up", res.Rule)
+		code := f.send(t, res.ChallengeID)
+		ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, code)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.NoError(t, f.engine.CompleteChallenge(ctx, res.ChallengeID))
+		assert.Equal(t, verdict.Allow, f.eval(t, held).Verdict, "completing it lifted the restriction")
+
+		deny := rules(t, `{"rules": [{"name": "no", "when": "true", "verdict": "deny"}]}`)
+		h := newHarness(t, memstore.New(), ato.WithPolicy(deny))
+		res, err = h.engine.StepUp(ctx, aliceLaptop)
+		require.NoError(t, err)
+		assert.Equal(t, verdict.Deny, res.Verdict, "any other deny stays a deny")
+	}, ato.WithPolicy(policy))
+}

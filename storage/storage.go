@@ -45,8 +45,9 @@ var (
 	// ErrNotFound is returned when a named record (a device, a challenge,
 	// a secret) does not exist.
 	ErrNotFound = errors.New("storage: not found")
-	// ErrConflict is returned when a record that must be new already exists,
-	// such as a challenge id inserted twice.
+	// ErrConflict is returned when a record is not in the state a write
+	// needs: a challenge id inserted twice, a challenge transition from a
+	// status it is not in, a restricted link that DeleteLink must keep.
 	ErrConflict = errors.New("storage: conflict")
 	// ErrLimited is returned by a Commit whose challenge would go past its
 	// ChallengeLimit.

@@ -1362,6 +1362,11 @@ func testDeleteLink(t *testing.T, s storage.Store, clk *Clock) {
 	require.ErrorIs(t, err, storage.ErrConflict, "a link restricted at the time given is kept")
 	assert.Equal(t, []string{"payment"}, link(t, s, "alice", "d1").Restrictions, "and so is its restriction")
 	require.NoError(t, s.DeleteLink(ctx(t), "alice", "d1", now.Add(time.Hour)), "once the restriction has ended it can go")
+
+	login(t, s, "alice", "d1", now, "h1")
+	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice",
+		Restrict: &storage.Restriction{DeviceID: "d1", Now: now, Until: now.Add(time.Hour), Actions: []string{"payment"}}}))
+	require.NoError(t, s.DeleteLink(ctx(t), "alice", "d1", time.Time{}), "a zero time deletes regardless")
 }
 
 func userDeviceIDs(ds []storage.UserDevice) []string {
