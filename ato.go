@@ -249,8 +249,8 @@ func (e *Engine) evaluate(ctx context.Context, r Request, stepUp bool) (Result, 
 	if dec.Verdict.Restricts() {
 		hold = dec.Restrictions
 	}
-	findings, dec = e.enforce(in, findings, dec)
-	if stepUp && (dec.Verdict.Succeeds() || dec.Rule == "restricted") {
+	findings, dec, held := e.enforce(in, findings, dec)
+	if stepUp && (dec.Verdict.Succeeds() || held) {
 		// A step-up challenge is also the way out of a restriction: its
 		// completion lifts it, and it needs the code.
 		dec = verdict.Decision{Verdict: verdict.Challenge, Rule: "step-up", Shadow: dec.Shadow}
@@ -295,8 +295,9 @@ func (e *Engine) evaluate(ctx context.Context, r Request, stepUp bool) (Result, 
 }
 
 // enforce applies what no policy may overrule: a held-back action from a
-// restricted device is denied.
-func (e *Engine) enforce(in *signals.Input, fs []signals.Finding, dec verdict.Decision) ([]signals.Finding, verdict.Decision) {
+// restricted device is denied, with the rule "restricted". It reports
+// whether that turned a verdict the policy did not deny into a deny.
+func (e *Engine) enforce(in *signals.Input, fs []signals.Finding, dec verdict.Decision) ([]signals.Finding, verdict.Decision, bool) {
 	held := slices.ContainsFunc(fs, func(f signals.Finding) bool { return f.Reason == signals.RestrictedReason })
 	if !held && dec.Verdict == verdict.Restrict && slices.Contains(dec.Restrictions, in.Action) {
 		// The attempt trips a restriction that holds back its own action:
@@ -313,10 +314,11 @@ func (e *Engine) enforce(in *signals.Input, fs []signals.Finding, dec verdict.De
 			},
 		})
 	}
-	if held && dec.Verdict != verdict.Deny {
-		dec = verdict.Decision{Verdict: verdict.Deny, Rule: "restricted", Restrictions: dec.Restrictions, Shadow: dec.Shadow}
+	if !held || dec.Verdict == verdict.Deny {
+		return fs, dec, false // the policy's own deny stays what it is
 	}
-	return fs, dec
+	dec = verdict.Decision{Verdict: verdict.Deny, Rule: "restricted", Restrictions: dec.Restrictions, Shadow: dec.Shadow}
+	return fs, dec, true
 }
 
 // restrictions are the decision's held-back actions when its verdict

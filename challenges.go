@@ -187,7 +187,10 @@ func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch c
 			return fmt.Errorf("ato: send challenge code %q by %s: %w", c.ID, ch, err)
 		}
 	}
-	return e.record(ctx, c, storage.KindChallengeSent, now, false)
+	// The code went out: a failure to note it in the history must not tell
+	// the caller it did not (a retry would only hit the spacing limit).
+	_ = e.record(ctx, c, storage.KindChallengeSent, now, false)
+	return nil
 }
 
 // unsend puts back the code, channel and send time a failed send replaced,

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/atoguard/ato/challenge"
-	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 	"github.com/atoguard/ato/verdict"
 )
@@ -142,10 +140,8 @@ func (e *Engine) mayChangeFactor(ctx context.Context, r Request) error {
 	if res.Verdict != verdict.Allow {
 		return fmt.Errorf("%w: %s", ErrFactorRefused, res.Explain())
 	}
-	for _, r := range []signals.Reason{signals.NewUserReason, signals.NewDeviceReason, signals.MissingFingerprintReason} {
-		if slices.Contains(res.Reasons, r) {
-			return fmt.Errorf("%w: only from a device the user logged in from before (%s)", ErrFactorRefused, r)
-		}
+	if !in.Device.Known {
+		return fmt.Errorf("%w: only from a device the user logged in from before (%s)", ErrFactorRefused, res.Explain())
 	}
 	if l := in.Device.Link; !l.Trusted && in.Now.Sub(l.FirstSeen) < FactorDeviceAge {
 		return fmt.Errorf("%w: device %s is known for the user since %s only; complete a challenge from it first (Engine.StepUp)",

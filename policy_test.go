@@ -381,3 +381,21 @@ func TestStepUpKeepsRestrictionsAndIsTheWayOutOfThem(t *testing.T) {
 		assert.Equal(t, verdict.Deny, res.Verdict, "any other deny stays a deny")
 	}, ato.WithPolicy(policy))
 }
+
+func TestStepUpNeverSoftensAPolicyDeny(t *testing.T) {
+	t.Parallel()
+	_, err := verdict.ParseRules([]byte(`{"rules": [{"name": "restricted", "when": "new_ip", "verdict": "deny"}]}`), nil)
+	require.Error(t, err, "engine rule names are reserved")
+
+	policy := rules(t, `{"rules": [
+		{"name": "restrict-new-ip", "when": "new_ip && known_device && action == \"login\"", "verdict": "restrict"},
+		{"name": "no-payments", "when": "action == \"payment\"", "verdict": "deny"}
+	]}`)
+	h := newHarness(t, memstore.New(), ato.WithPolicy(policy))
+	h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
+	require.Equal(t, verdict.Restrict, h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: cafeIP}).Verdict)
+	res, err := h.engine.StepUp(t.Context(), ato.Request{User: "alice", Action: "payment", Fingerprint: laptop, IP: cafeIP})
+	require.NoError(t, err)
+	assert.Equal(t, verdict.Deny, res.Verdict, "held back and denied by the policy too: the policy's deny stands")
+	assert.Equal(t, "no-payments", res.Rule)
+}

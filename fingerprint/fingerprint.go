@@ -235,8 +235,11 @@ func Identify(fingerprint, last string, known []storage.UserDevice, candidates [
 		id.Match, id.Confidence = signals.MatchExact, 1
 		return id
 	}
-	if last != "" {
-		fuzzy := IsFuzzy(fingerprint) && IsFuzzy(last)
+	// A fuzzy hash and an opaque one never vouch for each other: a browser
+	// does not switch formats, and a stolen fuzzy hash sent beside a
+	// made-up one must not skip the similarity check.
+	if last != "" && IsFuzzy(fingerprint) == IsFuzzy(last) {
+		fuzzy := IsFuzzy(fingerprint)
 		sim := 0.0
 		if fuzzy {
 			sim = Similarity(fingerprint, last)

@@ -118,6 +118,12 @@ func TestLastFingerprintMustResembleTheFingerprint(t *testing.T) {
 
 	id = fingerprint.Identify(hexHash(r), prev, known, nil, 0.99)
 	assert.Equal(t, signals.MatchNew, id.Match, "another browser sending a stolen previous hash is not that device")
+
+	id = fingerprint.Identify("made-up-opaque-id", prev, known, nil, 0.99)
+	assert.Equal(t, signals.MatchNew, id.Match, "nor is a made-up opaque hash sent beside a stolen fuzzy one")
+	opaque := []storage.UserDevice{{Device: storage.Device{ID: "o", Hashes: []string{"opaque-1"}}}}
+	id = fingerprint.Identify("opaque-2", "opaque-1", opaque, nil, 0.99)
+	assert.Equal(t, signals.MatchLast, id.Match, "two opaque hashes still name the previous one")
 }
 
 func hexHash(r *rand.Rand) string {

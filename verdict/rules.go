@@ -21,6 +21,12 @@ type Rule struct {
 	Shadow bool
 }
 
+// EngineRules are the rule names the ato engine gives decisions it makes
+// itself, whatever the policy: a held-back action ("restricted"), a
+// challenge asked for by StepUp ("step-up"), a challenge past the hourly
+// limit ("challenge-limit"). Policies may not use them.
+var EngineRules = []string{"restricted", "step-up", "challenge-limit"}
+
 // Rules is a [Policy]: the first rule whose condition holds decides. When
 // none does, the verdict is allow, by the rule "otherwise". A rule without
 // a condition never holds; shadow rules never decide.
@@ -118,7 +124,7 @@ const maxRules = 256
 // and every rule
 //
 //   - has a name of lower-case letters, digits, '-' and '_', at most 64
-//     bytes, unique in the policy and not "otherwise";
+//     bytes, unique in the policy and not "otherwise" or one of [EngineRules];
 //   - has a condition, whose reasons each satisfy known (nil accepts every
 //     reason; an unknown one is an error wrapping [ErrUnknownReason]) and
 //     whose reasons and actions could be written in an expression;
@@ -166,6 +172,8 @@ func (r *Rule) validate(known func(signals.Reason) bool) *ruleError {
 		return &ruleError{msg: "invalid name: want at most 64 lower-case letters, digits, '-' and '_'"}
 	case r.Name == "otherwise":
 		return &ruleError{msg: `the name "otherwise" is reserved for the implicit last rule`}
+	case slices.Contains(EngineRules, r.Name):
+		return &ruleError{msg: fmt.Sprintf("the name %q is reserved for a decision the engine makes", r.Name)}
 	case r.When == nil:
 		return &ruleError{msg: "no condition"}
 	case r.Verdict == "":
