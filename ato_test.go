@@ -3,6 +3,7 @@ package ato_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/netip"
 	"path/filepath"
@@ -699,4 +700,17 @@ func TestPanickingPolicyOrLocatorIsAnError(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, evs, "%s: nothing is written", name)
 	}
+}
+
+func TestAnOldDeviceStaysKnownBeyondTheLoadedWindow(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, h *harness) {
+		h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
+		for i := range 33 { // newer links push the laptop out of the 32 most recent
+			h.eval(t, ato.Request{User: "alice", Fingerprint: fp(fmt.Sprint("browser", i)), IP: homeIP})
+		}
+		res := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: cafeIP})
+		assert.NotContains(t, res.Reasons, signals.NewDeviceReason, "the laptop is still the user's")
+		assert.Equal(t, verdict.Allow, res.Verdict)
+	})
 }

@@ -507,6 +507,18 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 		Events:     s.recentEvents(r.User, r.EventsSince, r.MaxEvents),
 		Failures:   s.countFailures(q),
 	}
+	// The user's own links to candidates beyond the MaxDevices most recent:
+	// a device is the user's whatever its place in the list.
+	for _, d := range st.Candidates {
+		l, ok := s.links[r.User][d.ID]
+		if !ok || slices.ContainsFunc(st.Devices, func(ud storage.UserDevice) bool { return ud.DeviceID == d.ID }) {
+			continue
+		}
+		ud := storage.UserDevice{Link: *l, Device: d}
+		ud.Device.Hashes, ud.Device.Keys = slices.Clone(d.Hashes), slices.Clone(d.Keys)
+		ud.Link.Hashes, ud.Link.Restrictions = slices.Clone(l.Hashes), slices.Clone(l.Restrictions)
+		st.Devices = append(st.Devices, ud)
+	}
 	linked := ms(r.LinkedSince)
 	count := func(id string) {
 		if _, done := st.DeviceUsers[id]; done {

@@ -156,9 +156,19 @@ const userDevicesQuery = `SELECT l.device_id, l.first_seen, l.last_seen, l.trust
 	ORDER BY l.last_seen DESC, l.device_id
 	LIMIT ?2`
 
-// userDevices runs st, the userDevicesQuery, for user and returns the
-// user's devices, most recently seen first.
-func userDevices(ctx context.Context, st *sql.Stmt, user string, limit int) ([]storage.UserDevice, error) {
+// userLinksOfQuery selects, as userDevicesQuery does, the user ?1's devices
+// among the ids of the JSON array ?2, whatever their place in the user's
+// list.
+const userLinksOfQuery = `SELECT l.device_id, l.first_seen, l.last_seen, l.trusted, l.restricted_until, l.hashes,
+		l.restrictions, d.hashes, d.keys, d.first_seen, d.last_seen
+	FROM links l JOIN devices d ON d.id = l.device_id
+	WHERE l.user_id = ?1 AND l.device_id IN (SELECT value FROM json_each(?2))
+	ORDER BY l.last_seen DESC, l.device_id`
+
+// userDevices runs st, the userDevicesQuery (with limit) or the
+// userLinksOfQuery (with ids), for user and returns the user's devices,
+// most recently seen first.
+func userDevices(ctx context.Context, st *sql.Stmt, user string, limit any) ([]storage.UserDevice, error) {
 	rows, err := st.QueryContext(ctx, user, limit)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/atoguard/ato/storage"
@@ -211,6 +212,21 @@ func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State,
 		if st.Candidates, err = findDevices(ctx, rd.stmt(rKeyHits), rd.stmt(rDevicesByID),
 			r.DeviceKeys, r.MaxCandidates, st.Devices); err != nil {
 			return fmt.Errorf("candidates: %w", err)
+		}
+		// The user's own links to candidates beyond the MaxDevices most
+		// recent: a device is the user's whatever its place in the list.
+		var beyond []string
+		for _, d := range st.Candidates {
+			if !slices.ContainsFunc(st.Devices, func(ud storage.UserDevice) bool { return ud.DeviceID == d.ID }) {
+				beyond = append(beyond, d.ID)
+			}
+		}
+		if len(beyond) > 0 {
+			more, err := userDevices(ctx, rd.stmt(rUserLinksOf), r.User, stringsJSON(beyond))
+			if err != nil {
+				return fmt.Errorf("devices by key: %w", err)
+			}
+			st.Devices = append(st.Devices, more...)
 		}
 		if st.Events, err = events(ctx, rd.stmt(rEvents), r.User, r.EventsSince, r.MaxEvents); err != nil {
 			return fmt.Errorf("events: %w", err)

@@ -45,6 +45,7 @@ const (
 	rChallenge
 	rLinkedUsers
 	rFactor
+	rUserLinksOf
 	numReadStmts
 )
 
@@ -61,6 +62,7 @@ var readSQL = [numReadStmts]string{
 	rChallenge:     challengeQuery,
 	rLinkedUsers:   linkedUsersQuery,
 	rFactor:        factorQuery,
+	rUserLinksOf:   userLinksOfQuery,
 }
 
 // writeStmt names a write statement.

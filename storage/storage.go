@@ -280,8 +280,10 @@ type LoadRequest struct {
 
 // State is what [Store.Load] returns: everything one evaluation looks at.
 type State struct {
-	// Devices are the user's known devices, most recently seen first, at
-	// most LoadRequest.MaxDevices.
+	// Devices are the user's known devices: the LoadRequest.MaxDevices
+	// most recently seen, most recently seen first, then the user's links
+	// to any of the Candidates beyond those (a device is the user's
+	// whatever its place in the list).
 	Devices []UserDevice
 	// Candidates are devices that have one of the requested keys.
 	Candidates []Device

@@ -1065,6 +1065,16 @@ func testLoadMaxDevices(t *testing.T, s storage.Store, clk *Clock) {
 	all, err := s.UserDevices(ctx(t), "alice")
 	require.NoError(t, err)
 	assert.Len(t, all, 40, "UserDevices returns them all")
+
+	st, err = s.Load(ctx(t), storage.LoadRequest{User: "alice", DeviceKeys: []string{"k:h2"}})
+	require.NoError(t, err)
+	require.Len(t, st.Devices, 33, "a candidate that is the user's is loaded as theirs, beyond the 32")
+	assert.Equal(t, "d02", st.Devices[32].DeviceID)
+	assert.Equal(t, "alice", st.Devices[32].User)
+	assert.Equal(t, []string{"h2"}, st.Devices[32].Device.Hashes)
+	st, err = s.Load(ctx(t), storage.LoadRequest{User: "alice", DeviceKeys: []string{"k:h39"}})
+	require.NoError(t, err)
+	assert.Len(t, st.Devices, 32, "one already among the 32 is not repeated")
 }
 
 func testLoadDeviceUsers(t *testing.T, s storage.Store, clk *Clock) {
