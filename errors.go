@@ -18,6 +18,7 @@ type RequestError struct {
 	Problem string
 }
 
+// Error names the field and the problem, after "ato: invalid request".
 func (e *RequestError) Error() string {
 	return ErrInvalidRequest.Error() + ": " + e.Field + ": " + e.Problem
 }

@@ -2,6 +2,7 @@ package ato_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -108,4 +109,49 @@ func ExampleWithPolicy() {
 	// allow otherwise []
 	// restrict new-ip-known-device [payment]
 	// deny restricted []
+}
+
+// A user sets up an authenticator app: they prove ownership with a step-up
+// challenge first, then scan the QR code and type a first code.
+func ExampleEngine_EnrollTOTP() {
+	outbox := challenge.NewOutbox()
+	engine, _ := ato.New(memstore.New(), ato.WithSender(outbox))
+	ctx := context.Background()
+	session := ato.Request{User: "alice", Fingerprint: strings.Repeat("3fa9c1d2", 256), IP: "203.0.113.9", Email: "alice@example.com"}
+	engine.Evaluate(ctx, session) // the login
+
+	_, err := engine.EnrollTOTP(ctx, session, "Example Inc")
+	fmt.Println(errors.Is(err, ato.ErrFactorRefused)) // a device first seen a moment ago
+
+	res, _ := engine.StepUp(ctx, session)
+	engine.SendChallengeCode(ctx, res.ChallengeID, challenge.Email)
+	m, _ := outbox.Last(res.ChallengeID)
+	engine.VerifyChallengeCode(ctx, res.ChallengeID, m.Code)
+	engine.CompleteChallenge(ctx, res.ChallengeID)
+
+	key, err := engine.EnrollTOTP(ctx, session, "Example Inc")
+	fmt.Println(err, strings.HasPrefix(key.URL, "otpauth://totp/Example%20Inc:alice?"), len(key.PNG) > 0)
+	// Output:
+	// true
+	// <nil> true true
+}
+
+// A "my devices" page: list the user's devices, forget one.
+func ExampleEngine_Devices() {
+	engine, _ := ato.New(memstore.New())
+	ctx := context.Background()
+	laptop := strings.Repeat("3fa9c1d2", 256)
+	phone := strings.Repeat("be70a4e9", 256)
+	engine.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: laptop, IP: "203.0.113.9"})
+	engine.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: phone, IP: "203.0.113.9"})
+
+	devs, _ := engine.Devices(ctx, "alice")
+	fmt.Println(len(devs), devs[0].IP, devs[0].Trusted)
+	fmt.Println(engine.ForgetDevice(ctx, "alice", devs[0].ID))
+	devs, _ = engine.Devices(ctx, "alice")
+	fmt.Println(len(devs))
+	// Output:
+	// 2 203.0.113.9 false
+	// <nil>
+	// 1
 }
