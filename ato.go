@@ -253,7 +253,7 @@ func (e *Engine) evaluate(ctx context.Context, r Request, stepUp bool) (Result, 
 	if stepUp && (dec.Verdict.Succeeds() || held) {
 		// A step-up challenge is also the way out of a restriction: its
 		// completion lifts it, and it needs the code.
-		dec = verdict.Decision{Verdict: verdict.Challenge, Rule: "step-up", Shadow: dec.Shadow}
+		dec = verdict.Decision{Verdict: verdict.Challenge, Rule: verdict.RuleStepUp, Shadow: dec.Shadow}
 	}
 	if dec.Verdict.Challenges() && in.RecentChallenges >= e.cfg.limits.PerHour {
 		findings, dec = e.limitChallenges(in.RecentChallenges, findings, dec)
@@ -317,7 +317,7 @@ func (e *Engine) enforce(in *signals.Input, fs []signals.Finding, dec verdict.De
 	if !held || dec.Verdict == verdict.Deny {
 		return fs, dec, false // the policy's own deny stays what it is
 	}
-	dec = verdict.Decision{Verdict: verdict.Deny, Rule: "restricted", Restrictions: dec.Restrictions, Shadow: dec.Shadow}
+	dec = verdict.Decision{Verdict: verdict.Deny, Rule: verdict.RuleRestricted, Restrictions: dec.Restrictions, Shadow: dec.Shadow}
 	return fs, dec, true
 }
 
@@ -346,7 +346,7 @@ func (e *Engine) limitChallenges(count int, fs []signals.Finding, dec verdict.De
 			"verdict":    string(dec.Verdict),
 		},
 	})
-	return fs, verdict.Decision{Verdict: verdict.Deny, Rule: "challenge-limit", Shadow: dec.Shadow}
+	return fs, verdict.Decision{Verdict: verdict.Deny, Rule: verdict.RuleChallengeLimit, Shadow: dec.Shadow}
 }
 
 // load reads the user's state in one store call and builds the signals'

@@ -72,6 +72,31 @@ func wrongCode(code string) string {
 	return "000000"
 }
 
+// race makes n calls of fn at once and counts those that succeeded and
+// those that failed with one of the expected errors; any other error fails
+// the test.
+func race(t *testing.T, n int, fn func() error, expected ...error) (succeeded, refused int) {
+	t.Helper()
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { errs <- fn() })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		switch {
+		case err == nil:
+			succeeded++
+		case slices.ContainsFunc(expected, func(e error) bool { return errors.Is(err, e) }):
+			refused++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	return succeeded, refused
+}
+
 func kinds(t *testing.T, s storage.Store, user string) []string {
 	t.Helper()
 	evs, err := s.Events(t.Context(), user, time.Time{}, 100)
@@ -183,30 +208,13 @@ func TestConcurrentGuessesStopAtTheLimit(t *testing.T) {
 		id := f.challenged(t)
 		code := f.send(t, id)
 		const guesses = 24
-		errs := make(chan error, guesses)
-		var wg sync.WaitGroup
-		for range guesses {
-			wg.Go(func() {
-				ok, err := f.engine.VerifyChallengeCode(t.Context(), id, wrongCode(code))
-				if ok {
-					err = errors.New("a wrong code verified")
-				}
-				errs <- err
-			})
-		}
-		wg.Wait()
-		close(errs)
-		var counted, refused int
-		for err := range errs {
-			switch {
-			case err == nil:
-				counted++
-			case errors.Is(err, ato.ErrChallengeFailed):
-				refused++
-			default:
-				t.Errorf("unexpected error: %v", err)
+		counted, refused := race(t, guesses, func() error {
+			ok, err := f.engine.VerifyChallengeCode(t.Context(), id, wrongCode(code))
+			if ok {
+				err = errors.New("a wrong code verified")
 			}
-		}
+			return err
+		}, ato.ErrChallengeFailed)
 		assert.Equal(t, 5, counted, "exactly the allowed attempts were checked")
 		assert.Equal(t, guesses-5, refused)
 		info, err := f.engine.Challenge(t.Context(), id)
@@ -259,24 +267,7 @@ func TestConcurrentCompletionsOneWins(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, ok)
 		const n = 16
-		errs := make(chan error, n)
-		var wg sync.WaitGroup
-		for range n {
-			wg.Go(func() { errs <- f.engine.CompleteChallenge(t.Context(), id) })
-		}
-		wg.Wait()
-		close(errs)
-		var won, lost int
-		for err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case errors.Is(err, ato.ErrChallengeCompleted):
-				lost++
-			default:
-				t.Errorf("unexpected error: %v", err)
-			}
-		}
+		won, lost := race(t, n, func() error { return f.engine.CompleteChallenge(t.Context(), id) }, ato.ErrChallengeCompleted)
 		assert.Equal(t, 1, won)
 		assert.Equal(t, n-1, lost)
 		completed := 0
@@ -703,29 +694,13 @@ func TestConcurrentWrongFirstCodesStopAtTheLimit(t *testing.T) {
 		_, err := f.engine.EnrollTOTP(t.Context(), aliceLaptop, "ato test")
 		require.NoError(t, err)
 		const n = 20
-		results := make(chan error, n)
-		var wg sync.WaitGroup
-		for range n {
-			wg.Go(func() {
-				ok, err := f.engine.ConfirmTOTP(t.Context(), aliceLaptop, "000000")
-				if ok {
-					err = errors.New("a wrong first code confirmed")
-				}
-				results <- err
-			})
-		}
-		wg.Wait()
-		close(results)
-		checked := 0
-		for err := range results {
-			switch {
-			case err == nil:
-				checked++
-			case errors.Is(err, ato.ErrRateLimited), errors.Is(err, ato.ErrNoDestination):
-			default:
-				t.Errorf("unexpected error: %v", err)
+		checked, _ := race(t, n, func() error {
+			ok, err := f.engine.ConfirmTOTP(t.Context(), aliceLaptop, "000000")
+			if ok {
+				err = errors.New("a wrong first code confirmed")
 			}
-		}
+			return err
+		}, ato.ErrRateLimited, ato.ErrNoDestination)
 		assert.Equal(t, 4, checked, "four wrong codes answer false; the fifth ends the enrolment")
 	})
 }

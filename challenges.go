@@ -127,8 +127,8 @@ func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch c
 		if err != nil {
 			return fmt.Errorf("ato: send challenge code: %w", err)
 		}
-		if err := e.checkTOTPLock(ctx, c.User, e.cfg.now()); err != nil {
-			return err
+		if totpLocked(f, e.cfg.now()) {
+			return lockedErr(f)
 		}
 	}
 	if ch != challenge.TOTP {
@@ -189,7 +189,7 @@ func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch c
 	}
 	// The code went out: a failure to note it in the history must not tell
 	// the caller it did not (a retry would only hit the spacing limit).
-	_ = e.record(ctx, c, storage.KindChallengeSent, now, false)
+	_ = e.record(ctx, c, storage.KindChallengeSent, now)
 	return nil
 }
 
@@ -323,9 +323,9 @@ func (e *Engine) settle(c *storage.Challenge, ok bool, now time.Time) {
 func (e *Engine) recordVerify(ctx context.Context, c storage.Challenge, now time.Time) error {
 	switch c.Status {
 	case storage.ChallengeVerified:
-		return e.record(ctx, c, storage.KindChallengeVerified, now, false)
+		return e.record(ctx, c, storage.KindChallengeVerified, now)
 	case storage.ChallengeFailed:
-		return e.record(ctx, c, storage.KindChallengeFailed, now, false)
+		return e.record(ctx, c, storage.KindChallengeFailed, now)
 	}
 	return nil
 }
@@ -486,14 +486,13 @@ func (e *Engine) challengeErr(op, challengeID string, err error) error {
 }
 
 // record adds a challenge transition to the user's history.
-func (e *Engine) record(ctx context.Context, c storage.Challenge, kind string, now time.Time, success bool) error {
+func (e *Engine) record(ctx context.Context, c storage.Challenge, kind string, now time.Time) error {
 	ev := storage.Event{
 		ID:          id.New(),
 		User:        c.User,
 		Time:        now,
 		Kind:        kind,
 		Action:      c.Attempt.Action,
-		Success:     success,
 		DeviceID:    c.DeviceID,
 		IP:          c.Attempt.IP,
 		Network:     c.Attempt.Network,

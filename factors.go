@@ -176,10 +176,10 @@ func totpLockout(n int) time.Duration {
 // or counts the failure.
 func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time) (bool, error) {
 	var ok bool
-	var lockedUntil time.Time
+	var locked storage.Factor
 	_, err := e.store.UpdateFactor(ctx, user, factorTOTP, func(f *storage.Factor) error {
 		if totpLocked(*f, now) {
-			lockedUntil = f.FailedAt.Add(totpLockout(f.Failures))
+			locked = *f
 			return errLocked
 		}
 		secret, err := challenge.OpenSecret(e.cfg.secret, f.Secret, sealBound(user))
@@ -199,7 +199,7 @@ func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time
 	})
 	switch {
 	case errors.Is(err, errLocked):
-		return false, lockedErr(user, lockedUntil)
+		return false, lockedErr(locked)
 	case errors.Is(err, storage.ErrNotFound):
 		return false, fmt.Errorf("%w: user %q has no authenticator app", ErrNoDestination, user)
 	case err != nil:
@@ -223,19 +223,20 @@ func (e *Engine) checkTOTPLock(ctx context.Context, user string, now time.Time) 
 		return nil // checked where the factor is used
 	}
 	if totpLocked(f, now) {
-		return lockedErr(user, f.FailedAt.Add(totpLockout(f.Failures)))
+		return lockedErr(f)
 	}
 	return nil
 }
 
-func lockedErr(user string, until time.Time) error {
+// lockedErr says until when the locked authenticator f is refused.
+func lockedErr(f storage.Factor) error {
 	return fmt.Errorf("%w: user %q's authenticator app is locked after too many wrong codes until %s; use email or SMS",
-		ErrRateLimited, user, until.UTC().Format(time.RFC3339))
+		ErrRateLimited, f.User, f.FailedAt.Add(totpLockout(f.Failures)).UTC().Format(time.RFC3339))
 }
 
 // sealBound ties a sealed authenticator secret to its user.
 func sealBound(user string) []byte { return []byte("ato totp factor\x00" + user) }
 
 func (e *Engine) factorEvent(ctx context.Context, user, kind string, now time.Time) error {
-	return e.record(ctx, storage.Challenge{User: user}, kind, now, false)
+	return e.record(ctx, storage.Challenge{User: user}, kind, now)
 }

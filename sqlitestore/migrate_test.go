@@ -12,10 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestMigrateFromFirstSchema upgrades a database that the first schema
-// created and filled, as the store wrote it before the later migrations,
-// and checks that the store reads it as it was.
-func TestMigrateFromFirstSchema(t *testing.T) {
+// databaseAt makes a database file with the schema of migrations 0001 to
+// version applied, as an older store left it, and returns it open on one
+// connection with its path.
+func databaseAt(t *testing.T, version int64) (*sql.DB, string) {
+	t.Helper()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "ato.db")
 	uri, err := fileURI(path)
@@ -25,10 +26,28 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	db.SetMaxOpenConns(1)
 	ms, err := migrations()
 	require.NoError(t, err)
-	require.Greater(t, len(ms), 1)
 	_, err = db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)`)
 	require.NoError(t, err)
-	require.NoError(t, applyMigration(ctx, db, ms[0]))
+	var applied int64
+	for _, m := range ms {
+		if m.version <= version {
+			require.NoError(t, applyMigration(ctx, db, m))
+			applied++
+		}
+	}
+	require.Equal(t, version, applied, "migrations 0001 to %04d exist", version)
+	return db, path
+}
+
+// TestMigrateFromFirstSchema upgrades a database that the first schema
+// created and filled, as the store wrote it before the later migrations,
+// and checks that the store reads it as it was.
+func TestMigrateFromFirstSchema(t *testing.T) {
+	ctx := t.Context()
+	ms, err := migrations()
+	require.NoError(t, err)
+	require.Greater(t, len(ms), 1)
+	db, path := databaseAt(t, 1)
 
 	// 70 devices share the key "k:popular", each seen a minute after the
 	// last, and have a key of their own.
@@ -115,24 +134,7 @@ func ids(ds []storage.Device) []string {
 // channel, and that the new records work on it.
 func TestMigrateAddsRestrictionsChannelFactors(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "ato.db")
-	uri, err := fileURI(path)
-	require.NoError(t, err)
-	db, err := sql.Open("sqlite", uri+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(ON)")
-	require.NoError(t, err)
-	db.SetMaxOpenConns(1)
-	ms, err := migrations()
-	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)`)
-	require.NoError(t, err)
-	applied := 0
-	for _, m := range ms {
-		if m.version <= 3 {
-			require.NoError(t, applyMigration(ctx, db, m))
-			applied++
-		}
-	}
-	require.Equal(t, 3, applied, "migrations 0001 to 0003 exist")
+	db, path := databaseAt(t, 3)
 
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	until := at.Add(72 * time.Hour)
@@ -195,23 +197,9 @@ func TestMigrateAddsRestrictionsChannelFactors(t *testing.T) {
 // that failures are then kept.
 func TestMigrateAddsFactorFailures(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "ato.db")
-	uri, err := fileURI(path)
-	require.NoError(t, err)
-	db, err := sql.Open("sqlite", uri+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(ON)")
-	require.NoError(t, err)
-	db.SetMaxOpenConns(1)
-	ms, err := migrations()
-	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)`)
-	require.NoError(t, err)
-	for _, m := range ms {
-		if m.version <= 4 {
-			require.NoError(t, applyMigration(ctx, db, m))
-		}
-	}
+	db, path := databaseAt(t, 4)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	_, err = db.ExecContext(ctx, `INSERT INTO factors (user_id, kind, secret, confirmed, last_step, created_at, updated_at)
+	_, err := db.ExecContext(ctx, `INSERT INTO factors (user_id, kind, secret, confirmed, last_step, created_at, updated_at)
 		VALUES ('alice', 'totp', x'01', 1, 7, ?1, ?1)`, at.UnixMilli())
 	require.NoError(t, err)
 	require.NoError(t, db.Close())

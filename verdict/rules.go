@@ -21,11 +21,19 @@ type Rule struct {
 	Shadow bool
 }
 
-// EngineRules are the rule names the ato engine gives decisions it makes
-// itself, whatever the policy: a held-back action ("restricted"), a
-// challenge asked for by StepUp ("step-up"), a challenge past the hourly
-// limit ("challenge-limit"). Policies may not use them.
-var EngineRules = []string{"restricted", "step-up", "challenge-limit"}
+// Rule names the ato engine gives decisions it makes itself, whatever the
+// policy. Policies may not use them (see [EngineRules]).
+const (
+	// RuleRestricted: an action held back by a restriction.
+	RuleRestricted = "restricted"
+	// RuleStepUp: a challenge asked for by the engine's StepUp.
+	RuleStepUp = "step-up"
+	// RuleChallengeLimit: a challenge past the user's hourly limit.
+	RuleChallengeLimit = "challenge-limit"
+)
+
+// EngineRules are the rule names reserved for the engine's own decisions.
+var EngineRules = []string{RuleRestricted, RuleStepUp, RuleChallengeLimit}
 
 // Rules is a [Policy]: the first rule whose condition holds decides. When
 // none does, the verdict is allow, by the rule "otherwise". A rule without
