@@ -502,11 +502,13 @@ func reasons(fs []signals.Finding) []signals.Reason {
 }
 
 // commit is what the evaluation writes: always the attempt; the device and
-// the user's link to it only when the attempt is a login or signup that
-// succeeds (it teaches); the restriction hold asks for on the device; the
-// challenge when the verdict asks for one.
+// the user's link to it only when the attempt is a login or signup from a
+// known address that succeeds (it teaches: an attempt without an IP never
+// does, since nothing says which network it came from); the restriction
+// hold asks for on the device; the challenge when the verdict asks for one.
 func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Result, hold []string) storage.Commit {
-	teaches := res.Verdict.Succeeds() && (a.action == string(ActionLogin) || a.action == string(ActionSignup))
+	teaches := res.Verdict.Succeeds() && a.ip.IsValid() &&
+		(a.action == string(ActionLogin) || a.action == string(ActionSignup))
 	ev := &storage.Event{
 		ID:       res.EvaluationID,
 		User:     a.User,

@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/atoguard/ato/internal/netaddr"
 )
 
 // Action is what the person is trying to do.
@@ -28,10 +30,17 @@ type Request struct {
 	Fingerprint     string // from the browser, e.g. Rupt.getHash()[0]
 	LastFingerprint string // the browser's previous hash, getHash()[1]
 	Version         string // version of the fingerprinting script
-	IP              string
-	Email, Phone    string // challenge destinations
-	UserAgent       string
-	Metadata        map[string]string
+	// IP is the client's address, as the server saw it (never a value
+	// the client sent in a form). An attempt without one is treated as
+	// coming from an unknown network: new_ip is reported, so the default
+	// policy challenges a new device or a missing fingerprint, and the
+	// attempt teaches nothing, even when allowed. An IPv6 address that
+	// embeds an IPv4 address in a well-known way (IPv4-mapped, NAT64, SIIT,
+	// 6to4, Teredo, …) is that IPv4 address.
+	IP           string
+	Email, Phone string // challenge destinations
+	UserAgent    string
+	Metadata     map[string]string
 	// Time is when the attempt happened; zero means the engine clock. It
 	// must come from the server, and may differ from the engine's clock by
 	// at most MaxTimeSkew, unless the engine was made WithReplay: windows,
@@ -142,9 +151,9 @@ func normalise(r Request, now func() time.Time, replay bool) (attempt, error) {
 		if err != nil {
 			return attempt{}, invalid("ip", excerpt(r.IP)+" is not an IP address")
 		}
-		a.ip = ip.Unmap().WithZone("")
+		a.ip, _ = netaddr.Canonical(ip)
 		a.IP = a.ip.String()
-		a.network = networkOf(a.ip)
+		a.network = netaddr.Network(a.ip)
 	}
 	a.time = now()
 	if !r.Time.IsZero() {
@@ -156,15 +165,6 @@ func normalise(r Request, now func() time.Time, replay bool) (attempt, error) {
 	}
 	a.time = a.time.UTC()
 	return a, nil
-}
-
-// networkOf is the key IPs are compared by: the address for IPv4, the /64
-// for IPv6 (one subscriber usually gets a whole /64).
-func networkOf(ip netip.Addr) string {
-	if ip.Is4() {
-		return ip.String()
-	}
-	return netip.PrefixFrom(ip, 64).Masked().String()
 }
 
 func checkAction(a string) error {

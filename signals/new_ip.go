@@ -10,8 +10,9 @@ const NewIPScore = 0.25
 
 // NewIP reports new_ip when the user has no successful login from the
 // attempt's network (the IPv4 address, or the IPv6 /64) since
-// [Input.KnownSince]. It is silent for a new user and when the attempt has
-// no IP.
+// [Input.KnownSince], and when the attempt has no IP at all: a missing
+// address is never evidence of a known network. It is silent for a new
+// user.
 func NewIP() Signal { return newIP{} }
 
 type newIP struct{}
@@ -19,7 +20,22 @@ type newIP struct{}
 func (newIP) Name() string { return string(NewIPReason) }
 
 func (newIP) Detect(_ context.Context, in *Input) ([]Finding, error) {
-	if in.Network == "" || in.NewUser() || in.KnownNetwork(in.Network) {
+	if in.NewUser() {
+		return nil, nil
+	}
+	if in.Network == "" {
+		return []Finding{{
+			Reason: NewIPReason,
+			Score:  NewIPScore,
+			Detail: "the request carried no IP address; an attempt without one counts as coming from an unknown network",
+			Evidence: map[string]string{
+				"ip":          "",
+				"missing":     "true",
+				"known_since": in.KnownSince.UTC().Format(time.RFC3339),
+			},
+		}}, nil
+	}
+	if in.KnownNetwork(in.Network) {
 		return nil, nil
 	}
 	ev := map[string]string{

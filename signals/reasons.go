@@ -135,6 +135,9 @@ func (f Finding) Summary() string {
 	case NewUserReason:
 		return "first login of the user"
 	case NewIPReason:
+		if ev["missing"] == "true" {
+			return "no IP address (an unknown network)"
+		}
 		return with("new IP", "ip") + " (first seen)"
 	case NewCountryReason:
 		s := with("new country", "country")
