@@ -571,6 +571,7 @@ func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Re
 			User:        a.User,
 			DeviceID:    in.Device.ID,
 			Fingerprint: a.Fingerprint,
+			KnownDevice: in.Device.Known,
 			Status:      storage.ChallengePending,
 			Reasons:     ev.Reasons,
 			Email:       a.Email,

@@ -42,7 +42,12 @@ type ChallengeInfo struct {
 	Sends   int
 	// Attempts counts wrong codes; AttemptsLeft how many more are allowed.
 	Attempts, AttemptsLeft int
-	CreatedAt              time.Time
+	// CodesLockedUntil, when not zero, is when email and SMS codes for
+	// this challenge stop being refused after too many wrong ones across
+	// the user's challenges (see [CodeMaxFailures]); Channels leaves them
+	// out until then.
+	CodesLockedUntil time.Time
+	CreatedAt        time.Time
 	// ExpiresAt is when the challenge ends; CodeExpiresAt when the current
 	// code does (zero before the first send).
 	ExpiresAt, CodeExpiresAt time.Time
@@ -77,11 +82,18 @@ func (e *Engine) Challenge(ctx context.Context, challengeID string) (ChallengeIn
 	for _, r := range c.Reasons {
 		info.Reasons = append(info.Reasons, signals.Reason(r))
 	}
-	if c.Email != "" {
-		info.Channels = append(info.Channels, challenge.Email)
+	if g, err := e.store.Factor(ctx, c.User, codeGuard(c)); err == nil {
+		info.CodesLockedUntil = codesLockedUntil(g, e.cfg.now())
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return ChallengeInfo{}, fmt.Errorf("ato: challenge: %w", err)
 	}
-	if c.Phone != "" {
-		info.Channels = append(info.Channels, challenge.SMS)
+	if info.CodesLockedUntil.IsZero() {
+		if c.Email != "" {
+			info.Channels = append(info.Channels, challenge.Email)
+		}
+		if c.Phone != "" {
+			info.Channels = append(info.Channels, challenge.SMS)
+		}
 	}
 	if f, err := e.store.Factor(ctx, c.User, factorTOTP); err == nil && f.Confirmed && !totpLocked(f, e.cfg.now()) {
 		info.Channels = append(info.Channels, challenge.TOTP)
@@ -103,8 +115,9 @@ func (e *Engine) Challenge(ctx context.Context, challengeID string) (ChallengeIn
 //
 // Errors: [ErrNoDestination] when the request gave no address for the
 // channel, [ErrNoSender] without [WithSender], [ErrRateLimited] past the
-// sends per challenge or too soon after the last send, and the challenge
-// errors ([ErrChallengeNotFound], [ErrChallengeExpired], …).
+// sends per challenge, too soon after the last send, or while too many
+// wrong codes lock email and SMS codes (see [CodeMaxFailures]), and the
+// challenge errors ([ErrChallengeNotFound], [ErrChallengeExpired], …).
 func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch challenge.Channel) error {
 	if ch != challenge.Email && ch != challenge.SMS && ch != challenge.TOTP {
 		return invalid("channel", "must be email, sms or totp, not "+excerpt(string(ch)))
@@ -141,6 +154,16 @@ func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch c
 	}
 
 	now := e.cfg.now()
+	if ch != challenge.TOTP {
+		// A code that could not be checked is not worth sending (nor an
+		// SMS worth paying for).
+		if err := e.codesLocked(ctx, c, now); err != nil {
+			return err
+		}
+		if err := e.ensureGuard(ctx, c, now); err != nil {
+			return err
+		}
+	}
 	var code string
 	var hash []byte
 	if ch != challenge.TOTP {
@@ -218,9 +241,11 @@ var errChanged = errors.New("changed")
 // the last one fails the challenge, and from then on it returns
 // [ErrChallengeFailed]. Attempts are counted atomically, so concurrent
 // guesses cannot go past the limit. A right code verifies the challenge;
-// [Engine.CompleteChallenge] then lets the person in. On the TOTP channel,
-// an authenticator locked after [TOTPMaxFailures] wrong codes gives
-// [ErrRateLimited] and uses up no attempt.
+// [Engine.CompleteChallenge] then lets the person in. Wrong email and SMS
+// codes are also counted across the user's challenges: past
+// [CodeMaxFailures] in a row, codes are refused for a while with
+// [ErrRateLimited], without using up an attempt. On the TOTP channel, an
+// authenticator locked after [TOTPMaxFailures] wrong codes does the same.
 func (e *Engine) VerifyChallengeCode(ctx context.Context, challengeID, code string) (bool, error) {
 	if code == "" {
 		return false, invalid("code", "required")
@@ -236,6 +261,10 @@ func (e *Engine) VerifyChallengeCode(ctx context.Context, challengeID, code stri
 	if c.Channel == string(challenge.TOTP) {
 		return e.verifyTOTP(ctx, c, code, now)
 	}
+	if err := e.takeGuess(ctx, c, now); err != nil {
+		return false, err
+	}
+	guessed := c
 	var ok, expired bool
 	c, err = e.store.UpdateChallenge(ctx, c.ID, func(c *storage.Challenge) error {
 		if err := e.verifiable(c, now); err != nil {
@@ -249,13 +278,22 @@ func (e *Engine) VerifyChallengeCode(ctx context.Context, challengeID, code stri
 		e.settle(c, ok, now)
 		return nil
 	})
+	if err != nil || expired {
+		e.giveBackGuess(guessed, now)
+	}
 	if err != nil {
 		return false, e.challengeErr("verify challenge code", challengeID, err)
 	}
 	if expired {
 		return false, fmt.Errorf("%w: challenge %q", ErrChallengeExpired, c.ID)
 	}
-	return ok, e.recordVerify(ctx, c, now)
+	var guard error
+	if ok {
+		guard = e.rightGuess(ctx, c, now)
+	} else {
+		guard = e.noteLock(ctx, c, now)
+	}
+	return ok, errors.Join(guard, e.recordVerify(ctx, c, now))
 }
 
 // verifyTOTP checks a code from the user's authenticator: first it takes
@@ -498,9 +536,14 @@ func (e *Engine) record(ctx context.Context, c storage.Challenge, kind string, n
 		Network:     c.Attempt.Network,
 		ChallengeID: c.ID,
 	}
-	err := e.store.Commit(ctx, storage.Commit{User: c.User, Event: &ev, MaxHistory: e.cfg.maxHistory, HistorySince: now.Add(-e.cfg.historyAge)})
+	return e.commitEvent(ctx, ev)
+}
+
+// commitEvent adds an event to its user's history.
+func (e *Engine) commitEvent(ctx context.Context, ev storage.Event) error {
+	err := e.store.Commit(ctx, storage.Commit{User: ev.User, Event: &ev, MaxHistory: e.cfg.maxHistory, HistorySince: ev.Time.Add(-e.cfg.historyAge)})
 	if err != nil {
-		return fmt.Errorf("ato: record %s: %w", kind, err)
+		return fmt.Errorf("ato: record %s: %w", ev.Kind, err)
 	}
 	return nil
 }

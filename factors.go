@@ -164,12 +164,7 @@ const (
 
 // totpLockout is how long n wrong codes in a row lock the authenticator
 // after the last.
-func totpLockout(n int) time.Duration {
-	if n < TOTPMaxFailures {
-		return 0
-	}
-	return TOTPLockout << min((n-TOTPMaxFailures)/TOTPMaxFailures, 4)
-}
+func totpLockout(n int) time.Duration { return lockout(n, TOTPMaxFailures, TOTPLockout) }
 
 // checkTOTP checks a code against the user's confirmed authenticator and,
 // atomically, remembers its time step so the code is not accepted again,

@@ -1,6 +1,7 @@
 package ato_test
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -8,7 +9,9 @@ import (
 	"time"
 
 	"github.com/atoguard/ato"
+	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/signals"
+	"github.com/atoguard/ato/storage"
 	"github.com/atoguard/ato/verdict"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -143,4 +146,106 @@ func TestEmbeddedIPv4IsListedAndLocated(t *testing.T) {
 	}, ato.WithDenyList(deny), ato.WithLocator(places{
 		"203.0.113.66": {Country: "JP", City: "Tokyo", Latitude: 35.68, Longitude: 139.69},
 	}))
+}
+
+// guessAWeek plays someone with alice's password for a simulated week: a
+// fresh device as often as the challenge limit allows, a code sent by
+// email, and wrong codes typed until the engine refuses. It returns how
+// many codes the engine checked.
+func guessAWeek(t *testing.T, f *flow) (checked int) {
+	t.Helper()
+	ctx := t.Context()
+	end := f.clock.Now().Add(7 * 24 * time.Hour)
+	for i := 0; f.clock.Now().Before(end); i++ {
+		f.clock.Advance(6 * time.Minute) // ten challenges an hour
+		r := alicePhone
+		r.Fingerprint = fp(fmt.Sprint("attacker", i))
+		res, err := f.engine.Evaluate(ctx, r)
+		require.NoError(t, err)
+		if res.Verdict != verdict.Challenge {
+			continue
+		}
+		err = f.engine.SendChallengeCode(ctx, res.ChallengeID, challenge.Email)
+		if errors.Is(err, ato.ErrRateLimited) {
+			continue
+		}
+		require.NoError(t, err)
+		code, _ := f.outbox.Last(res.ChallengeID)
+		for {
+			ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, wrongCode(code.Code))
+			if err != nil {
+				require.True(t, errors.Is(err, ato.ErrRateLimited) || errors.Is(err, ato.ErrChallengeFailed), err)
+				break
+			}
+			require.False(t, ok)
+			checked++
+		}
+	}
+	return checked
+}
+
+// Codes sent by email or SMS cannot be guessed across challenges without
+// limit: a week of trying checks at most 200 of them, and the owner's
+// known device still gets and checks codes meanwhile.
+func TestWrongCodesAcrossChallengesAreLimited(t *testing.T) {
+	t.Parallel()
+	eachFlow(t, func(t *testing.T, f *flow) {
+		ctx := t.Context()
+		require.Equal(t, verdict.Allow, f.eval(t, aliceLaptop).Verdict)
+		checked := guessAWeek(t, f)
+		t.Logf("codes checked in a week of guessing: %d", checked)
+		assert.LessOrEqual(t, checked, 200)
+		assert.GreaterOrEqual(t, checked, ato.CodeMaxFailures, "the first wrong codes are checked")
+		assert.Contains(t, kinds(t, f.store, "alice"), storage.KindCodesLocked)
+
+		// The owner's new phone is caught in the lock: no code goes out.
+		f.clock.Advance(time.Hour) // past the attacker's challenges of the hour
+		res := f.eval(t, alicePhone)
+		require.Equal(t, verdict.Challenge, res.Verdict)
+		info, err := f.engine.Challenge(ctx, res.ChallengeID)
+		require.NoError(t, err)
+		assert.True(t, info.CodesLockedUntil.After(f.clock.Now()))
+		assert.NotContains(t, info.Channels, challenge.Email)
+		assert.ErrorIs(t, f.engine.SendChallengeCode(ctx, res.ChallengeID, challenge.Email), ato.ErrRateLimited)
+
+		// Her known laptop is not: a step-up from it sends, checks and
+		// completes, and her wrong codes there are counted apart.
+		up, err := f.engine.StepUp(ctx, aliceLaptop)
+		require.NoError(t, err)
+		require.Equal(t, verdict.Challenge, up.Verdict)
+		code := f.send(t, up.ChallengeID)
+		ok, err := f.engine.VerifyChallengeCode(ctx, up.ChallengeID, wrongCode(code))
+		require.NoError(t, err, "the owner's typo on her known device")
+		assert.False(t, ok)
+		ok, err = f.engine.VerifyChallengeCode(ctx, up.ChallengeID, code)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		require.NoError(t, f.engine.CompleteChallenge(ctx, up.ChallengeID))
+	})
+}
+
+// A right code ends a run of wrong ones, so an owner who mistypes now and
+// then is never locked.
+func TestRightCodeEndsTheRunOfWrongOnes(t *testing.T) {
+	t.Parallel()
+	eachFlow(t, func(t *testing.T, f *flow) {
+		ctx := t.Context()
+		require.Equal(t, verdict.Allow, f.eval(t, aliceLaptop).Verdict)
+		for round := range 3 {
+			res := f.eval(t, alicePhone)
+			require.Equal(t, verdict.Challenge, res.Verdict)
+			code := f.send(t, res.ChallengeID)
+			for range ato.CodeMaxFailures/2 - 1 {
+				ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, wrongCode(code))
+				require.NoError(t, err, "round %d", round)
+				require.False(t, ok)
+			}
+			ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, code)
+			require.NoError(t, err, "round %d", round)
+			require.True(t, ok)
+			// Not completed: the phone stays unknown, its next challenge
+			// counts in the same guard.
+			f.clock.Advance(time.Hour)
+		}
+	})
 }

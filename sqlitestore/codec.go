@@ -328,7 +328,7 @@ func decodeEvent(s string) (storage.Event, error) {
 // challengeArgs' order.
 const challengeCols = `id, user_id, device_id, fingerprint, status, reasons,
 	email, phone, code_hash, sends, attempts,
-	created_at, sent_at, expires_at, updated_at, attempt, channel`
+	created_at, sent_at, expires_at, updated_at, attempt, channel, known_device`
 
 // challengeArgs returns the values of challengeCols for c.
 func challengeArgs(c *storage.Challenge) ([]any, error) {
@@ -344,6 +344,7 @@ func challengeArgs(c *storage.Challenge) ([]any, error) {
 		c.ID, c.User, c.DeviceID, c.Fingerprint, string(c.Status), encodeStrings(c.Reasons),
 		c.Email, c.Phone, code, int64(c.Sends), int64(c.Attempts),
 		ms(c.CreatedAt), ms(c.SentAt), ms(c.ExpiresAt), ms(c.UpdatedAt), attempt, c.Channel,
+		boolInt(c.KnownDevice),
 	}, nil
 }
 
@@ -359,7 +360,7 @@ func scanChallenge(sc scanner) (storage.Challenge, error) {
 	if err := sc.Scan(&c.ID, &c.User, &c.DeviceID, &c.Fingerprint, &status, (*strList)(&c.Reasons),
 		&c.Email, &c.Phone, &code, &sends, &attempts,
 		(*msTime)(&c.CreatedAt), (*msTime)(&c.SentAt), (*msTime)(&c.ExpiresAt), (*msTime)(&c.UpdatedAt),
-		&attempt, &c.Channel); err != nil {
+		&attempt, &c.Channel, (*intBool)(&c.KnownDevice)); err != nil {
 		return storage.Challenge{}, err
 	}
 	var err error

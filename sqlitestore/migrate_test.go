@@ -216,3 +216,30 @@ func TestMigrateAddsFactorFailures(t *testing.T) {
 	assert.Equal(t, 3, f.Failures)
 	assert.Equal(t, at, f.FailedAt)
 }
+
+// TestMigrateAddsChallengeKnownDevice upgrades a database at 0005, with an
+// open challenge written then, and checks that the challenge reads back
+// as one of an unknown device (its wrong codes count in the stricter
+// guard) and that the flag is then kept.
+func TestMigrateAddsChallengeKnownDevice(t *testing.T) {
+	ctx := t.Context()
+	db, path := databaseAt(t, 5)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	_, err := db.ExecContext(ctx, `INSERT INTO challenges (id, user_id, device_id, fingerprint, status, reasons, email, phone,
+		code_hash, sends, attempts, created_at, sent_at, expires_at, updated_at, attempt, channel)
+		VALUES ('c1', 'alice', 'd1', 'h', 'sent', '["new_device"]', 'a@example.com', '', x'01', 1, 0, ?1, ?1, ?2, ?1, '{}', 'email')`,
+		at.UnixMilli(), at.Add(time.Hour).UnixMilli())
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s, err := Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	c, err := s.Challenge(ctx, "c1")
+	require.NoError(t, err)
+	assert.False(t, c.KnownDevice)
+	assert.Equal(t, storage.ChallengeSent, c.Status)
+	c, err = s.UpdateChallenge(ctx, "c1", func(c *storage.Challenge) error { c.KnownDevice = true; return nil })
+	require.NoError(t, err)
+	assert.True(t, c.KnownDevice)
+}

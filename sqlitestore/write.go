@@ -382,7 +382,7 @@ const overrideChallengesSQL = `UPDATE challenges SET status = ?1, updated_at = ?
 // insertChallengeSQL inserts a challenge, its columns in challengeArgs'
 // order.
 const insertChallengeSQL = `INSERT INTO challenges (` + challengeCols + `)
-	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)`
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)`
 
 // insertChallenge inserts ch, which must be new, and overrides the open
 // challenges of the same user and device (when it names one).
@@ -498,12 +498,12 @@ func (s *Store) UpdateChallenge(ctx context.Context, id string, update func(*sto
 		if err != nil {
 			return err
 		}
-		// args[0] is the id: the SET list takes ?2 to ?17.
+		// args[0] is the id: the SET list takes ?2 to ?18.
 		if _, err := tx.ExecContext(ctx, `UPDATE challenges SET
 			user_id = ?2, device_id = ?3, fingerprint = ?4, status = ?5, reasons = ?6,
 			email = ?7, phone = ?8, code_hash = ?9, sends = ?10, attempts = ?11,
 			created_at = ?12, sent_at = ?13, expires_at = ?14, updated_at = ?15, attempt = ?16,
-			channel = ?17
+			channel = ?17, known_device = ?18
 			WHERE id = ?1`, args...); err != nil {
 			return err
 		}

@@ -130,6 +130,9 @@ const (
 	// (an authenticator app) being set up.
 	KindFactorEnrolled  = "factor_enrolled"
 	KindFactorConfirmed = "factor_confirmed"
+	// KindCodesLocked records a wrong email or SMS code that locked the
+	// user's codes for a while (too many wrong ones across challenges).
+	KindCodesLocked = "codes_locked"
 )
 
 // Event is one entry of a user's history.
@@ -232,6 +235,11 @@ type Challenge struct {
 	// Fingerprint is the hash that identified the device, so that
 	// completing the challenge can teach it.
 	Fingerprint string
+	// KnownDevice reports that the challenged attempt came from one of the
+	// user's known devices: wrong codes on such challenges are counted
+	// apart from those on challenges of unknown devices, so that someone
+	// guessing from their own devices cannot lock the owner's out.
+	KnownDevice bool
 	Status      ChallengeStatus
 	Reasons     []string
 	// Email and Phone are where codes may be sent: those of the request

@@ -489,6 +489,7 @@ func testChallengeRoundTrip(t *testing.T, s storage.Store, clk *Clock) {
 	c.CodeHash = []byte{1, 2, 3}
 	c.Sends, c.Attempts, c.SentAt = 1, 2, now.Add(time.Second)
 	c.Channel = "email"
+	c.KnownDevice = true
 	require.NoError(t, s.Commit(ctx(t), storage.Commit{User: "alice", Event: event("alice", 7, now, false), Challenge: c}))
 	got, err := s.Challenge(ctx(t), "c1")
 	require.NoError(t, err)
