@@ -74,14 +74,16 @@ type loginView struct {
 	PretendIPs  []sampleIP
 	Pretend     string
 	RealIP      string
-	// TrustProxy: the demo runs behind a proxy, and the "come from"
-	// control is off.
+	// TrustProxy: the demo runs behind a proxy; the real address comes
+	// from X-Forwarded-For.
 	TrustProxy bool
+	// PretendOff: the "come from" control is off (see config.DevTools).
+	PretendOff bool
 	User       string
 }
 
 func (s *server) loginView(r *http.Request, sdk, user string) *loginView {
-	lv := &loginView{Users: demoUsers, SDK: "ato", PretendIPs: pretendIPs, TrustProxy: s.cfg.TrustProxy, User: user}
+	lv := &loginView{Users: demoUsers, SDK: "ato", PretendIPs: pretendIPs, TrustProxy: s.cfg.TrustProxy, PretendOff: !s.cfg.DevTools, User: user}
 	if s.rupt != nil {
 		lv.RuptVersion = s.rupt.version
 	}
@@ -92,7 +94,7 @@ func (s *server) loginView(r *http.Request, sdk, user string) *loginView {
 			lv.RuptMissing = true
 		}
 	}
-	if c, err := r.Cookie(pretendCookie); err == nil && !s.cfg.TrustProxy && isSampleIP(c.Value) {
+	if c, err := r.Cookie(pretendCookie); err == nil && s.cfg.DevTools && isSampleIP(c.Value) {
 		lv.Pretend = c.Value
 	}
 	lv.RealIP, _ = s.clientIP(r, "")
@@ -120,7 +122,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusBadRequest, name, "Come from: "+err.Error()+".")
 		return
 	}
-	if !s.cfg.TrustProxy {
+	if s.cfg.DevTools {
 		if pretend == "real" {
 			pretend = ""
 		}
@@ -354,7 +356,8 @@ func challengeProblem(err error) (int, string) {
 	case errors.Is(err, ato.ErrChallengeNotVerified):
 		return http.StatusConflict, "Send a code and enter it first."
 	case errors.Is(err, ato.ErrRateLimited):
-		return http.StatusTooManyRequests, "Too many codes: wait half a minute between sends; a challenge allows three."
+		return http.StatusTooManyRequests, "Too many codes: wait half a minute between sends (a challenge allows three), " +
+			"or, after too many wrong codes, until the lock shown on the challenge page ends."
 	case errors.Is(err, ato.ErrNoDestination):
 		return http.StatusBadRequest, "There is nowhere to send a code on that channel."
 	case errors.Is(err, ato.ErrInvalidRequest):
@@ -514,6 +517,12 @@ func (s *server) forget(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) outboxPage(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.DevTools {
+		s.fail(w, r, http.StatusNotFound, "The outbox is off: it shows every user's codes to anyone, so the demo serves it "+
+			"only when it listens on loopback (and not behind a proxy), or when started with -public-demo. "+
+			"Codes are printed in the terminal that runs the demo.")
+		return
+	}
 	msgs := s.outbox.Messages()
 	slices.Reverse(msgs) // newest first
 	s.render(w, r, http.StatusOK, "outbox", &view{Title: "Outbox", Messages: msgs})

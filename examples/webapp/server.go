@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -43,6 +45,17 @@ type config struct {
 	// RuptDir is the folder of the npm package rupt (index.js and
 	// package.json). Empty: the Rupt SDK is not installed.
 	RuptDir string
+	// DevTools turns on the development conveniences: the outbox page,
+	// which shows every user's codes to anyone, and the "come from"
+	// control, which lets anyone claim a sample address. [devTools] says
+	// when: on loopback only, unless the demo is started as a public one.
+	// Off, codes are printed to Codes instead, for the operator's eyes.
+	DevTools bool
+	// PublicDemo says that DevTools is on because the demo was started
+	// with -public-demo: the pages then warn that anyone can read codes.
+	PublicDemo bool
+	// Codes receives the codes when DevTools is off; nil means os.Stdout.
+	Codes io.Writer
 	// Now is the clock of the engine and the sessions; nil means
 	// time.Now.
 	Now func() time.Time
@@ -76,6 +89,19 @@ func newServer(cfg config) (*server, error) {
 		s.log = slog.Default()
 	}
 	s.outbox = challenge.NewOutbox()
+	var sender challenge.Sender = s.outbox
+	if !cfg.DevTools {
+		codes := cfg.Codes
+		if codes == nil {
+			codes = os.Stdout
+		}
+		// The development sender delivers nothing: with the outbox page
+		// off, the operator reads the code in the terminal.
+		sender = challenge.SenderFunc(func(ctx context.Context, m challenge.Message) error {
+			fmt.Fprintf(codes, "ato demo: code %s for %s (challenge %s, %s to %s)\n", m.Code, m.User, m.ChallengeID, m.Channel, m.To)
+			return s.outbox.Send(ctx, m)
+		})
+	}
 	s.sessions = newSessions(s.now, 8*time.Hour, maxSessions, s.secure)
 
 	pages, err := parsePages()
@@ -89,7 +115,7 @@ func newServer(cfg config) (*server, error) {
 		}
 	}
 
-	opts := []ato.Option{ato.WithSender(s.outbox), ato.WithClock(s.now)}
+	opts := []ato.Option{ato.WithSender(sender), ato.WithClock(s.now)}
 	if len(cfg.GeoIP) > 0 {
 		var more []geoip.Option
 		for _, p := range cfg.GeoIP[1:] {
@@ -257,6 +283,8 @@ type view struct {
 	Error, Notice string
 	GeoOn         bool
 	GeoNote       string // the base names of the GeoIP files
+	DevTools      bool   // the outbox and the "come from" control are on
+	PublicDemo    bool   // … because the demo was started as a public one
 	LoadRupt      bool
 
 	Login     *loginView
@@ -275,6 +303,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 		v.User = sess.User
 	}
 	v.GeoOn = s.geo != nil
+	v.DevTools, v.PublicDemo = s.cfg.DevTools, s.cfg.PublicDemo
 	if v.GeoOn { // base names only: visitors need not see the server's paths
 		names := make([]string, len(s.cfg.GeoIP))
 		for i, p := range s.cfg.GeoIP {
@@ -320,9 +349,22 @@ func (s *server) secure(r *http.Request) bool {
 	return strings.EqualFold(last, "https")
 }
 
+// devTools says whether the development conveniences (the outbox page and
+// the "come from" control) may be on for a demo listening at addr: when it
+// listens on loopback only and not behind a proxy, so that nobody else can
+// reach them, or when it is started explicitly as a public demo.
+func devTools(addr net.Addr, trustProxy, public bool) bool {
+	if public {
+		return true
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback() && !trustProxy
+}
+
 // Why the "come from" control's value was refused.
 var (
-	errPretendOff   = errors.New("the control is off when the demo runs behind a proxy (-trust-proxy)")
+	errPretendOff = errors.New("the control is off unless the demo listens on loopback only " +
+		"(or is started with -public-demo); the engine sees your real address")
 	errPretendOther = errors.New("not one of the sample addresses")
 )
 
@@ -333,7 +375,7 @@ var (
 // (IPv4-mapped IPv6 as IPv4, no zone).
 func (s *server) clientIP(r *http.Request, pretend string) (string, error) {
 	if pretend = strings.TrimSpace(pretend); pretend != "" && pretend != "real" {
-		if s.cfg.TrustProxy {
+		if !s.cfg.DevTools {
 			return "", errPretendOff
 		}
 		a, err := netip.ParseAddr(pretend)

@@ -26,7 +26,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/atoguard/ato"
+	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/fingerprint"
+	"github.com/atoguard/ato/verdict"
 )
 
 // fakeHash returns a fuzzy hash in the format of ato.js and the Rupt SDK:
@@ -134,10 +136,13 @@ func newTestServer(t *testing.T) (*server, string) {
 	return newTestServerWith(t, config{})
 }
 
-// newTestServerWith starts the demo with cfg, in a database of its own.
+// newTestServerWith starts the demo with cfg, in a database of its own, on
+// loopback, where run would turn the development conveniences on (unless
+// behind a proxy).
 func newTestServerWith(t *testing.T, cfg config) (*server, string) {
 	t.Helper()
 	cfg.DBPath = filepath.Join(t.TempDir(), "demo.db")
+	cfg.DevTools = cfg.DevTools || devTools(&net.TCPAddr{IP: net.IPv6loopback}, cfg.TrustProxy, cfg.PublicDemo)
 	srv, err := newServer(cfg)
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
@@ -378,7 +383,7 @@ func TestClientIP(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := &server{cfg: config{TrustProxy: tc.trust}}
+			s := &server{cfg: config{TrustProxy: tc.trust, DevTools: !tc.trust}}
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.RemoteAddr = "192.0.2.1:4321"
 			if tc.remote != "" {
@@ -790,4 +795,74 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// The outbox and the "come from" control are for a demo on one's own
+// machine: on loopback only, unless started as a public demo.
+func TestDevToolsOnlyOnLoopbackOrWhenPublic(t *testing.T) {
+	t.Parallel()
+	lo4, lo6 := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, &net.TCPAddr{IP: net.IPv6loopback}
+	any4, lan := &net.TCPAddr{IP: net.IPv4zero}, &net.TCPAddr{IP: net.IPv4(192, 168, 1, 20)}
+	for _, tc := range []struct {
+		addr          net.Addr
+		proxy, public bool
+		want          bool
+	}{
+		{lo4, false, false, true},
+		{lo6, false, false, true},
+		{lo4, true, false, false}, // a reverse proxy in front passes everyone on
+		{any4, false, false, false},
+		{lan, false, false, false},
+		{lan, true, false, false},
+		{lan, false, true, true},
+		{any4, true, true, true},
+		{&net.UnixAddr{Name: "/tmp/demo.sock", Net: "unix"}, false, false, false},
+	} {
+		assert.Equal(t, tc.want, devTools(tc.addr, tc.proxy, tc.public), "%v proxy=%v public=%v", tc.addr, tc.proxy, tc.public)
+	}
+}
+
+// With the conveniences off, nobody reads alice's code from the outbox,
+// nobody claims her network, and the operator finds the code in the
+// terminal.
+func TestOutboxAndComeFromOffWhenExposed(t *testing.T) {
+	t.Parallel()
+	var terminal syncBuffer
+	srv, err := newServer(config{DBPath: filepath.Join(t.TempDir(), "demo.db"), Codes: &terminal})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ts.Close()
+		assert.NoError(t, srv.Close())
+	})
+
+	owner := newBrowser(t, ts.URL)
+	require.Equal(t, "allow", owner.login("alice", "wonderland", fakeHash("desk"), "", "").attr("data-verdict"))
+
+	attacker := newBrowser(t, ts.URL)
+	login := attacker.get("/login")
+	assert.Contains(t, login.body, `id="pretend-off"`)
+	assert.Contains(t, login.body, `<select id="pretend_ip" name="pretend_ip" disabled>`)
+	assert.NotContains(t, login.body, `href="/outbox"`)
+	assert.Contains(t, login.body, `The outbox and the "come from" control are off`)
+
+	claimed := attacker.login("alice", "wonderland", fakeHash("attacker"), "", "89.160.20.112")
+	assert.Equal(t, http.StatusBadRequest, claimed.status, "the owner's sample address cannot be claimed")
+	assert.Contains(t, claimed.body, "the control is off")
+
+	// A challenge of the attacker's, from elsewhere, and a code sent for it.
+	ctx := t.Context()
+	res, err := srv.engine.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: fakeHash("attacker"),
+		IP: "203.0.113.5", Email: "alice@example.com"})
+	require.NoError(t, err)
+	require.Equal(t, verdict.Challenge, res.Verdict)
+	require.NoError(t, srv.engine.SendChallengeCode(ctx, res.ChallengeID, challenge.Email))
+	m, ok := srv.outbox.Last(res.ChallengeID)
+	require.True(t, ok)
+
+	box := attacker.get("/outbox")
+	assert.Equal(t, http.StatusNotFound, box.status)
+	assert.NotContains(t, box.body, m.Code, "the code is on no page")
+	assert.Contains(t, box.body, "The outbox is off")
+	assert.Contains(t, terminal.String(), "code "+m.Code+" for alice", "the operator reads it in the terminal")
 }
