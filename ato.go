@@ -59,10 +59,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/atoguard/ato/fingerprint"
 	"github.com/atoguard/ato/internal/id"
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 	"github.com/atoguard/ato/verdict"
@@ -201,9 +203,17 @@ func declare(cfg *config) error {
 // [ErrInvalidRequest]), failing signals and store failures, and then
 // nothing is written.
 func (e *Engine) Evaluate(ctx context.Context, r Request) (Result, error) {
-	res, _, err := e.evaluate(ctx, r, false)
+	ev := evaluations.Get().(*evaluation)
+	res, err := e.run(ctx, ev, r, false)
+	*ev = evaluation{}
+	evaluations.Put(ev)
 	return res, err
 }
+
+// evaluations recycles the evaluations of Evaluate: nothing the engine
+// returns or a store keeps points into one once Evaluate returns (stores
+// copy what a commit gives them; a profile's slices are its own).
+var evaluations = sync.Pool{New: func() any { return new(evaluation) }}
 
 // StepUp evaluates an attempt as [Engine.Evaluate] does, but asks for a
 // challenge whenever the verdict would let it in (allow or restrict), or
@@ -217,33 +227,68 @@ func (e *Engine) StepUp(ctx context.Context, r Request) (Result, error) {
 	return res, err
 }
 
+// evaluation is one attempt on its way through the pipeline: the request,
+// the state loaded for it, the device it was identified as, and what the
+// signals saw. It also holds the records the pipeline passes by pointer, so
+// that an evaluation allocates them at once.
+type evaluation struct {
+	a     attempt
+	st    storage.State
+	ident fingerprint.Identity
+	in    *signals.Input
+
+	input    signals.Input
+	policy   verdict.Input
+	failures storage.FailureQuery
+	counts   storage.ChallengeQuery
+	event    storage.Event
+	login    profile.Login
+	write    storage.ProfileWrite
+}
+
 // evaluate is Evaluate, or StepUp when stepUp; it also returns what the
 // signals saw.
 func (e *Engine) evaluate(ctx context.Context, r Request, stepUp bool) (Result, *signals.Input, error) {
+	ev := new(evaluation)
+	res, err := e.run(ctx, ev, r, stepUp)
+	return res, ev.in, err
+}
+
+// run evaluates r with ev, an empty evaluation. Its steps, in order:
+// normalise, locate, load, identify, detect, decide, override, commit.
+func (e *Engine) run(ctx context.Context, ev *evaluation, r Request, stepUp bool) (Result, error) {
 	a, err := normalise(r, e.cfg.now, e.cfg.replay)
 	if err != nil {
-		return Result{}, nil, err
+		return Result{}, err
 	}
-	in, known, err := e.load(ctx, a)
-	if err != nil {
-		return Result{}, nil, err
-	}
+	var loc signals.Location
+	var located bool
 	if a.ip.IsValid() && e.cfg.locator != nil {
-		if in.Location, in.Located, err = locate(e.cfg.locator, a.ip); err != nil {
-			return Result{}, nil, err
+		if loc, located, err = locate(e.cfg.locator, a.ip); err != nil {
+			return Result{}, err
 		}
 	}
+	ev.a = a
+	ev.a.withKeys()
+	if ev.st, err = e.store.Load(ctx, e.loadRequest(ev)); err != nil {
+		return Result{}, fmt.Errorf("ato: load state: %w", err)
+	}
+	ev.ident = e.identify(&ev.a, &ev.st)
+	in := e.input(ev)
+	in.Location, in.Located = loc, located
+
 	findings, err := e.detect(ctx, in)
 	if err != nil {
-		return Result{}, nil, err
+		return Result{}, err
 	}
 	score := combine(findings)
-	dec, err := decide(e.cfg.policy, &verdict.Input{Action: a.action, Findings: findings, Score: score, KnownDevice: in.Device.Known})
+	ev.policy = verdict.Input{Action: a.action, Findings: findings, Score: score, KnownDevice: in.Device.Known}
+	dec, err := decide(e.cfg.policy, &ev.policy)
 	if err != nil {
-		return Result{}, nil, err
+		return Result{}, err
 	}
 	if !dec.Verdict.Valid() {
-		return Result{}, nil, fmt.Errorf("ato: policy rule %q returned verdict %q", dec.Rule, dec.Verdict)
+		return Result{}, fmt.Errorf("ato: policy rule %q returned verdict %q", dec.Rule, dec.Verdict)
 	}
 	var hold []string // the policy's restriction, kept whatever the verdict becomes
 	if dec.Verdict.Restricts() {
@@ -275,23 +320,23 @@ func (e *Engine) evaluate(ctx context.Context, r Request, stepUp bool) (Result, 
 		loc := in.Location
 		res.Location = &loc
 	}
-	c := e.commit(a, in, known, res, hold)
+	c := e.commit(ev, res, hold)
 	err = e.store.Commit(ctx, c)
 	if errors.Is(err, storage.ErrLimited) {
 		// Concurrent evaluations took the last challenges of the hour
 		// between the load and this commit.
 		res.Findings, dec = e.limitChallenges(e.cfg.limits.PerHour, findings, dec)
 		res.Verdict, res.Rule, res.Reasons, res.Restrictions = dec.Verdict, dec.Rule, reasons(res.Findings), nil
-		c = e.commit(a, in, known, res, hold)
+		c = e.commit(ev, res, hold)
 		err = e.store.Commit(ctx, c)
 	}
 	if err != nil {
-		return Result{}, nil, fmt.Errorf("ato: commit: %w", err)
+		return Result{}, fmt.Errorf("ato: commit: %w", err)
 	}
 	if c.Challenge != nil {
 		res.ChallengeID = c.Challenge.ID
 	}
-	return res, in, nil
+	return res, nil
 }
 
 // enforce applies what no policy may overrule: a held-back action from a
@@ -349,27 +394,55 @@ func (e *Engine) limitChallenges(count int, fs []signals.Finding, dec verdict.De
 	return fs, verdict.Decision{Verdict: verdict.Deny, Rule: verdict.RuleChallengeLimit, Shadow: dec.Shadow}
 }
 
-// load reads the user's state in one store call and builds the signals'
-// input: the attempt, the identified device and the history. It also
-// returns the stored record of the identified device (zero when new).
-func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.Device, error) {
-	st, err := e.store.Load(ctx, storage.LoadRequest{
-		User:        a.User,
-		DeviceKeys:  fingerprint.LookupKeys(a.Fingerprint, a.LastFingerprint),
-		EventsSince: a.time.Add(-e.cfg.historyAge),
-		MaxEvents:   e.cfg.maxHistory,
-		Failures: storage.FailureQuery{
-			UserSince:    a.time.Add(-e.cfg.bruteForceWindow),
-			Network:      a.network,
-			NetworkSince: a.time.Add(-e.cfg.stuffingWindow),
-		},
-		ChallengesSince: a.time.Add(-challengeRateSpan),
-		LinkedSince:     a.time.Add(-e.cfg.accountsWindow),
-	})
-	if err != nil {
-		return nil, storage.Device{}, fmt.Errorf("ato: load state: %w", err)
+// loadRequest names what an evaluation of the attempt reads: the user's
+// profile, the devices its hashes may be, and the counts the signals need,
+// each bounded.
+func (e *Engine) loadRequest(ev *evaluation) storage.LoadRequest {
+	a := &ev.a
+	ev.failures = storage.FailureQuery{
+		UserSince:       a.time.Add(-e.cfg.bruteForceWindow),
+		MaxUser:         e.cfg.maxUserFailures(),
+		Network:         a.network,
+		NetworkSince:    a.time.Add(-e.cfg.stuffingWindow),
+		MaxNetworkUsers: e.cfg.maxNetworkUsers(),
 	}
-	in := &signals.Input{
+	ev.counts = storage.ChallengeQuery{Since: a.time.Add(-challengeRateSpan), Max: e.cfg.limits.PerHour}
+	r := storage.LoadRequest{
+		User:           a.User,
+		FingerprintKey: a.fpKey,
+		DeviceKeys:     a.lookupKeys,
+		MaxCandidates:  maxCandidates,
+		Failures:       &ev.failures,
+		Challenges:     &ev.counts,
+	}
+	if a.Fingerprint == "" {
+		r.DeviceKeys = nil // nothing to find
+	}
+	return r
+}
+
+// maxCandidates is how many devices of other users an attempt's hashes are
+// compared with.
+const maxCandidates = 16
+
+// identify names the attempt's device: one of the user's, another user's,
+// or a new one.
+func (e *Engine) identify(a *attempt, st *storage.State) fingerprint.Identity {
+	ident := fingerprint.Identify(fingerprint.Attempt{
+		Fingerprint: a.Fingerprint, Last: a.LastFingerprint, FingerprintKey: a.fpKey, LastKey: a.lastKey,
+	}, &st.Profile, st.Hashes, st.Candidates, e.cfg.matchThreshold)
+	if ident.Match == signals.MatchNew {
+		ident = e.newDevice(a.Fingerprint, st)
+	}
+	return ident
+}
+
+// input is what the signals see of the evaluation.
+func (e *Engine) input(ev *evaluation) *signals.Input {
+	a, st, ident := &ev.a, &ev.st, &ev.ident
+	ev.in = &ev.input
+	in := ev.in
+	*in = signals.Input{
 		Now:             a.time,
 		Action:          a.action,
 		User:            a.User,
@@ -382,46 +455,56 @@ func (e *Engine) load(ctx context.Context, a attempt) (*signals.Input, storage.D
 		Phone:           a.Phone,
 		UserAgent:       a.UserAgent,
 		Metadata:        a.Metadata,
-		Devices:         st.Devices,
-		History:         st.Events,
+		Profile:         &st.Profile,
 		KnownSince:      a.time.Add(-e.cfg.knownWindow),
-		Failures:        st.Failures,
-
+		Failures: signals.FailureCounts{
+			User:         st.Failures.User,
+			UserUnknown:  st.Failures.UserUnknown,
+			NetworkUsers: st.Failures.NetworkUsers,
+		},
 		RecentChallenges: st.Challenges,
+		Device: signals.Device{
+			ID:         ident.ID,
+			Match:      ident.Match,
+			Confidence: ident.Confidence,
+			Known:      ident.Known,
+			Trusted:    ident.Known && ident.Profile.Trusted,
+			Profile:    ident.Profile,
+		},
 	}
-	ident := fingerprint.Identify(a.Fingerprint, a.LastFingerprint, st.Devices, st.Candidates, e.cfg.matchThreshold)
-	if ident.Match == signals.MatchNew {
-		ident = e.newDevice(a.Fingerprint, st)
+	if ident.ID != "" {
+		// The accounts seen on the device in the window, this one included.
+		since := a.time.Add(-e.cfg.accountsWindow)
+		in.DeviceUsers = storage.CountUsers(ident.Device.Users, since)
+		if !slices.ContainsFunc(ident.Device.Users, func(u storage.DeviceUser) bool {
+			return u.User == a.User && !u.LastSeen.Before(since)
+		}) {
+			in.DeviceUsers++
+		}
 	}
-	in.DeviceUsers = st.DeviceUsers[ident.Device.ID]
-	in.Device = signals.Device{
-		ID:         ident.Device.ID,
-		Match:      ident.Match,
-		Confidence: ident.Confidence,
-		Known:      ident.Known,
-		Trusted:    ident.Link.Trusted,
-		Link:       ident.Link,
-	}
-	return in, ident.Device, nil
+	return in
 }
 
 // newDevice names a device no hash matched. Its id is made from the
-// fingerprint; if a device already has that id — the fingerprint is the
-// first one of a device whose recent hashes have moved on — it is that
-// device.
-func (e *Engine) newDevice(fp string, st storage.State) fingerprint.Identity {
+// fingerprint; if a device already has that id — one of the user's, or a
+// candidate — it is that device.
+func (e *Engine) newDevice(fp string, st *storage.State) fingerprint.Identity {
 	id := e.deviceID(fp)
-	for _, ud := range st.Devices {
-		if ud.Device.ID == id {
-			return fingerprint.Identity{Device: ud.Device, Match: signals.MatchExact, Confidence: 1, Known: true, Link: ud.Link}
+	if d, ok := st.Profile.Device(id); ok {
+		ident := fingerprint.Identity{ID: id, Match: signals.MatchExact, Confidence: 1, Known: true, Profile: d}
+		for _, c := range st.Candidates {
+			if c.ID == id {
+				ident.Device = c
+			}
+		}
+		return ident
+	}
+	for _, c := range st.Candidates {
+		if c.ID == id {
+			return fingerprint.Identity{ID: id, Device: c, Match: signals.MatchExact, Confidence: 1}
 		}
 	}
-	for _, d := range st.Candidates {
-		if d.ID == id {
-			return fingerprint.Identity{Device: d, Match: signals.MatchExact, Confidence: 1}
-		}
-	}
-	return fingerprint.Identity{Device: storage.Device{ID: id}, Match: signals.MatchNew, Confidence: 1}
+	return fingerprint.Identity{ID: id, Match: signals.MatchNew, Confidence: 1}
 }
 
 // deviceID names a device first seen with the fingerprint. The id is keyed
@@ -501,15 +584,19 @@ func reasons(fs []signals.Finding) []signals.Reason {
 	return rs
 }
 
-// commit is what the evaluation writes: always the attempt; the device and
-// the user's link to it only when the attempt is a login or signup from a
-// known address that succeeds (it teaches: an attempt without an IP never
-// does, since nothing says which network it came from); the restriction
-// hold asks for on the device; the challenge when the verdict asks for one.
-func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Result, hold []string) storage.Commit {
+// commit is what the evaluation writes: always the attempt; what it
+// teaches, when it is a login or signup from a known address that succeeds
+// (an attempt without an IP never teaches, since nothing says which network
+// it came from): its device and place in the user's profile, the device's
+// global record and the hashes the user saw from it; the restriction hold
+// asks for on the device (which a device joining the user while another of
+// theirs is restricted inherits); the challenge when the verdict asks for
+// one.
+func (e *Engine) commit(ev *evaluation, res Result, hold []string) storage.Commit {
+	a, ident := &ev.a, &ev.ident
 	teaches := res.Verdict.Succeeds() && a.ip.IsValid() &&
 		(a.action == string(ActionLogin) || a.action == string(ActionSignup))
-	ev := &storage.Event{
+	ev.event = storage.Event{
 		ID:       res.EvaluationID,
 		User:     a.User,
 		Time:     a.time,
@@ -517,89 +604,138 @@ func (e *Engine) commit(a attempt, in *signals.Input, dev storage.Device, res Re
 		Action:   a.action,
 		Verdict:  string(res.Verdict),
 		Success:  teaches,
-		DeviceID: in.Device.ID,
+		DeviceID: ident.ID,
 		IP:       a.IP,
 		Network:  a.network,
-		Reasons:  make([]string, len(res.Reasons)),
 	}
-	for i, r := range res.Reasons {
-		ev.Reasons[i] = string(r)
+	event := &ev.event
+	if len(res.Reasons) > 0 {
+		event.Reasons = make([]string, len(res.Reasons))
+		for i, r := range res.Reasons {
+			event.Reasons[i] = string(r)
+		}
 	}
-	if in.Located {
+	ev.login = profile.Login{Time: a.time, DeviceID: ident.ID, IP: a.IP, Network: a.network}
+	login := &ev.login
+	if in := ev.in; in.Located {
 		l := in.Location
-		ev.Located, ev.Country, ev.Region, ev.City = true, l.Country, l.Region, l.City
-		ev.Latitude, ev.Longitude, ev.AccuracyKm, ev.ASN = l.Latitude, l.Longitude, l.AccuracyKm, l.ASN
+		event.Located, event.Country, event.Region, event.City = true, l.Country, l.Region, l.City
+		event.Latitude, event.Longitude, event.AccuracyKm, event.ASN = l.Latitude, l.Longitude, l.AccuracyKm, l.ASN
+		login.Located, login.Country, login.Region, login.City = true, l.Country, l.Region, l.City
+		login.Latitude, login.Longitude, login.AccuracyKm, login.ASN = l.Latitude, l.Longitude, l.AccuracyKm, l.ASN
 	}
-	c := storage.Commit{User: a.User, Event: ev, MaxHistory: e.cfg.maxHistory, HistorySince: a.time.Add(-e.cfg.historyAge)}
-	if teaches && in.Device.ID != "" {
-		d := fingerprint.Observe(dev, a.Fingerprint, a.time)
-		c.Device = &d
-		c.Link = &storage.Link{User: a.User, DeviceID: d.ID, FirstSeen: a.time, LastSeen: a.time}
-		if seen := userHashes(in, d.ID); len(seen) == 0 || seen[0] != a.Fingerprint {
-			c.Link.Hashes = fingerprint.Push(seen, a.Fingerprint) // else the stored ones stay
+	c := storage.Commit{User: a.User, Event: event, History: e.historyLimits(a.time)}
+	ch := profile.Change{Now: a.time, Limits: e.cfg.profile}
+	if teaches {
+		ch.Login = login
+		if ident.ID != "" {
+			ch.Keys = e.teachDevice(&c, ev, a.Fingerprint, a.fpKey, a.time)
 		}
 	}
-	if in.Device.ID != "" && (c.Link != nil || in.Device.Known) {
-		var until time.Time
-		var actions []string
+	if ident.ID != "" && (teaches || ident.Known) {
+		var r profile.Restriction
 		if len(hold) > 0 {
-			until, actions = a.time.Add(e.cfg.restrictFor), slices.Clone(hold)
+			r = profile.Restriction{DeviceID: ident.ID, Until: a.time.Add(e.cfg.restrictFor), Actions: slices.Clone(hold)}
 		}
-		if !in.Device.Known {
+		if !ident.Known {
 			// A device that joins the user while a restriction is in force
 			// on another of theirs inherits it: otherwise a restricted
 			// session could shed its restriction by logging in again with
 			// another fingerprint.
-			for _, ud := range in.Devices {
-				if ud.RestrictedUntil.After(a.time) {
-					if ud.RestrictedUntil.After(until) {
-						until = ud.RestrictedUntil
-					}
-					actions = append(actions, ud.Restrictions...)
-				}
+			if until, actions := ev.st.Profile.RestrictionInForce(a.time); len(actions) > 0 {
+				r.DeviceID, r.Until, r.Actions = ident.ID, later(r.Until, until), append(r.Actions, actions...)
 			}
 		}
-		if len(actions) > 0 {
-			c.Restrict = &storage.Restriction{DeviceID: in.Device.ID, Now: a.time, Until: until, Actions: actions}
+		if len(r.Actions) > 0 {
+			ch.Restrict = &r
 		}
+	}
+	if ch.Login != nil || ch.Restrict != nil {
+		c.Profile = e.profileWrite(&ev.write, &ev.st.Profile, ch)
 	}
 	if res.Verdict.Challenges() {
 		c.ChallengeLimit = &storage.ChallengeLimit{Since: a.time.Add(-challengeRateSpan), Max: e.cfg.limits.PerHour}
-		ev.ChallengeID = id.New()
+		event.ChallengeID = id.New()
 		c.Challenge = &storage.Challenge{
-			ID:          ev.ChallengeID,
+			ID:          event.ChallengeID,
 			User:        a.User,
-			DeviceID:    in.Device.ID,
+			DeviceID:    ident.ID,
 			Fingerprint: a.Fingerprint,
-			KnownDevice: in.Device.Known,
+			KnownDevice: ident.Known,
 			Status:      storage.ChallengePending,
-			Reasons:     ev.Reasons,
+			Reasons:     event.Reasons,
 			Email:       a.Email,
 			Phone:       a.Phone,
 			CreatedAt:   a.time,
 			ExpiresAt:   a.time.Add(e.cfg.challengeTTL),
 			UpdatedAt:   a.time,
-			Attempt:     *ev,
+			Attempt:     *event,
 		}
 	}
 	return c
 }
 
-// userHashes returns the hashes the user saw from the device, if it is one
-// of theirs.
-func userHashes(in *signals.Input, deviceID string) []string {
-	for _, ud := range in.Devices {
-		if ud.DeviceID == deviceID {
-			return fingerprint.KnownHashes(ud)
-		}
+// teachDevice adds to c what a successful login from the identified device
+// with fingerprint fp (whose key is fpKey) teaches about the device: its
+// global record, when it changed or was last written a while ago, and the
+// hashes the user saw from it. It returns the keys of those hashes for the
+// profile, or nil when they did not change.
+func (e *Engine) teachDevice(c *storage.Commit, ev *evaluation, fp, fpKey string, at time.Time) []string {
+	ident := &ev.ident
+	var stored *storage.Device
+	if ident.Device.ID != "" {
+		stored = &ident.Device
 	}
-	return nil
+	if storage.NeedsTouch(stored, ev.a.User, fp, at) {
+		d := ident.Device
+		d.ID = ident.ID
+		c.Device = &storage.DeviceWrite{Device: fingerprint.Observe(d, fp, at), Seen: at, MaxUsers: e.cfg.maxDeviceUsers()}
+	}
+	if ident.Known && len(ident.Profile.Keys) > 0 && ident.Profile.Keys[0] == fpKey {
+		return nil // the hash the user saw last from it
+	}
+	if ev.st.Hashes == nil && ident.Known {
+		// The hashes were not read (the fingerprint is another of the
+		// device's newest ones): move its key up.
+		return fingerprint.PushKey(ident.Profile.Keys, fpKey)
+	}
+	seen := fingerprint.Push(ev.st.Hashes[ident.ID], fp)
+	c.Hashes = &storage.DeviceHashes{DeviceID: ident.ID, Hashes: seen}
+	return fingerprint.Keys(seen)
+}
+
+// profileWrite fills w with the write of the change to the loaded profile
+// p, and returns it.
+func (e *Engine) profileWrite(w *storage.ProfileWrite, p *profile.Profile, ch profile.Change) *storage.ProfileWrite {
+	next, gone, err := p.Apply(ch)
+	if err != nil {
+		// Only a change that forgets a device can fail; callers that make
+		// one apply it themselves first.
+		panic("ato: " + err.Error())
+	}
+	*w = storage.ProfileWrite{Base: p.Version, New: next, Change: ch, Gone: gone}
+	return w
+}
+
+// historyLimits bound the user's history for a write at the time.
+func (e *Engine) historyLimits(at time.Time) storage.HistoryLimits {
+	return storage.HistoryLimits{Max: e.cfg.maxHistory, Since: at.Add(-e.cfg.historyAge)}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // RecordFailure records a failed password attempt. It feeds the
 // brute-force and credential-stuffing signals; whether the attempt's device
-// and network were known for the user is decided now, so that an owner
-// mistyping on their own device is told apart from an attacker.
+// and network were known for the user is decided when it is recorded (by
+// the fingerprint's exact match with a hash the user saw from a known
+// device), so that an owner mistyping on their own device is told apart
+// from an attacker. It does the same work whether or not the user has a
+// history, so its cost tells nothing about the account.
 //
 // Only the user must be valid. An invalid optional field (a fingerprint
 // too long, a last fingerprint without a fingerprint, an address that does
@@ -611,23 +747,25 @@ func (e *Engine) RecordFailure(ctx context.Context, r Request) error {
 	if err != nil {
 		return err
 	}
-	in, _, err := e.load(ctx, a)
-	if err != nil {
-		return err
+	f := storage.Failure{User: a.User, Time: a.time, Network: a.network}
+	if a.Fingerprint != "" {
+		f.DeviceKey = fingerprint.Key(a.Fingerprint)
 	}
-	f := storage.Failure{
-		User:        a.User,
-		Time:        a.time,
-		IP:          a.IP,
-		Network:     a.network,
-		DeviceID:    in.Device.ID,
-		KnownDevice: in.Device.Known,
-		KnownIP:     in.KnownNetwork(a.network),
-	}
-	if err := e.store.AddFailure(ctx, f); err != nil {
+	if err := e.store.AddFailure(ctx, f, e.failureLimits(a.time)); err != nil {
 		return fmt.Errorf("ato: record failure: %w", err)
 	}
 	return nil
+}
+
+// failureLimits bound the failures kept: for as long as the longest window
+// they are counted in, as many as the counts need.
+func (e *Engine) failureLimits(at time.Time) storage.FailureLimits {
+	return storage.FailureLimits{
+		KnownSince:      at.Add(-e.cfg.knownWindow),
+		Keep:            e.cfg.failureKeep(),
+		MaxUser:         e.cfg.maxUserFailures(),
+		MaxNetworkUsers: e.cfg.maxNetworkUsers(),
+	}
 }
 
 // DeleteUser erases every record of the user.
@@ -638,14 +776,36 @@ func (e *Engine) DeleteUser(ctx context.Context, user string) error {
 	return nil
 }
 
-// Purge drops history older than the history age (see [WithHistory]) and
-// returns how many records were dropped. Run it from time to time.
+// purgeBatch is how many records one write of Purge drops at most.
+const purgeBatch = 1000
+
+// Purge drops history and challenges older than the history age (see
+// [WithHistory]) and failures older than the longest window they are
+// counted in, in short writes of at most a thousand records, and returns
+// how many records were dropped. Run it from time to time; it stops when
+// ctx is done.
 func (e *Engine) Purge(ctx context.Context) (int64, error) {
-	n, err := e.store.Purge(ctx, e.cfg.now().Add(-e.cfg.historyAge))
-	if err != nil {
-		return n, fmt.Errorf("ato: purge: %w", err)
+	now := e.cfg.now()
+	r := storage.PurgeRequest{
+		EventsBefore:     now.Add(-e.cfg.historyAge),
+		FailuresBefore:   now.Add(-e.cfg.failureKeep()),
+		ChallengesBefore: now.Add(-e.cfg.historyAge),
+		Batch:            purgeBatch,
 	}
-	return n, nil
+	var total int64
+	for {
+		n, err := e.store.Purge(ctx, r)
+		total += int64(n)
+		if err != nil {
+			return total, fmt.Errorf("ato: purge: %w", err)
+		}
+		if n < r.Batch {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("ato: purge: %w", err)
+		}
+	}
 }
 
 // decide applies the policy; a panic in an operator's policy is an error,

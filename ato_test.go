@@ -15,6 +15,7 @@ import (
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/fingerprint"
 	"github.com/atoguard/ato/memstore"
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/sqlitestore"
 	"github.com/atoguard/ato/storage"
@@ -157,9 +158,7 @@ func TestChallengedAttemptTeachesNothing(t *testing.T) {
 			ids = append(ids, res.FingerprintID)
 		}
 		assert.Equal(t, ids[0], ids[2], "a challenged device keeps its id")
-		devs, err := h.store.UserDevices(t.Context(), "alice")
-		require.NoError(t, err)
-		assert.Len(t, devs, 1, "a challenged device is not linked to the user")
+		assert.Len(t, profileOf(t, h.store, "alice").Devices, 1, "a challenged device is not one of the user's")
 
 		// The owner's known device on the café IP is allowed, and that
 		// success makes the IP known.
@@ -249,9 +248,7 @@ func TestFingerprintIDIsStableAcrossUsers(t *testing.T) {
 		carol := h.eval(t, ato.Request{User: "carol", Fingerprint: phone, IP: officeIP})
 		assert.Equal(t, bob.FingerprintID, carol.FingerprintID)
 
-		devs, err := h.store.DeviceUsers(t.Context(), bob.FingerprintID, time.Time{})
-		require.NoError(t, err)
-		assert.Len(t, devs, 2, "bob and carol logged in from the phone")
+		assert.Len(t, deviceOf(t, h.store, phone).Users, 2, "bob and carol logged in from the phone")
 	})
 }
 
@@ -328,9 +325,7 @@ func TestIPv6ComparedBySlash64AndMappedIPv4Unmapped(t *testing.T) {
 		h.eval(t, ato.Request{User: "bob", Fingerprint: laptop, IP: "::ffff:203.0.113.9"})
 		v4 := h.eval(t, ato.Request{User: "bob", Fingerprint: laptop, IP: "203.0.113.9"})
 		assert.Empty(t, v4.Reasons, "an IPv4-mapped IPv6 address is its IPv4 address")
-		evs, err := h.store.Events(t.Context(), "bob", time.Time{}, 0)
-		require.NoError(t, err)
-		assert.Equal(t, "203.0.113.9", evs[1].IP, "the IP is stored unmapped")
+		assert.Equal(t, "203.0.113.9", eventsOf(t, h.store, "bob")[1].IP, "the IP is stored unmapped")
 	})
 }
 
@@ -353,9 +348,7 @@ func TestHistoryIsBounded(t *testing.T) {
 		for range 60 {
 			h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
 		}
-		evs, err := h.store.Events(t.Context(), "alice", time.Time{}, 1000)
-		require.NoError(t, err)
-		assert.Len(t, evs, ato.DefaultMaxHistory)
+		assert.Len(t, eventsOf(t, h.store, "alice"), ato.DefaultMaxHistory)
 
 		// Attacker attempts do not push the owner's successes out.
 		for range 60 {
@@ -380,11 +373,8 @@ func TestDeniedAttemptTeachesNothing(t *testing.T) {
 				assert.Equal(t, "deny-new-devices", res.Rule)
 				assert.Empty(t, res.ChallengeID)
 			}
-			devs, err := h.store.UserDevices(t.Context(), "alice")
-			require.NoError(t, err)
-			assert.Len(t, devs, 1)
-			evs, err := h.store.Events(t.Context(), "alice", time.Time{}, 0)
-			require.NoError(t, err)
+			assert.Len(t, profileOf(t, h.store, "alice").Devices, 1)
+			evs := eventsOf(t, h.store, "alice")
 			assert.Len(t, evs, 3, "denied attempts are recorded")
 			assert.False(t, evs[0].Success)
 		})
@@ -399,8 +389,7 @@ func TestRestrictVerdictHoldsBackActions(t *testing.T) {
 	res := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: cafeIP})
 	assert.Equal(t, verdict.Restrict, res.Verdict)
 	assert.Equal(t, verdict.DefaultRestrictions, res.Restrictions)
-	devs, err := h.store.UserDevices(t.Context(), "alice")
-	require.NoError(t, err)
+	devs := profileOf(t, h.store, "alice").Devices
 	require.Len(t, devs, 1)
 	assert.Equal(t, h.clock.Now().Add(ato.DefaultRestrictFor), devs[0].RestrictedUntil)
 	again := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: cafeIP})
@@ -418,13 +407,11 @@ func TestRecordFailure(t *testing.T) {
 			require.NoError(t, h.engine.RecordFailure(ctx, ato.Request{User: "alice", Fingerprint: phone, IP: cafeIP}))
 		}
 		require.NoError(t, h.engine.RecordFailure(ctx, ato.Request{User: "bob", IP: cafeIP}))
-		now := h.clock.Now()
-		got, err := h.store.CountFailures(ctx, storage.FailureQuery{User: "alice", UserSince: now.Add(-time.Hour), Network: cafeIP, NetworkSince: now.Add(-time.Hour)})
-		require.NoError(t, err)
+		got := failuresOf(t, h.store, "alice", cafeIP, h.clock.Now().Add(-time.Hour))
 		assert.Equal(t, storage.FailureCounts{User: 5, UserUnknown: 4, NetworkUsers: 2}, got,
 			"failures from the owner's known device are told apart")
 
-		err = h.engine.RecordFailure(ctx, ato.Request{IP: cafeIP})
+		err := h.engine.RecordFailure(ctx, ato.Request{IP: cafeIP})
 		require.ErrorIs(t, err, ato.ErrInvalidRequest)
 	})
 }
@@ -527,7 +514,7 @@ func TestPluginSignals(t *testing.T) {
 			_, err = e.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), bad.name, "the error names the signal")
-			evs, err := s.Events(t.Context(), "alice", time.Time{}, 0)
+			evs, err := s.Events(t.Context(), "alice", time.Time{}, 100)
 			require.NoError(t, err)
 			assert.Empty(t, evs, "a failed evaluation writes nothing")
 		})
@@ -594,8 +581,7 @@ func TestLocatorCoordinatesThatAreNotNumbersAreDropped(t *testing.T) {
 		require.NoError(t, err)
 		_, err = e.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
 		require.NoError(t, err)
-		evs, err := h.store.Events(t.Context(), "alice", time.Time{}, 0)
-		require.NoError(t, err)
+		evs := eventsOf(t, h.store, "alice")
 		require.Len(t, evs, 1)
 		assert.Equal(t, "NL", evs[0].Country, "the country is kept")
 		assert.Zero(t, evs[0].Latitude)
@@ -611,8 +597,7 @@ func TestLocatorFillsTheHistory(t *testing.T) {
 	require.NotNil(t, located.Location, "the result says where the IP is")
 	assert.Equal(t, "Amsterdam", located.Location.City)
 	assert.Nil(t, h.eval(t, ato.Request{User: "alice", Fingerprint: laptop}).Location)
-	evs, err := h.store.Events(t.Context(), "alice", time.Time{}, 0)
-	require.NoError(t, err)
+	evs := eventsOf(t, h.store, "alice")
 	require.Len(t, evs, 2)
 	assert.False(t, evs[0].Located, "no IP, no place")
 	assert.True(t, evs[1].Located)
@@ -635,9 +620,7 @@ func TestRequestTimeIsCheckedAgainstTheClock(t *testing.T) {
 	}
 	require.NoError(t, h.engine.RecordFailure(ctx, ato.Request{User: "alice", Time: h.clock.Now().Add(-24 * time.Hour)}),
 		"a failure with a bad time is recorded now")
-	counts, err := h.store.CountFailures(ctx, storage.FailureQuery{User: "alice", UserSince: h.clock.Now().Add(-time.Minute)})
-	require.NoError(t, err)
-	assert.Equal(t, 1, counts.User)
+	assert.Equal(t, 1, failuresOf(t, h.store, "alice", "", h.clock.Now().Add(-time.Minute)).User)
 }
 
 func TestRequestTimeOverridesClockInReplays(t *testing.T) {
@@ -646,8 +629,7 @@ func TestRequestTimeOverridesClockInReplays(t *testing.T) {
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.FixedZone("CET", 3600))
 	_, err := h.engine.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop, Time: at})
 	require.NoError(t, err)
-	evs, err := h.store.Events(t.Context(), "alice", time.Time{}, 0)
-	require.NoError(t, err)
+	evs := eventsOf(t, h.store, "alice")
 	require.Len(t, evs, 1)
 	assert.True(t, at.Equal(evs[0].Time))
 }
@@ -670,9 +652,7 @@ func TestConcurrentFirstSightingsAgreeOnTheDevice(t *testing.T) {
 			require.NoError(t, errs[i])
 			assert.Equal(t, ids[0], ids[i], "concurrent first sightings of one browser get one id")
 		}
-		users, err := h.store.DeviceUsers(t.Context(), ids[0], time.Time{})
-		require.NoError(t, err)
-		assert.Len(t, users, n)
+		assert.Len(t, deviceOf(t, h.store, tablet).Users, n)
 	})
 }
 
@@ -696,21 +676,27 @@ func TestPanickingPolicyOrLocatorIsAnError(t *testing.T) {
 		_, err = e.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
 		require.Error(t, err, name)
 		assert.Contains(t, err.Error(), "panicked", name)
-		evs, err := s.Events(t.Context(), "alice", time.Time{}, 0)
-		require.NoError(t, err)
-		assert.Empty(t, evs, "%s: nothing is written", name)
+		assert.Empty(t, eventsOf(t, s, "alice"), "%s: nothing is written", name)
 	}
 }
 
-func TestAnOldDeviceStaysKnownBeyondTheLoadedWindow(t *testing.T) {
+func TestAnOftenUsedDeviceOutlastsManyOneOffDevices(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, h *harness) {
-		h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
-		for i := range 33 { // newer links push the laptop out of the 32 most recent
+		for range 8 {
+			h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
+		}
+		// More one-off devices than a profile holds: the lightest go, by
+		// recency and frequency, not the laptop of eight logins.
+		for i := range 40 {
 			h.eval(t, ato.Request{User: "alice", Fingerprint: fp(fmt.Sprint("browser", i)), IP: homeIP})
 		}
+		p := profileOf(t, h.store, "alice")
+		assert.Len(t, p.Devices, profile.DefaultLimits.Devices, "a profile holds a bounded number of devices")
 		res := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: cafeIP})
 		assert.NotContains(t, res.Reasons, signals.NewDeviceReason, "the laptop is still the user's")
 		assert.Equal(t, verdict.Allow, res.Verdict)
+		first := h.eval(t, ato.Request{User: "alice", Fingerprint: fp("browser0"), IP: homeIP})
+		assert.Contains(t, first.Reasons, signals.NewDeviceReason, "the oldest one-off device was let go")
 	})
 }

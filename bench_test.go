@@ -1,65 +1,291 @@
 package ato_test
 
 import (
+	"context"
 	"fmt"
-	"path/filepath"
+	"math/rand/v2"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/memstore"
-	"github.com/atoguard/ato/sqlitestore"
 	"github.com/atoguard/ato/storage"
 	"github.com/atoguard/ato/verdict"
 )
 
-// BenchmarkEvaluate evaluates a returning user — 10 known devices, a full
-// history of 50 events — logging in from a known device with a 2048-character
-// fingerprint: one store read, signals, policy, one store write.
-func BenchmarkEvaluate(b *testing.B) {
-	b.Run("memstore", func(b *testing.B) { benchEvaluate(b, memstore.New()) })
-	b.Run("sqlitestore", func(b *testing.B) {
-		s, err := sqlitestore.Open(filepath.Join(b.TempDir(), "ato.db"))
-		if err != nil {
+// benchClock is an engine clock that moves a second at each reading, so
+// that every evaluation happens at a time of its own.
+func benchClock() func() time.Time { return steppingClock(time.Second) }
+
+// steppingClock is an engine clock that moves by step at each reading.
+func steppingClock(step time.Duration) func() time.Time {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC).UnixNano())
+	return func() time.Time { return time.Unix(0, now.Add(int64(step))).UTC() }
+}
+
+// drift returns h with one signal segment (94 characters) replaced, as a
+// changed browser property changes it.
+func drift(r *rand.Rand, h string) string {
+	b := []byte(h)
+	seg := r.IntN(21)
+	for i := seg * 94; i < (seg+1)*94; i++ {
+		b[i] = "0123456789abcdef"[r.IntN(16)]
+	}
+	return string(b)
+}
+
+// randomHash is a fuzzy hash of random content.
+func randomHash(r *rand.Rand) string {
+	b := make([]byte, 2048)
+	for i := range b {
+		b[i] = "0123456789abcdef"[r.IntN(16)]
+	}
+	return string(b)
+}
+
+// population fills the store through the engine with users, each with a
+// device of their own and a login from a network of their own, and gives
+// the benchmarked user, "alice", a laptop with 50 logins from home.
+func population(b *testing.B, e *ato.Engine, users int) {
+	b.Helper()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range users {
+		ip := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+		if _, err := e.Evaluate(ctx, ato.Request{User: fmt.Sprint("user", i), Fingerprint: randomHash(r), IP: ip}); err != nil {
 			b.Fatal(err)
 		}
-		defer s.Close()
-		benchEvaluate(b, s)
+	}
+	for range 50 {
+		if _, err := e.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchEvaluate runs the three paths of an evaluation on an engine over s,
+// among 1,000 other users: a known device presenting the hash it presented
+// last (the hot path), a drifted one (one signal changed: a fuzzy match),
+// and a device the user never used.
+func benchEvaluate(b *testing.B, s storage.Store) {
+	e, err := ato.New(s, ato.WithClock(benchClock()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	population(b, e, 1000)
+	ctx := b.Context()
+	b.Run("known", func(b *testing.B) {
+		req := ato.Request{User: "alice", Fingerprint: laptop, LastFingerprint: laptop, IP: homeIP, Email: "alice@example.com", UserAgent: "Mozilla/5.0"}
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := e.Evaluate(ctx, req)
+			if err != nil || res.Verdict != verdict.Allow || len(res.Reasons) > 0 {
+				b.Fatal(err, res.Verdict, res.Reasons)
+			}
+		}
+	})
+	b.Run("drifted", func(b *testing.B) {
+		// A browser drifting one signal at a time: each attempt presents a
+		// hash one segment away from the one before, a fuzzy match.
+		r := rand.New(rand.NewPCG(3, 4))
+		h := laptop
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			h = drift(r, h)
+			b.StartTimer()
+			res, err := e.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: h, IP: homeIP})
+			if err != nil || res.Verdict != verdict.Allow || res.Confidence == 1 {
+				b.Fatal(err, res.Verdict, res.Reasons, res.Confidence)
+			}
+		}
+	})
+	b.Run("new", func(b *testing.B) {
+		r := rand.New(rand.NewPCG(5, 6))
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			// A new device of a known user, at home: allowed, and learnt.
+			res, err := e.Evaluate(ctx, ato.Request{User: fmt.Sprint("user", i%1000), Fingerprint: randomHash(r),
+				IP: fmt.Sprintf("10.0.%d.%d", i%1000>>8, i%1000&255)})
+			if err != nil || res.Verdict != verdict.Allow {
+				b.Fatal(err, res.Verdict)
+			}
+			i++
+		}
 	})
 }
 
-func benchEvaluate(b *testing.B, s storage.Store) {
-	var now atomic.Int64
-	now.Store(time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC).UnixNano())
-	clock := func() time.Time { return time.Unix(0, now.Add(int64(time.Second))).UTC() }
-	e, err := ato.New(s, ato.WithClock(clock))
+// BenchmarkEvaluate evaluates on memstore; sqlitestore's is in its package,
+// beside the floor it is compared with.
+func BenchmarkEvaluate(b *testing.B) {
+	b.Run("memstore", func(b *testing.B) { benchEvaluate(b, memstore.New()) })
+}
+
+// BenchmarkGrowth evaluates alice's known device on memstore as the store
+// grows in each direction an evaluation could come to depend on: more
+// users; more accounts on alice's device (an office image, a kiosk); more
+// users behind alice's address (a carrier NAT), each having failed a
+// password there. Each pair is compared in one run.
+func BenchmarkGrowth(b *testing.B) {
+	known := func(b *testing.B, e *ato.Engine, ip string) {
+		ctx := b.Context()
+		req := ato.Request{User: "alice", Fingerprint: laptop, IP: ip}
+		if _, err := e.Evaluate(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			res, err := e.Evaluate(ctx, req)
+			if err != nil || res.Verdict != verdict.Allow {
+				b.Fatal(err, res.Verdict)
+			}
+		}
+	}
+	engine := func(b *testing.B) *ato.Engine {
+		e, err := ato.New(memstore.New(), ato.WithClock(benchClock()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return e
+	}
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
+			e := engine(b)
+			population(b, e, n)
+			known(b, e, homeIP)
+		})
+	}
+	for _, n := range []int{1_000, 20_000} {
+		b.Run(fmt.Sprintf("accounts-on-device=%d", n), func(b *testing.B) {
+			e := engine(b)
+			ctx := b.Context()
+			for i := range n {
+				if _, err := e.Evaluate(ctx, ato.Request{User: fmt.Sprint("user", i), Fingerprint: laptop, IP: officeIP}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			known(b, e, officeIP)
+		})
+	}
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("users-behind-ip=%d", n), func(b *testing.B) {
+			e := engine(b)
+			ctx := b.Context()
+			r := rand.New(rand.NewPCG(7, 8))
+			for i := range n {
+				user := fmt.Sprint("user", i)
+				if _, err := e.Evaluate(ctx, ato.Request{User: user, Fingerprint: randomHash(r), IP: cafeIP}); err != nil {
+					b.Fatal(err)
+				}
+				if err := e.RecordFailure(ctx, ato.Request{User: user, IP: cafeIP}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			known(b, e, cafeIP)
+		})
+	}
+}
+
+// BenchmarkThroughput evaluates known devices of different users on
+// memstore from 1 and from 2 goroutines: ns/op is the wall time per
+// evaluation, so 2 goroutines should take about half as long as 1.
+func BenchmarkThroughput(b *testing.B) {
+	for _, g := range []int{1, 2} {
+		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
+			if runtime.GOMAXPROCS(0) < g {
+				b.Skipf("GOMAXPROCS is %d", runtime.GOMAXPROCS(0))
+			}
+			e, err := ato.New(memstore.New(), ato.WithClock(benchClock()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := b.Context()
+			const users = 64
+			reqs := make([]ato.Request, users)
+			for i := range reqs {
+				reqs[i] = ato.Request{User: fmt.Sprint("user", i), Fingerprint: fp(fmt.Sprint("device", i)), IP: homeIP}
+				if _, err := e.Evaluate(ctx, reqs[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for w := range g {
+				wg.Go(func() {
+					for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+						if _, err := e.Evaluate(ctx, reqs[(int(i)*g+w)%users]); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// BenchmarkRecordFailure records a failed password for a user with a
+// history and for a name the store has never seen: the two must cost the
+// same, or the time would tell an attacker which names are accounts.
+func BenchmarkRecordFailure(b *testing.B) {
+	e, err := ato.New(memstore.New(), ato.WithClock(benchClock()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	population(b, e, 1000)
+	ctx := b.Context()
+	for _, who := range []string{"history", "unknown"} {
+		b.Run(who, func(b *testing.B) {
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				user := "alice"
+				if who == "unknown" {
+					user = fmt.Sprint("nobody", i)
+				}
+				if err := e.RecordFailure(ctx, ato.Request{User: user, Fingerprint: laptop, IP: homeIP}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkFailureFlood records failed passwords for made-up users, each
+// from a network of its own, on memstore, and reports the heap's growth
+// per failure (bytes/failure): what a flood costs in memory while it is
+// kept.
+func BenchmarkFailureFlood(b *testing.B) {
+	// A millisecond apart: all of them inside the hour they are kept.
+	e, err := ato.New(memstore.New(), ato.WithClock(steppingClock(time.Millisecond)))
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := b.Context()
-	devices := make([]string, 10)
-	for i := range devices {
-		devices[i] = fp(fmt.Sprintf("device-%d", i))
-		if _, err := e.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: devices[i], IP: homeIP}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for i := range 50 {
-		if _, err := e.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: devices[i%10], IP: fmt.Sprintf("198.51.100.%d", i)}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	req := ato.Request{User: "alice", Fingerprint: devices[3], IP: homeIP, Email: "alice@example.com", UserAgent: "Mozilla/5.0"}
-	b.ReportAllocs()
-	b.ResetTimer()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	i := 0
 	for b.Loop() {
-		res, err := e.Evaluate(ctx, req)
-		if err != nil {
+		if err := e.RecordFailure(ctx, ato.Request{User: fmt.Sprintf("made-up-user-%08d", i),
+			IP: fmt.Sprintf("2001:db8:%x:%x::1", i>>16, i&0xffff)}); err != nil {
 			b.Fatal(err)
 		}
-		if res.Verdict != verdict.Allow {
-			b.Fatalf("verdict %s", res.Verdict)
-		}
+		i++
 	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(e) // the store holds the failures
+	b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/float64(i), "bytes/failure")
 }

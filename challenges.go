@@ -13,6 +13,7 @@ import (
 	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/fingerprint"
 	"github.com/atoguard/ato/internal/id"
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 )
@@ -158,9 +159,6 @@ func (e *Engine) SendChallengeCode(ctx context.Context, challengeID string, ch c
 		// A code that could not be checked is not worth sending (nor an
 		// SMS worth paying for).
 		if err := e.codesLocked(ctx, c, now); err != nil {
-			return err
-		}
-		if err := e.ensureGuard(ctx, c, now); err != nil {
 			return err
 		}
 	}
@@ -402,10 +400,9 @@ func (e *Engine) CompleteChallenge(ctx context.Context, challengeID string) erro
 	ev.ChallengeID = c.ID
 	ev.Reasons = slices.Clone(c.Reasons)
 	cm := storage.Commit{
-		User:         c.User,
-		Event:        &ev,
-		MaxHistory:   e.cfg.maxHistory,
-		HistorySince: now.Add(-e.cfg.historyAge),
+		User:    c.User,
+		Event:   &ev,
+		History: e.historyLimits(now),
 		Transition: &storage.Transition{
 			ChallengeID: c.ID,
 			From:        []storage.ChallengeStatus{storage.ChallengeVerified},
@@ -413,18 +410,8 @@ func (e *Engine) CompleteChallenge(ctx context.Context, challengeID string) erro
 			At:          now,
 		},
 	}
-	if c.DeviceID != "" && c.Fingerprint != "" {
-		dev, hashes, err := e.userDevice(ctx, c.User, c.DeviceID)
-		if err != nil {
-			return err
-		}
-		dev = fingerprint.Observe(dev, c.Fingerprint, now)
-		cm.Device = &dev
-		cm.Link = &storage.Link{
-			User: c.User, DeviceID: dev.ID, FirstSeen: now, LastSeen: now, Trusted: true,
-			Hashes: fingerprint.Push(hashes, c.Fingerprint),
-		}
-		cm.Lift = dev.ID
+	if err := e.completeLogin(ctx, &cm, c, now); err != nil {
+		return err
 	}
 	if err := e.store.Commit(ctx, cm); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
@@ -440,26 +427,48 @@ func (e *Engine) CompleteChallenge(ctx context.Context, challengeID string) erro
 	return nil
 }
 
-// userDevice returns the stored device (a new record if it was never
-// stored) and the hashes the user saw from it.
-func (e *Engine) userDevice(ctx context.Context, user, deviceID string) (storage.Device, []string, error) {
-	uds, err := e.store.UserDevices(ctx, user)
-	if err != nil {
-		return storage.Device{}, nil, fmt.Errorf("ato: complete challenge: %w", err)
+// completeLogin adds to cm what completing challenge c teaches: the
+// challenged attempt as the user's latest successful login, its device
+// trusted and its restriction lifted, and the device's hashes.
+func (e *Engine) completeLogin(ctx context.Context, cm *storage.Commit, c storage.Challenge, now time.Time) error {
+	a := c.Attempt
+	login := profile.Login{
+		Time: now, DeviceID: c.DeviceID, IP: a.IP, Network: a.Network,
+		Located: a.Located, Country: a.Country, Region: a.Region, City: a.City,
+		Latitude: a.Latitude, Longitude: a.Longitude, AccuracyKm: a.AccuracyKm, ASN: a.ASN,
 	}
-	for _, ud := range uds {
-		if ud.DeviceID == deviceID {
-			return ud.Device, fingerprint.KnownHashes(ud), nil
+	ch := profile.Change{Now: now, Login: &login, Limits: e.cfg.profile}
+	r := storage.LoadRequest{User: c.User}
+	if c.DeviceID != "" && c.Fingerprint != "" {
+		ch.Trust, ch.Lift = true, c.DeviceID
+		r.FingerprintKey = fingerprint.Key(c.Fingerprint)
+		r.DeviceKeys, r.MaxCandidates = storage.Keys(fingerprint.LookupKeys(c.Fingerprint, "")...), maxCandidates
+	}
+	st, err := e.store.Load(ctx, r)
+	if err != nil {
+		return fmt.Errorf("ato: complete challenge: %w", err)
+	}
+	if c.DeviceID != "" && c.Fingerprint != "" {
+		ev := &evaluation{st: st, ident: fingerprint.Identity{ID: c.DeviceID}}
+		ev.a.User = c.User
+		for _, d := range st.Candidates {
+			if d.ID == c.DeviceID {
+				ev.ident.Device = d
+			}
+		}
+		if d, ok := st.Profile.Device(c.DeviceID); ok {
+			ev.ident.Known, ev.ident.Profile = true, d
+		}
+		ch.Keys = e.teachDevice(cm, ev, c.Fingerprint, r.FingerprintKey, now)
+		if cm.Device == nil {
+			// Completing always writes the device: it is trusted now.
+			d := ev.ident.Device
+			d.ID = c.DeviceID
+			cm.Device = &storage.DeviceWrite{Device: fingerprint.Observe(d, c.Fingerprint, now), Seen: now, MaxUsers: e.cfg.maxDeviceUsers()}
 		}
 	}
-	d, err := e.store.Device(ctx, deviceID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return storage.Device{ID: deviceID}, nil, nil
-	}
-	if err != nil {
-		return storage.Device{}, nil, fmt.Errorf("ato: complete challenge: %w", err)
-	}
-	return d, nil, nil
+	cm.Profile = e.profileWrite(new(storage.ProfileWrite), &st.Profile, ch)
+	return nil
 }
 
 // usable returns the error for a challenge that cannot move forward: done,
@@ -541,7 +550,7 @@ func (e *Engine) record(ctx context.Context, c storage.Challenge, kind string, n
 
 // commitEvent adds an event to its user's history.
 func (e *Engine) commitEvent(ctx context.Context, ev storage.Event) error {
-	err := e.store.Commit(ctx, storage.Commit{User: ev.User, Event: &ev, MaxHistory: e.cfg.maxHistory, HistorySince: ev.Time.Add(-e.cfg.historyAge)})
+	err := e.store.Commit(ctx, storage.Commit{User: ev.User, Event: &ev, History: e.historyLimits(ev.Time)})
 	if err != nil {
 		return fmt.Errorf("ato: record %s: %w", ev.Kind, err)
 	}

@@ -91,21 +91,6 @@ func codesLockedErr(c storage.Challenge, f storage.Factor, until time.Time) erro
 		ErrRateLimited, f.Failures, c.User, whose, until.UTC().Format(time.RFC3339))
 }
 
-// ensureGuard makes sure the counter of the challenge's guesses exists
-// before a code for it goes out, so that guesses at the code only ever
-// update it: [storage.Factors] has no atomic insert-or-update.
-func (e *Engine) ensureGuard(ctx context.Context, c storage.Challenge, now time.Time) error {
-	kind := codeGuard(c)
-	_, err := e.store.Factor(ctx, c.User, kind)
-	if errors.Is(err, storage.ErrNotFound) {
-		err = e.store.PutFactor(ctx, storage.Factor{User: c.User, Kind: kind, Confirmed: true, CreatedAt: now, UpdatedAt: now})
-	}
-	if err != nil {
-		return fmt.Errorf("ato: wrong codes of user %q: %w", c.User, err)
-	}
-	return nil
-}
-
 // takeGuess counts a guess at the challenge's code as wrong, atomically
 // with the check of the lock, before the code is checked: of concurrent
 // guesses, those past the limit are refused however they interleave. A
@@ -119,18 +104,15 @@ func (e *Engine) takeGuess(ctx context.Context, c storage.Challenge, now time.Ti
 			locked = *f
 			return errLocked
 		}
+		if f.CreatedAt.IsZero() { // the user's first guess
+			f.CreatedAt, f.Confirmed = now, true
+		}
 		f.Failures++
 		f.FailedAt, f.UpdatedAt = now, now
 		return nil
 	})
-	switch {
-	case errors.Is(err, errLocked):
+	if errors.Is(err, errLocked) {
 		return codesLockedErr(c, locked, until)
-	case errors.Is(err, storage.ErrNotFound):
-		// Sent before the counter existed (a code from an older release):
-		// start it with this guess.
-		err = e.store.PutFactor(ctx, storage.Factor{User: c.User, Kind: codeGuard(c), Confirmed: true,
-			Failures: 1, FailedAt: now, CreatedAt: now, UpdatedAt: now})
 	}
 	if err != nil {
 		return fmt.Errorf("ato: wrong codes of user %q: %w", c.User, err)
@@ -142,10 +124,13 @@ func (e *Engine) takeGuess(ctx context.Context, c storage.Challenge, now time.Ti
 // and the ones before it no longer count.
 func (e *Engine) rightGuess(ctx context.Context, c storage.Challenge, now time.Time) error {
 	_, err := e.store.UpdateFactor(ctx, c.User, codeGuard(c), func(f *storage.Factor) error {
+		if f.CreatedAt.IsZero() {
+			return errChanged
+		}
 		f.Failures, f.UpdatedAt = 0, now
 		return nil
 	})
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err != nil && !errors.Is(err, errChanged) {
 		return fmt.Errorf("ato: wrong codes of user %q: %w", c.User, err)
 	}
 	return nil
@@ -158,7 +143,7 @@ func (e *Engine) giveBackGuess(c storage.Challenge, now time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // the caller's ctx may be what failed
 	defer cancel()
 	e.store.UpdateFactor(ctx, c.User, codeGuard(c), func(f *storage.Factor) error {
-		if f.Failures == 0 {
+		if f.CreatedAt.IsZero() || f.Failures == 0 {
 			return errChanged
 		}
 		f.Failures--

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/atoguard/ato/internal/id"
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/storage"
 )
 
@@ -23,7 +25,7 @@ type DeviceInfo struct {
 	RestrictedUntil time.Time
 	Restrictions    []string
 	// IP, Country and City are those of the latest successful login from
-	// the device still in the user's history; empty when unknown.
+	// the device; empty when unknown.
 	IP, Country, City string
 }
 
@@ -35,31 +37,23 @@ func (e *Engine) Devices(ctx context.Context, user string) ([]DeviceInfo, error)
 	if user == "" {
 		return nil, invalid("user", "required")
 	}
-	uds, err := e.store.UserDevices(ctx, user)
+	st, err := e.store.Load(ctx, storage.LoadRequest{User: user})
 	if err != nil {
 		return nil, fmt.Errorf("ato: devices: %w", err)
 	}
-	evs, err := e.store.Events(ctx, user, e.cfg.now().Add(-e.cfg.historyAge), e.cfg.maxHistory)
-	if err != nil {
-		return nil, fmt.Errorf("ato: devices: %w", err)
-	}
-	out := make([]DeviceInfo, len(uds))
-	for i, ud := range uds {
-		d := DeviceInfo{
-			ID:              ud.DeviceID,
-			FirstSeen:       ud.FirstSeen,
-			LastSeen:        ud.LastSeen,
-			Trusted:         ud.Trusted,
-			RestrictedUntil: ud.RestrictedUntil,
-			Restrictions:    slices.Clone(ud.Restrictions),
+	out := make([]DeviceInfo, len(st.Profile.Devices))
+	for i, d := range st.Profile.Devices {
+		out[i] = DeviceInfo{
+			ID:              d.ID,
+			FirstSeen:       d.FirstSeen,
+			LastSeen:        d.LastSeen,
+			Trusted:         d.Trusted,
+			RestrictedUntil: d.RestrictedUntil,
+			Restrictions:    slices.Clone(d.Restrictions),
+			IP:              d.IP,
+			Country:         d.Country,
+			City:            d.City,
 		}
-		for _, ev := range evs { // newest first
-			if ev.Success && ev.DeviceID == ud.DeviceID {
-				d.IP, d.Country, d.City = ev.IP, ev.Country, ev.City
-				break
-			}
-		}
-		out[i] = d
 	}
 	return out, nil
 }
@@ -77,11 +71,29 @@ func (e *Engine) ForgetDevice(ctx context.Context, user, deviceID string) error 
 	if deviceID == "" {
 		return invalid("device_id", "required")
 	}
-	if err := e.store.DeleteLink(ctx, user, deviceID, e.cfg.now()); err != nil {
-		if errors.Is(err, storage.ErrConflict) {
-			return fmt.Errorf("%w: device %q: it can be forgotten when its restriction ends or a challenge from it completes: %w",
-				ErrDeviceRestricted, deviceID, err)
-		}
+	now := e.cfg.now()
+	st, err := e.store.Load(ctx, storage.LoadRequest{User: user})
+	if err != nil {
+		return fmt.Errorf("ato: forget device: %w", err)
+	}
+	ch := profile.Change{Now: now, Forget: deviceID, Limits: e.cfg.profile}
+	next, gone, err := st.Profile.Apply(ch)
+	if err == nil {
+		ev := storage.Event{ID: id.New(), User: user, Time: now, Kind: storage.KindDeviceForgotten, DeviceID: deviceID}
+		err = e.store.Commit(ctx, storage.Commit{
+			User:    user,
+			Profile: &storage.ProfileWrite{Base: st.Profile.Version, New: next, Change: ch, Gone: gone},
+			Event:   &ev,
+			History: e.historyLimits(now),
+		})
+	}
+	switch {
+	case errors.Is(err, profile.ErrNoDevice):
+		return fmt.Errorf("ato: forget device: device %q is not one of user %q's: %w", deviceID, user, storage.ErrNotFound)
+	case errors.Is(err, profile.ErrRestricted):
+		return fmt.Errorf("%w: device %q: it can be forgotten when its restriction ends or a challenge from it completes",
+			ErrDeviceRestricted, deviceID)
+	case err != nil:
 		return fmt.Errorf("ato: forget device: %w", err)
 	}
 	return nil

@@ -196,11 +196,10 @@ func TestChallengedFuzzyMatchDoesNotMoveTheHash(t *testing.T) {
 				assert.Equal(t, first.FingerprintID, res.FingerprintID)
 				assert.Less(t, res.Confidence, 1.0, "still a fuzzy match: the challenged attempt did not move the hash")
 			}
-			devs, err := h.store.UserDevices(t.Context(), "alice")
-			require.NoError(t, err)
+			devs := profileOf(t, h.store, "alice").Devices
 			require.Len(t, devs, 1)
-			assert.Equal(t, []string{rec.FP(t, "base")}, devs[0].Device.Hashes)
-			assert.Equal(t, []string{rec.FP(t, "base")}, devs[0].Link.Hashes)
+			assert.Equal(t, []string{rec.FP(t, "base")}, deviceOf(t, h.store, rec.FP(t, "base")).Hashes)
+			assert.Equal(t, []string{rec.FP(t, "base")}, hashesOf(t, h.store, "alice")[devs[0].ID])
 		})
 	}
 }

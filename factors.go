@@ -54,7 +54,7 @@ func (e *Engine) EnrollTOTP(ctx context.Context, r Request, issuer string) (chal
 	}
 	now := e.cfg.now()
 	f := storage.Factor{User: r.User, Kind: factorTOTPPending, Secret: sealed, CreatedAt: now, UpdatedAt: now}
-	if err := e.store.PutFactor(ctx, f); err != nil {
+	if err := e.putFactor(ctx, f); err != nil {
 		return challenge.TOTPKey{}, fmt.Errorf("ato: enroll: %w", err)
 	}
 	if err := e.factorEvent(ctx, r.User, storage.KindFactorEnrolled, now); err != nil {
@@ -79,7 +79,7 @@ func (e *Engine) ConfirmTOTP(ctx context.Context, r Request, code string) (bool,
 	var step int64
 	var ok, ended bool
 	p, err := e.store.UpdateFactor(ctx, r.User, factorTOTPPending, func(f *storage.Factor) error {
-		if now.Sub(f.CreatedAt) > EnrollmentTTL {
+		if f.CreatedAt.IsZero() || now.Sub(f.CreatedAt) > EnrollmentTTL {
 			return storage.ErrNotFound
 		}
 		if f.Failures >= e.cfg.limits.MaxAttempts {
@@ -103,7 +103,7 @@ func (e *Engine) ConfirmTOTP(ctx context.Context, r Request, code string) (bool,
 	case err != nil && !errors.Is(err, errLocked):
 		return false, fmt.Errorf("ato: confirm: %w", err)
 	case ended:
-		if err := e.store.DeleteFactor(ctx, r.User, factorTOTPPending); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if err := e.deleteFactor(ctx, r.User, factorTOTPPending); err != nil {
 			return false, fmt.Errorf("ato: confirm: %w", err)
 		}
 		return false, fmt.Errorf("%w: %d wrong codes ended the enrolment; start again", ErrRateLimited, e.cfg.limits.MaxAttempts)
@@ -111,10 +111,10 @@ func (e *Engine) ConfirmTOTP(ctx context.Context, r Request, code string) (bool,
 		return false, nil
 	}
 	f := storage.Factor{User: r.User, Kind: factorTOTP, Secret: p.Secret, Confirmed: true, LastStep: step, CreatedAt: now, UpdatedAt: now}
-	if err := e.store.PutFactor(ctx, f); err != nil {
+	if err := e.putFactor(ctx, f); err != nil {
 		return false, fmt.Errorf("ato: confirm: %w", err)
 	}
-	if err := e.store.DeleteFactor(ctx, r.User, factorTOTPPending); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err := e.deleteFactor(ctx, r.User, factorTOTPPending); err != nil {
 		return false, fmt.Errorf("ato: confirm: %w", err)
 	}
 	return true, e.factorEvent(ctx, r.User, storage.KindFactorConfirmed, now)
@@ -143,7 +143,7 @@ func (e *Engine) mayChangeFactor(ctx context.Context, r Request) error {
 	if !in.Device.Known {
 		return fmt.Errorf("%w: only from a device the user logged in from before (%s)", ErrFactorRefused, res.Explain())
 	}
-	if l := in.Device.Link; !l.Trusted && in.Now.Sub(l.FirstSeen) < FactorDeviceAge {
+	if l := in.Device.Profile; !l.Trusted && in.Now.Sub(l.FirstSeen) < FactorDeviceAge {
 		return fmt.Errorf("%w: device %s is known for the user since %s only; complete a challenge from it first (Engine.StepUp)",
 			ErrFactorRefused, in.Device.ID, l.FirstSeen.UTC().Format(time.RFC3339))
 	}
@@ -173,6 +173,9 @@ func (e *Engine) checkTOTP(ctx context.Context, user, code string, now time.Time
 	var ok bool
 	var locked storage.Factor
 	_, err := e.store.UpdateFactor(ctx, user, factorTOTP, func(f *storage.Factor) error {
+		if f.CreatedAt.IsZero() {
+			return storage.ErrNotFound
+		}
 		if totpLocked(*f, now) {
 			locked = *f
 			return errLocked
@@ -234,4 +237,27 @@ func sealBound(user string) []byte { return []byte("ato totp factor\x00" + user)
 
 func (e *Engine) factorEvent(ctx context.Context, user, kind string, now time.Time) error {
 	return e.record(ctx, storage.Challenge{User: user}, kind, now)
+}
+
+// putFactor stores f, replacing the user's factor of its kind.
+func (e *Engine) putFactor(ctx context.Context, f storage.Factor) error {
+	_, err := e.store.UpdateFactor(ctx, f.User, f.Kind, func(g *storage.Factor) error {
+		*g = f
+		return nil
+	})
+	return err
+}
+
+// deleteFactor deletes the user's factor of the kind, if there is one.
+func (e *Engine) deleteFactor(ctx context.Context, user, kind string) error {
+	_, err := e.store.UpdateFactor(ctx, user, kind, func(f *storage.Factor) error {
+		if f.CreatedAt.IsZero() {
+			return errChanged // none
+		}
+		return storage.ErrDelete
+	})
+	if errors.Is(err, errChanged) {
+		return nil
+	}
+	return err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/fingerprint"
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/verdict"
 )
@@ -31,6 +32,11 @@ const (
 	DefaultRestrictFor = 72 * time.Hour
 	// MinSecretLen is the shortest key WithSecret accepts.
 	MinSecretLen = 32
+	// MaxThreshold bounds the counts the brute-force, credential-stuffing
+	// and multiple-accounts options ask for: a store keeps as many failures
+	// per user, failing users per network and accounts per device as the
+	// thresholds need, and their cost must stay bounded.
+	MaxThreshold = 1000
 )
 
 // ChallengeLimits bound what a challenge allows; see [WithChallengeLimits].
@@ -80,6 +86,8 @@ type config struct {
 	declared map[signals.Reason]declared
 	// matchThreshold is the least similarity of a fuzzy device match.
 	matchThreshold float64
+	// profile bounds each user's profile.
+	profile profile.Limits
 
 	travelMinKm, travelMaxKmh float64
 	bruteForceFailures        int
@@ -93,6 +101,22 @@ type config struct {
 	hostingASNs               map[uint32]string
 	allowList, denyList       *signals.List
 }
+
+// maxUserFailures is how many of a user's failures are kept and counted:
+// enough for the brute-force threshold with room for the owner's own typos.
+func (c *config) maxUserFailures() int { return max(64, 4*c.bruteForceFailures) }
+
+// maxNetworkUsers is how many users failing from one network are kept and
+// counted: at least the credential-stuffing threshold.
+func (c *config) maxNetworkUsers() int { return max(64, c.stuffingUsers) }
+
+// maxDeviceUsers is how many accounts a device remembers: at least the
+// multiple-accounts thresholds.
+func (c *config) maxDeviceUsers() int { return max(32, c.accountsAtSignup, c.accountsAtLogin) }
+
+// failureKeep is how long failures are kept: the longest window a signal
+// counts them in.
+func (c *config) failureKeep() time.Duration { return max(c.bruteForceWindow, c.stuffingWindow) }
 
 // declared is a reason a plug-in declares, and the plug-in's name.
 type declared struct {
@@ -134,6 +158,7 @@ func defaults() config {
 		restrictFor:  DefaultRestrictFor,
 
 		matchThreshold: fingerprint.DefaultThreshold,
+		profile:        profile.DefaultLimits,
 
 		travelMinKm:        signals.DefaultTravelMinKm,
 		travelMaxKmh:       signals.DefaultTravelMaxKmh,
@@ -326,8 +351,8 @@ func WithImpossibleTravel(minKm, maxKmh float64) Option {
 // in 15 minutes.
 func WithBruteForce(failures int, window time.Duration) Option {
 	return func(c *config) error {
-		if failures < 1 || window <= 0 {
-			return fmt.Errorf("ato: WithBruteForce: need at least 1 failure and a positive window, got %d and %v", failures, window)
+		if failures < 1 || failures > MaxThreshold || window <= 0 {
+			return fmt.Errorf("ato: WithBruteForce: need 1 to %d failures and a positive window, got %d and %v", MaxThreshold, failures, window)
 		}
 		c.bruteForceFailures, c.bruteForceWindow = failures, window
 		return nil
@@ -338,8 +363,8 @@ func WithBruteForce(failures int, window time.Duration) Option {
 // users failing from one network within window. Defaults: 10 in 1 hour.
 func WithCredentialStuffing(users int, window time.Duration) Option {
 	return func(c *config) error {
-		if users < 1 || window <= 0 {
-			return fmt.Errorf("ato: WithCredentialStuffing: need at least 1 user and a positive window, got %d and %v", users, window)
+		if users < 1 || users > MaxThreshold || window <= 0 {
+			return fmt.Errorf("ato: WithCredentialStuffing: need 1 to %d users and a positive window, got %d and %v", MaxThreshold, users, window)
 		}
 		c.stuffingUsers, c.stuffingWindow = users, window
 		return nil
@@ -351,8 +376,8 @@ func WithCredentialStuffing(users int, window time.Duration) Option {
 // within window. Defaults: 5, 10, 30 days.
 func WithMultipleAccounts(signup, login int, window time.Duration) Option {
 	return func(c *config) error {
-		if signup < 1 || login < 1 || window <= 0 {
-			return fmt.Errorf("ato: WithMultipleAccounts: need positive thresholds and window, got %d, %d and %v", signup, login, window)
+		if signup < 1 || login < 1 || signup > MaxThreshold || login > MaxThreshold || window <= 0 {
+			return fmt.Errorf("ato: WithMultipleAccounts: need thresholds of 1 to %d and a positive window, got %d, %d and %v", MaxThreshold, signup, login, window)
 		}
 		c.accountsAtSignup, c.accountsAtLogin, c.accountsWindow = signup, login, window
 		return nil

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/atoguard/ato/fingerprint"
 	"github.com/atoguard/ato/internal/netaddr"
 )
 
@@ -72,7 +73,28 @@ type attempt struct {
 	ip      netip.Addr // invalid when none
 	network string
 	time    time.Time
+	// fpKey and lastKey are the exact keys of the hashes (see withKeys).
+	fpKey, lastKey string
 }
+
+// withKeys fills in the exact keys of the attempt's hashes.
+func (a *attempt) withKeys() {
+	if a.Fingerprint == "" {
+		return
+	}
+	a.fpKey = fingerprint.Key(a.Fingerprint)
+	switch a.LastFingerprint {
+	case "":
+	case a.Fingerprint:
+		a.lastKey = a.fpKey
+	default:
+		a.lastKey = fingerprint.Key(a.LastFingerprint)
+	}
+}
+
+// lookupKeys returns the keys that find the devices the attempt may be:
+// made only when the store searches them.
+func (a *attempt) lookupKeys() []string { return fingerprint.LookupKeys(a.Fingerprint, a.LastFingerprint) }
 
 // normaliseLenient is normalise that drops invalid optional fields rather
 // than refusing the request; only a missing or invalid user is an error.
@@ -130,7 +152,7 @@ func normalise(r Request, now func() time.Time, replay bool) (attempt, error) {
 	}{
 		{"user", r.User, MaxUserLen},
 		{"fingerprint", r.Fingerprint, MaxFingerprintLen},
-		{"last_fingerprint", r.LastFingerprint, MaxFingerprintLen},
+		{"last_fingerprint", lastToCheck(r), MaxFingerprintLen},
 		{"version", r.Version, MaxVersionLen},
 		{"email", r.Email, MaxEmailLen},
 		{"phone", r.Phone, MaxPhoneLen},
@@ -153,7 +175,11 @@ func normalise(r Request, now func() time.Time, replay bool) (attempt, error) {
 		}
 		a.ip, _ = netaddr.Canonical(ip)
 		a.IP = a.ip.String()
-		a.network = netaddr.Network(a.ip)
+		if a.ip.Is4() {
+			a.network = a.IP // the network of an IPv4 address is the address
+		} else {
+			a.network = netaddr.Network(a.ip)
+		}
 	}
 	a.time = now()
 	if !r.Time.IsZero() {
@@ -165,6 +191,16 @@ func normalise(r Request, now func() time.Time, replay bool) (attempt, error) {
 	}
 	a.time = a.time.UTC()
 	return a, nil
+}
+
+// lastToCheck is the last fingerprint to validate: none when it is the
+// fingerprint itself, as a browser that did not change sends it, and which
+// is checked already.
+func lastToCheck(r Request) string {
+	if r.LastFingerprint == r.Fingerprint {
+		return ""
+	}
+	return r.LastFingerprint
 }
 
 func checkAction(a string) error {
@@ -195,6 +231,10 @@ func checkText(field, s string, max int) error {
 		return invalid(field, "longer than "+strconv.Itoa(max)+" bytes ("+strconv.Itoa(len(s))+")")
 	}
 	for i := 0; i < len(s); {
+		if i+32 <= len(s) && plainASCII32(s[i:i+32]) {
+			i += 32
+			continue
+		}
 		if i+8 <= len(s) && plainASCII8(s[i:i+8]) {
 			i += 8
 			continue
@@ -227,6 +267,18 @@ func plainASCII8(s string) bool {
 	y := x ^ 0x7f*lo
 	del := (y - lo) & ^y & hi // a byte equal to 0x7f
 	return (x&hi)|ctl|del == 0
+}
+
+// plainASCII32 is plainASCII8 for 32 bytes, the four words tested at once.
+func plainASCII32(s string) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	var bad uint64
+	for w := 0; w < 32; w += 8 {
+		x := binary.LittleEndian.Uint64([]byte(s[w : w+8]))
+		y := x ^ 0x7f*lo
+		bad |= (x & hi) | (x-0x20*lo)&^x&hi | (y-lo)&^y&hi
+	}
+	return bad == 0
 }
 
 func checkMetadata(m map[string]string) error {

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/atoguard/ato/storage"
+	"github.com/atoguard/ato/profile"
 )
 
 // mutate returns h with the given signal segments replaced by random hex,
@@ -23,35 +23,47 @@ func mutate(r *rand.Rand, h string, segments ...int) string {
 // population returns n devices of one browser build: they share most
 // segments (same engine, same fonts…) and differ in a few, like real
 // devices do; each has a current and a previous hash.
-func population(r *rand.Rand, n int) []storage.UserDevice {
+func population(r *rand.Rand, n int) (*profile.Profile, map[string][]string) {
 	base := randomHash(r, 120)
-	out := make([]storage.UserDevice, n)
-	for i := range out {
+	p := &profile.Profile{User: "alice"}
+	hashes := map[string][]string{}
+	for i := range n {
 		cur := mutate(r, base, r.IntN(21), r.IntN(21), r.IntN(21), r.IntN(21))
 		prev := mutate(r, cur, r.IntN(21))
 		id := fmt.Sprintf("dev-%02d", i)
-		out[i] = storage.UserDevice{Link: storage.Link{DeviceID: id}, Device: storage.Device{ID: id, Hashes: []string{cur, prev}}}
+		hashes[id] = []string{cur, prev}
+		p.Devices = append(p.Devices, profile.Device{ID: id, Keys: Keys(hashes[id])})
 	}
-	return out
+	return p, hashes
 }
 
 // BenchmarkIdentify matches a request against a user's 20 known devices.
 func BenchmarkIdentify(b *testing.B) {
 	r := rand.New(rand.NewPCG(7, 8))
-	known := population(r, 20)
-	drifted := mutate(r, known[13].Device.Hashes[0], 5) // one signal changed
+	p, hashes := population(r, 20)
+	dev13 := hashes["dev-13"]
+	drifted := mutate(r, dev13[0], 5) // one signal changed
 	for _, bc := range []struct{ name, fp, last string }{
-		{"exact", known[13].Device.Hashes[1], ""},
-		{"last", drifted, known[13].Device.Hashes[0]},
+		{"exact", dev13[1], ""},
+		{"last", drifted, dev13[0]},
 		{"fuzzy", drifted, ""},
 		{"new", randomHash(r, 120), ""},
 	} {
+		a := Attempt{Fingerprint: bc.fp, Last: bc.last, FingerprintKey: Key(bc.fp)}
+		if bc.last != "" {
+			a.LastKey = Key(bc.last)
+		}
+		// Only a fingerprint that is no device's newest needs the hashes.
+		loaded := hashes
+		if bc.name == "exact" {
+			loaded = nil
+		}
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				id := Identify(bc.fp, bc.last, known, nil, DefaultThreshold)
-				if bc.name != "new" && id.Device.ID != "dev-13" {
-					b.Fatalf("matched %q", id.Device.ID)
+				id := Identify(a, p, loaded, nil, DefaultThreshold)
+				if bc.name != "new" && id.ID != "dev-13" {
+					b.Fatalf("matched %q", id.ID)
 				}
 			}
 		})

@@ -28,8 +28,9 @@
 // At each step the user's own known devices are tried before devices known
 // only to other users, so one browser keeps one id across every account it
 // logs in to. A user's known device is matched against the hashes that user
-// saw from it (storage.Link.Hashes), so that what another account does with
-// a browser cannot change how it is recognised for this user; other users'
+// saw from it (exactly, by their keys in the user's profile; by similarity,
+// against the hashes themselves), so that what another account does with a
+// browser cannot change how it is recognised for this user; other users'
 // devices against the device's own recent hashes. Recent hashes are the
 // last [MaxHashes] presented, so a browser drifting step by step, or
 // flipping between two states (a laptop docked and undocked), stays one
@@ -46,12 +47,13 @@
 package fingerprint
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/atoguard/ato/internal/hashkey"
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 )
@@ -76,13 +78,12 @@ const LastMinSimilarity = 0.9
 // less.
 const DefaultThreshold = 0.95
 
-// Key returns the exact-lookup key of a hash: a 128-bit digest of it, so
-// index entries stay small whatever the hash's length.
-func Key(hash string) string {
-	var k keys
-	k.exact(hash)
-	return k.strings()[0]
-}
+// Key returns the exact lookup key of a hash: a 128-bit digest of it, so
+// index entries and profiles stay small whatever the hash's length. Two
+// hashes with one key are taken for one: the digest need not resist crafted
+// collisions, since crafting one needs the hash it collides with, which
+// would itself do.
+func Key(hash string) string { return hashkey.Exact(hash) }
 
 // keys builds lookup keys in one buffer, so that a request's two dozen keys
 // cost two allocations.
@@ -91,12 +92,9 @@ type keys struct {
 	ends []int
 }
 
-// exact adds the exact key of h: "x:" and a 128-bit digest in hex.
+// exact adds the exact key of h.
 func (k *keys) exact(h string) {
-	a, b := digest(h)
-	k.buf = append(k.buf, "x:"...)
-	k.buf = appendHex64(k.buf, a)
-	k.buf = appendHex64(k.buf, b)
+	k.buf = hashkey.AppendExact(k.buf, h)
 	k.ends = append(k.ends, len(k.buf))
 }
 
@@ -112,8 +110,8 @@ func (k *keys) bands(h string) {
 		k.buf = append(k.buf, 'b')
 		k.buf = strconv.AppendInt(k.buf, int64(band), 10)
 		k.buf = append(k.buf, ':')
-		d, _ := digest(seg)
-		k.buf = appendHex64(k.buf, d)
+		d, _ := hashkey.Digest(seg)
+		k.buf = hashkey.AppendHex64(k.buf, d)
 		k.ends = append(k.ends, len(k.buf))
 	}
 }
@@ -132,51 +130,12 @@ func (k *keys) strings() []string {
 	return out
 }
 
-func appendHex64(b []byte, v uint64) []byte {
-	const digits = "0123456789abcdef"
-	for shift := 60; shift >= 0; shift -= 4 {
-		b = append(b, digits[v>>shift&0xf])
-	}
-	return b
-}
-
-// digest is a fast 128-bit multiply-xor hash of s, in two 64-bit halves.
-// Four lanes take turns at the 8-byte words, so the multiplications of one
-// do not wait for another's. It need not resist crafted collisions: a key
-// only nominates a device, and the hashes themselves decide.
-func digest(s string) (uint64, uint64) {
-	const m1, m2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
-	n := uint64(len(s))
-	h := [4]uint64{n ^ m1, n ^ m2, ^n * m1, ^n * m2}
-	i := 0
-	for ; i+32 <= len(s); i += 32 {
-		for l := range h {
-			h[l] = (h[l] ^ binary.LittleEndian.Uint64([]byte(s[i+8*l:]))) * m1
-			h[l] ^= h[l] >> 29
-		}
-	}
-	for l := 0; i+8 <= len(s); i, l = i+8, l+1 {
-		h[l] = (h[l] ^ binary.LittleEndian.Uint64([]byte(s[i:]))) * m1
-		h[l] ^= h[l] >> 29
-	}
-	for l := 0; i < len(s); i, l = i+1, (l+1)%4 {
-		h[l] = (h[l] ^ uint64(s[i])) * m2
-		h[l] ^= h[l] >> 31
-	}
-	mix := func(a, b uint64) uint64 {
-		x := (a ^ bits.RotateLeft64(b, 23)) * m2
-		x ^= x >> 32
-		x *= m1
-		return x ^ x>>29
-	}
-	return mix(h[0], h[1]) ^ mix(h[2], h[3]), mix(h[1], h[2]) ^ mix(h[3], h[0])
-}
-
 // DeviceKeys returns the keys a device is indexed by: an exact key per
 // hash, and the band keys of the newest hash (hashes[0]) when it is fuzzy.
 func DeviceKeys(hashes []string) []string {
 	var k keys
 	k.buf = make([]byte, 0, 35*len(hashes)+23*segments)
+	k.ends = make([]int, 0, len(hashes)+segments)
 	for _, h := range hashes {
 		if h != "" {
 			k.exact(h)
@@ -189,15 +148,18 @@ func DeviceKeys(hashes []string) []string {
 }
 
 // LookupKeys returns the keys to find the devices a request may be: the
-// exact keys of the fingerprint and the last fingerprint, and the band keys
-// of the fingerprint when it is fuzzy.
+// exact keys of the fingerprint (first, when there is one) and the last
+// fingerprint, and the band keys of the fingerprint when it is fuzzy.
 func LookupKeys(fingerprint, last string) []string {
 	var k keys
+	var ends [2 + segments]int
 	k.buf = make([]byte, 0, 70+23*segments)
-	for _, h := range []string{fingerprint, last} {
-		if h != "" {
-			k.exact(h)
-		}
+	k.ends = ends[:0]
+	if fingerprint != "" {
+		k.exact(fingerprint)
+	}
+	if last != "" && last != fingerprint {
+		k.exact(last)
 	}
 	if IsFuzzy(fingerprint) {
 		k.bands(fingerprint)
@@ -208,9 +170,20 @@ func LookupKeys(fingerprint, last string) []string {
 	return k.strings()
 }
 
+// Attempt is what identifies an attempt's device: its two hashes and their
+// exact keys ([Key]; empty for an empty hash).
+type Attempt struct {
+	Fingerprint, Last       string
+	FingerprintKey, LastKey string
+}
+
 // Identity is the outcome of [Identify].
 type Identity struct {
-	// Device is the matched device; its ID is empty when the device is new.
+	// ID is the matched device's id; empty when the device is new or the
+	// attempt had no fingerprint.
+	ID string
+	// Device is the global record of the matched device, when the store
+	// returned it (a zero Device otherwise).
 	Device storage.Device
 	Match  signals.Match
 	// Confidence in [0,1]: see the package documentation.
@@ -218,34 +191,36 @@ type Identity struct {
 	// Similarity of the fingerprint to the device's closest recent hash,
 	// for a fuzzy or last-fingerprint match of fuzzy hashes.
 	Similarity float64
-	// Known reports that the device is one of the user's; Link is then the
-	// user's link to it.
-	Known bool
-	Link  storage.Link
+	// Known reports that the device is one of the user's; Profile is then
+	// its entry in the user's profile (read-only).
+	Known   bool
+	Profile *profile.Device
 }
 
-// Identify matches the hashes against the user's known devices and then
-// against candidates, devices found by the hashes' keys whoever they
-// belong to. threshold is the least similarity of a fuzzy match.
-func Identify(fingerprint, last string, known []storage.UserDevice, candidates []storage.Device, threshold float64) Identity {
-	if fingerprint == "" {
+// Identify matches the attempt against the user's known devices — by the
+// keys in the profile, and by the hashes the user saw from them (hashes, by
+// device id) when those were loaded — and then against candidates, devices
+// found by the attempt's keys whoever they belong to. threshold is the
+// least similarity of a fuzzy match.
+func Identify(a Attempt, p *profile.Profile, hashes map[string][]string, candidates []storage.Device, threshold float64) Identity {
+	if a.Fingerprint == "" {
 		return Identity{Match: signals.MatchNone}
 	}
-	if id, ok := find(fingerprint, known, candidates); ok {
+	if id, ok := find(a.Fingerprint, a.FingerprintKey, p, hashes, candidates); ok {
 		id.Match, id.Confidence = signals.MatchExact, 1
 		return id
 	}
 	// A fuzzy hash and an opaque one never vouch for each other: a browser
 	// does not switch formats, and a stolen fuzzy hash sent beside a
 	// made-up one must not skip the similarity check.
-	if last != "" && IsFuzzy(fingerprint) == IsFuzzy(last) {
-		fuzzy := IsFuzzy(fingerprint)
+	if a.Last != "" && IsFuzzy(a.Fingerprint) == IsFuzzy(a.Last) {
+		fuzzy := IsFuzzy(a.Fingerprint)
 		sim := 0.0
 		if fuzzy {
-			sim = Similarity(fingerprint, last)
+			sim = Similarity(a.Fingerprint, a.Last)
 		}
 		if !fuzzy || sim >= LastMinSimilarity {
-			if id, ok := find(last, known, candidates); ok {
+			if id, ok := find(a.Last, a.LastKey, p, hashes, candidates); ok {
 				id.Match, id.Confidence = signals.MatchLast, LastConfidence
 				if fuzzy {
 					id.Similarity, id.Confidence = sim, sim
@@ -254,25 +229,40 @@ func Identify(fingerprint, last string, known []storage.UserDevice, candidates [
 			}
 		}
 	}
-	if IsFuzzy(fingerprint) {
-		if id, ok := closest(fingerprint, known, candidates, threshold); ok {
+	if IsFuzzy(a.Fingerprint) {
+		if id, ok := closest(a.Fingerprint, p, hashes, candidates, threshold); ok {
 			return id
 		}
 	}
 	return Identity{Match: signals.MatchNew, Confidence: 1}
 }
 
-// find returns the device that has the hash among its recent ones, the
-// user's own devices first.
-func find(hash string, known []storage.UserDevice, candidates []storage.Device) (Identity, bool) {
-	for _, ud := range known {
-		if hasHash(KnownHashes(ud), hash) {
-			return Identity{Device: ud.Device, Known: true, Link: ud.Link}, true
+// known returns the identity of the user's device d.
+func known(d *profile.Device, candidates []storage.Device) Identity {
+	id := Identity{ID: d.ID, Known: true, Profile: d}
+	for _, c := range candidates {
+		if c.ID == d.ID {
+			id.Device = c
+			break
 		}
 	}
-	for _, d := range candidates {
-		if hasHash(d.Hashes, hash) {
-			return Identity{Device: d}, true
+	return id
+}
+
+// find returns the device that has the hash (whose key is key) among its
+// recent ones, the user's own devices first: a known device by its keys
+// (or, one without keys, by the hashes the user saw), a candidate by its
+// keys or its hashes.
+func find(hash, key string, p *profile.Profile, hashes map[string][]string, candidates []storage.Device) (Identity, bool) {
+	for i := range p.Devices {
+		d := &p.Devices[i]
+		if len(d.Keys) > 0 && slices.Contains(d.Keys, key) || len(d.Keys) == 0 && hasHash(hashes[d.ID], hash) {
+			return known(d, candidates), true
+		}
+	}
+	for _, c := range candidates {
+		if slices.Contains(c.Keys, key) || hasHash(c.Hashes, hash) {
+			return Identity{ID: c.ID, Device: c}, true
 		}
 	}
 	return Identity{}, false
@@ -335,7 +325,7 @@ func sampleDiff(a, b string) uint32 {
 // one is then scored against it, starting with the segments where it seems
 // to differ, so that a hash that cannot win is dropped after a segment or
 // two.
-func closest(fingerprint string, known []storage.UserDevice, candidates []storage.Device, threshold float64) (Identity, bool) {
+func closest(fingerprint string, p *profile.Profile, hashes map[string][]string, candidates []storage.Device, threshold float64) (Identity, bool) {
 	type entry struct {
 		hash    string
 		suspect uint32
@@ -356,11 +346,11 @@ func closest(fingerprint string, known []storage.UserDevice, candidates []storag
 			entries = append(entries, entry{h, m, order})
 		}
 	}
-	for i := range known {
-		add(i, KnownHashes(known[i]))
+	for i := range p.Devices {
+		add(i, hashes[p.Devices[i].ID])
 	}
 	for i := range candidates {
-		add(len(known)+i, candidates[i].Hashes)
+		add(len(p.Devices)+i, candidates[i].Hashes)
 	}
 	if first < 0 {
 		return Identity{}, false
@@ -378,22 +368,15 @@ func closest(fingerprint string, known []storage.UserDevice, candidates []storag
 	if bestOrder < 0 {
 		return Identity{}, false
 	}
-	id := Identity{Match: signals.MatchFuzzy, Confidence: bestSim, Similarity: bestSim}
-	if bestOrder < len(known) {
-		id.Device, id.Known, id.Link = known[bestOrder].Device, true, known[bestOrder].Link
+	var id Identity
+	if bestOrder < len(p.Devices) {
+		id = known(&p.Devices[bestOrder], candidates)
 	} else {
-		id.Device = candidates[bestOrder-len(known)]
+		c := candidates[bestOrder-len(p.Devices)]
+		id = Identity{ID: c.ID, Device: c}
 	}
+	id.Match, id.Confidence, id.Similarity = signals.MatchFuzzy, bestSim, bestSim
 	return id, true
-}
-
-// KnownHashes are the hashes a user's device is matched by: those the user
-// saw from it, or the device's own for a link that has none.
-func KnownHashes(ud storage.UserDevice) []string {
-	if len(ud.Link.Hashes) > 0 {
-		return ud.Link.Hashes
-	}
-	return ud.Device.Hashes
 }
 
 // Push returns hashes with fingerprint moved or added to the front, at most
@@ -408,6 +391,19 @@ func Push(hashes []string, fingerprint string) []string {
 		if h != fingerprint && len(out) < MaxHashes {
 			out = append(out, h)
 		}
+	}
+	return out
+}
+
+// PushKey returns keys with key moved or added to the front, at most
+// [MaxHashes] of them.
+func PushKey(keys []string, key string) []string { return Push(keys, key) }
+
+// Keys returns the exact key of each hash.
+func Keys(hashes []string) []string {
+	out := make([]string, len(hashes))
+	for i, h := range hashes {
+		out[i] = Key(h)
 	}
 	return out
 }

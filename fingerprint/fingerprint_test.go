@@ -27,10 +27,10 @@ func TestKeys(t *testing.T) {
 
 func TestIdentifyOrder(t *testing.T) {
 	t.Parallel()
-	mine := storage.UserDevice{Link: storage.Link{User: "alice", DeviceID: "mine", Trusted: true}, Device: storage.Device{ID: "mine", Hashes: []string{"a2", "a1"}}}
+	mine := dev{id: "mine", hashes: []string{"a2", "a1"}, trusted: true}
 	other := storage.Device{ID: "other", Hashes: []string{"b1"}}
 	both := storage.Device{ID: "both", Hashes: []string{"a1x"}}
-	known := []storage.UserDevice{mine}
+	known := []dev{mine}
 	cands := []storage.Device{other, both}
 
 	for _, tc := range []struct {
@@ -50,13 +50,13 @@ func TestIdentifyOrder(t *testing.T) {
 		{"nothing matches", "zz", "yy", "", signals.MatchNew, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := fingerprint.Identify(tc.fp, tc.last, known, cands, fingerprint.DefaultThreshold)
-			assert.Equal(t, tc.id, got.Device.ID)
+			got := identify(tc.fp, tc.last, known, cands, fingerprint.DefaultThreshold)
+			assert.Equal(t, tc.id, got.ID)
 			assert.Equal(t, tc.match, got.Match)
 			assert.Equal(t, tc.conf, got.Confidence)
 			assert.Equal(t, tc.known, got.Known)
 			if tc.known {
-				assert.True(t, got.Link.Trusted, "the user's link comes with a known device")
+				assert.True(t, got.Profile.Trusted, "the user's profile entry comes with a known device")
 			}
 		})
 	}
@@ -95,34 +95,34 @@ func TestMatchExactlyAtTheThreshold(t *testing.T) {
 	}
 	a, b := string(base), string(other)
 	sim := fingerprint.Similarity(a, b)
-	known := []storage.UserDevice{{Device: storage.Device{ID: "d", Hashes: []string{a}}}}
-	id := fingerprint.Identify(b, "", known, nil, sim)
-	assert.Equal(t, "d", id.Device.ID, "a hash exactly at the threshold matches (threshold %v)", sim)
+	known := []dev{{id: "d", hashes: []string{a}}}
+	id := identify(b, "", known, nil, sim)
+	assert.Equal(t, "d", id.ID, "a hash exactly at the threshold matches (threshold %v)", sim)
 	assert.Equal(t, sim, id.Confidence)
-	id = fingerprint.Identify(b, "", known, nil, math.Nextafter(sim, 1))
-	assert.Empty(t, id.Device.ID, "just above it does not")
+	id = identify(b, "", known, nil, math.Nextafter(sim, 1))
+	assert.Empty(t, id.ID, "just above it does not")
 }
 
 func TestLastFingerprintMustResembleTheFingerprint(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 1))
 	prev := hexHash(r)
-	known := []storage.UserDevice{{Device: storage.Device{ID: "d", Hashes: []string{prev}}}}
+	known := []dev{{id: "d", hashes: []string{prev}}}
 	near := []byte(prev)
 	for i := range 100 {
 		near[i*20] = "0123456789abcdef"[(strings.IndexByte("0123456789abcdef", near[i*20])+1)%16]
 	}
-	id := fingerprint.Identify(string(near), prev, known, nil, 0.99)
+	id := identify(string(near), prev, known, nil, 0.99)
 	assert.Equal(t, signals.MatchLast, id.Match, "a browser that changed a little names its previous hash")
 	assert.InDelta(t, fingerprint.Similarity(string(near), prev), id.Confidence, 1e-12)
 
-	id = fingerprint.Identify(hexHash(r), prev, known, nil, 0.99)
+	id = identify(hexHash(r), prev, known, nil, 0.99)
 	assert.Equal(t, signals.MatchNew, id.Match, "another browser sending a stolen previous hash is not that device")
 
-	id = fingerprint.Identify("made-up-opaque-id", prev, known, nil, 0.99)
+	id = identify("made-up-opaque-id", prev, known, nil, 0.99)
 	assert.Equal(t, signals.MatchNew, id.Match, "nor is a made-up opaque hash sent beside a stolen fuzzy one")
-	opaque := []storage.UserDevice{{Device: storage.Device{ID: "o", Hashes: []string{"opaque-1"}}}}
-	id = fingerprint.Identify("opaque-2", "opaque-1", opaque, nil, 0.99)
+	opaque := []dev{{id: "o", hashes: []string{"opaque-1"}}}
+	id = identify("opaque-2", "opaque-1", opaque, nil, 0.99)
 	assert.Equal(t, signals.MatchLast, id.Match, "two opaque hashes still name the previous one")
 }
 

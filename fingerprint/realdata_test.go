@@ -63,12 +63,12 @@ func TestRecordedDriftMatching(t *testing.T) {
 	rec := rupttest.Load(t)
 	baseDev := storage.Device{ID: "laptop", Hashes: []string{rec.FP(t, "base")}}
 	baseDev.Keys = fingerprint.DeviceKeys(baseDev.Hashes)
-	known := []storage.UserDevice{{Link: storage.Link{DeviceID: "laptop"}, Device: baseDev}}
+	known := []dev{{id: "laptop", hashes: baseDev.Hashes}}
 
 	for _, name := range []string{"timezone", "locale", "user_agent", "window_size"} {
 		fp := rec.FP(t, name)
-		id := fingerprint.Identify(fp, "", known, nil, fingerprint.DefaultThreshold)
-		assert.Equal(t, "laptop", id.Device.ID, name)
+		id := identify(fp, "", known, nil, fingerprint.DefaultThreshold)
+		assert.Equal(t, "laptop", id.ID, name)
 		assert.Equal(t, signals.MatchFuzzy, id.Match, name)
 		assert.InDelta(t, fingerprint.Similarity(fp, baseDev.Hashes[0]), id.Confidence, 1e-12, name)
 
@@ -80,21 +80,21 @@ func TestRecordedDriftMatching(t *testing.T) {
 			}
 		}
 		assert.GreaterOrEqual(t, shared, 15, "%s shares most band keys with base", name)
-		id = fingerprint.Identify(fp, "", nil, []storage.Device{baseDev}, fingerprint.DefaultThreshold)
-		assert.Equal(t, "laptop", id.Device.ID, name)
+		id = identify(fp, "", nil, []storage.Device{baseDev}, fingerprint.DefaultThreshold)
+		assert.Equal(t, "laptop", id.ID, name)
 		assert.False(t, id.Known)
 	}
 	for _, name := range []string{"phone", "tablet", "desktop_hidpi"} {
-		id := fingerprint.Identify(rec.FP(t, name), "", known, []storage.Device{baseDev}, fingerprint.DefaultThreshold)
+		id := identify(rec.FP(t, name), "", known, []storage.Device{baseDev}, fingerprint.DefaultThreshold)
 		assert.Equal(t, signals.MatchNew, id.Match, name)
 	}
 
 	// Two properties at once fall below the threshold; the browser's last
 	// fingerprint still names the device, with the similarity as confidence.
 	drift2 := rec.FP(t, "drift_2")
-	assert.Equal(t, signals.MatchNew, fingerprint.Identify(drift2, "", known, nil, fingerprint.DefaultThreshold).Match)
-	id := fingerprint.Identify(drift2, rec.FP(t, "base"), known, nil, fingerprint.DefaultThreshold)
+	assert.Equal(t, signals.MatchNew, identify(drift2, "", known, nil, fingerprint.DefaultThreshold).Match)
+	id := identify(drift2, rec.FP(t, "base"), known, nil, fingerprint.DefaultThreshold)
 	assert.Equal(t, signals.MatchLast, id.Match)
-	assert.Equal(t, "laptop", id.Device.ID)
+	assert.Equal(t, "laptop", id.ID)
 	assert.InDelta(t, fingerprint.LastConfidence, id.Confidence, 0.05)
 }

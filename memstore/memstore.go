@@ -1,67 +1,180 @@
 // Package memstore is an in-memory [storage.Store], for tests, demos and
-// single-process programs that can afford to forget on restart.
+// single-process programs that can afford to forget on restart. It is the
+// reference implementation of the storage contract: each rule is a call to
+// the function of package storage that states it.
 //
-// It copies what it stores and what it returns, keeps times in UTC at
-// millisecond precision like the SQLite store, and is safe for concurrent
-// use: reads share a lock, writes take it alone.
+// # Concurrency
+//
+// Records are kept in shards, each under its own lock: a user's records
+// (profile, hashes, history, failures, challenges, factors) in the shard of
+// the user, devices in the shard of the device, index entries in the shard
+// of the key, and the users failing from a network in the shard of the
+// network. Evaluations of different users share no lock unless they write
+// the same device or index key, which a known device does at most once an
+// hour ([storage.TouchEvery]). Locks are taken in one order — user, device,
+// key, network; the challenge-id index last — so no two calls wait for each
+// other in a circle.
+//
+// # Memory
+//
+// Failures are kept for as long as the engine counts them ([storage.FailureLimits]),
+// and dropped as new ones come, a few at a time; besides, a store tracks at
+// most [MaxTracked] failures of users and [MaxTracked] networks' lists, the
+// oldest going first, so that a flood of failures for made-up users or from
+// fresh networks costs a bounded amount of memory: about 300 bytes per
+// failure tracked, 600 MB at most (see the package's benchmarks).
+//
+// Profiles are immutable: a profile a commit gives is kept as it is, and
+// Load returns it without copying it.
 package memstore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/storage"
 )
+
+// shards is the number of shards of each kind of record.
+const shards = 64
+
+// MaxTracked bounds, each on its own, the failures of users and the
+// networks' lists of failing users a store keeps; past it, the oldest go.
+const MaxTracked = 1 << 18
 
 // Store is an in-memory [storage.Store]. The zero value is not usable; call
 // [New].
 type Store struct {
-	mu sync.RWMutex
+	users [shards]userShard
+	devs  [shards]deviceShard
+	keys  [shards]keyShard
+	nets  [shards]networkShard
+	chals [shards]challengeShard // challenge id → user
 
-	devices map[string]*storage.Device
-	// Devices are numbered for the key index, so that a lookup reads
-	// compact lists of numbers rather than chasing id strings.
-	ord        map[string]uint32                   // device id → number
-	byOrd      []*storage.Device                   // number → device; nil once deleted
-	keys       map[string][]uint32                 // key → device numbers, most recently added last
-	links      map[string]map[string]*storage.Link // user → device id → link
-	deviceUser map[string]map[string]struct{}      // device id → users
-	events     map[string][]storage.Event          // user → events, oldest first
+	seq  atomic.Int64 // index entry numbers
+	seed maphash.Seed
 
-	userFailures map[string][]storage.Failure // user → failures, oldest first
-	netFailures  map[string][]storage.Failure // network → failures, oldest first
+	secretsMu sync.Mutex
+	secrets   map[string][]byte
 
-	challenges     map[string]*storage.Challenge
-	userChallenges map[string][]string // user → challenge ids
-
-	factors map[string]map[string]*storage.Factor // user → kind → factor
-
-	secrets map[string][]byte
+	maxTracked int // per shard
 }
 
 var _ storage.Store = (*Store)(nil)
 
 // New returns an empty store.
-func New() *Store {
-	return &Store{
-		devices:        map[string]*storage.Device{},
-		ord:            map[string]uint32{},
-		keys:           map[string][]uint32{},
-		links:          map[string]map[string]*storage.Link{},
-		deviceUser:     map[string]map[string]struct{}{},
-		events:         map[string][]storage.Event{},
-		userFailures:   map[string][]storage.Failure{},
-		netFailures:    map[string][]storage.Failure{},
-		challenges:     map[string]*storage.Challenge{},
-		userChallenges: map[string][]string{},
-		factors:        map[string]map[string]*storage.Factor{},
-		secrets:        map[string][]byte{},
+func New() *Store { return newStore(MaxTracked) }
+
+func newStore(maxTracked int) *Store {
+	s := &Store{seed: maphash.MakeSeed(), secrets: map[string][]byte{}, maxTracked: max(1, maxTracked/shards)}
+	for i := range shards {
+		s.users[i].users = map[string]*user{}
+		s.users[i].failures = map[string][]storage.Failure{}
+		s.devs[i].devs = map[string]*[1]storage.Device{}
+		s.keys[i].keys = map[string][]indexEntry{}
+		s.nets[i].nets = map[string][]storage.DeviceUser{}
+		s.chals[i].users = map[string]string{}
 	}
+	return s
+}
+
+func (s *Store) shard(key string) int { return int(maphash.String(s.seed, key) % shards) }
+
+// user is everything a store holds for one user.
+type user struct {
+	profile *profile.Profile    // nil: none; never modified
+	hashes  map[string][]string // device id → hashes; replaced, never modified
+	events  []storage.Event     // oldest first
+	// unsuccessful counts the events without success, so that a history of
+	// successes is trimmed without looking for one.
+	unsuccessful int
+	// challenges are the user's challenges, by id, and their ids in the
+	// order they were created; open lists those that may still be open.
+	challenges map[string]*storage.Challenge
+	order      []string
+	open       []string
+	factors    map[string]*storage.Factor
+}
+
+func (u *user) empty() bool {
+	return u.profile == nil && len(u.hashes) == 0 && len(u.events) == 0 &&
+		len(u.challenges) == 0 && len(u.factors) == 0
+}
+
+type userShard struct {
+	mu    sync.RWMutex
+	users map[string]*user
+	// failures are the users' failed attempts, newest first: apart from
+	// the users' other records, so that a name's first failure costs the
+	// same whether or not it has a history, and a made-up name costs no
+	// more than its failures.
+	failures map[string][]storage.Failure
+	// expiry lists failures in the order they came, to drop them when they
+	// are too old or too many.
+	expiry fifo
+}
+
+// deviceShard holds devices; each is kept in an array of one, so that Load
+// can return it as a slice of candidates without allocating.
+type deviceShard struct {
+	mu   sync.RWMutex
+	devs map[string]*[1]storage.Device
+}
+
+type indexEntry struct {
+	device string
+	seq    int64
+}
+
+type keyShard struct {
+	mu   sync.RWMutex
+	keys map[string][]indexEntry // oldest entry first
+}
+
+type networkShard struct {
+	mu     sync.RWMutex
+	nets   map[string][]storage.DeviceUser // network → users who failed from it, newest first
+	expiry fifo
+}
+
+type challengeShard struct {
+	mu    sync.RWMutex
+	users map[string]string
+}
+
+// fifo is a queue of (key, time) entries.
+type fifo struct {
+	items []fifoItem
+	head  int
+}
+
+type fifoItem struct {
+	key string
+	at  time.Time
+}
+
+func (q *fifo) push(key string, at time.Time) { q.items = append(q.items, fifoItem{key, at}) }
+
+func (q *fifo) len() int { return len(q.items) - q.head }
+
+func (q *fifo) peek() fifoItem { return q.items[q.head] }
+
+func (q *fifo) pop() fifoItem {
+	it := q.items[q.head]
+	q.items[q.head] = fifoItem{}
+	q.head++
+	if q.head > 1024 && q.head*2 > len(q.items) {
+		q.items = append(q.items[:0], q.items[q.head:]...)
+		q.head = 0
+	}
+	return it
 }
 
 func ms(t time.Time) time.Time {
@@ -71,18 +184,12 @@ func ms(t time.Time) time.Time {
 	return time.UnixMilli(t.UnixMilli()).UTC()
 }
 
-func cloneDevice(d storage.Device) storage.Device {
-	d.Hashes = cloneStrings(d.Hashes)
-	d.Keys = cloneStrings(d.Keys)
-	d.FirstSeen, d.LastSeen = ms(d.FirstSeen), ms(d.LastSeen)
-	return d
-}
-
-func cloneLink(l storage.Link) storage.Link {
-	l.Hashes = cloneStrings(l.Hashes)
-	l.Restrictions = cloneStrings(l.Restrictions)
-	l.FirstSeen, l.LastSeen, l.RestrictedUntil = ms(l.FirstSeen), ms(l.LastSeen), ms(l.RestrictedUntil)
-	return l
+// cloneStrings copies a slice; empty ones become nil.
+func cloneStrings(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 func cloneEvent(e storage.Event) storage.Event {
@@ -111,374 +218,597 @@ func cloneFactor(f storage.Factor) storage.Factor {
 	return f
 }
 
-// cloneStrings copies a slice; empty ones become nil, as the SQLite store
-// returns them.
-func cloneStrings(s []string) []string {
-	if len(s) == 0 {
-		return nil
+func cloneDevice(d storage.Device) storage.Device {
+	d.Hashes, d.Keys = cloneStrings(d.Hashes), cloneStrings(d.Keys)
+	d.FirstSeen, d.LastSeen = ms(d.FirstSeen), ms(d.LastSeen)
+	if len(d.Users) == 0 {
+		d.Users = nil
+	} else {
+		d.Users = slices.Clone(d.Users)
+		for i := range d.Users {
+			d.Users[i].LastSeen = ms(d.Users[i].LastSeen)
+		}
 	}
-	return slices.Clone(s)
+	return d
 }
 
-// actionSet returns a new slice of the strings of a and b, sorted, without
-// repeats; nil when there are none.
-func actionSet(a, b []string) []string {
-	if len(a)+len(b) == 0 {
-		return nil
+// emptyHashes is what Load returns as the hashes of a user without any,
+// when it must return them: read-only.
+var emptyHashes = map[string][]string{}
+
+// Load implements [storage.Store].
+func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, error) {
+	if err := r.Validate(); err != nil {
+		return storage.State{}, err
 	}
-	out := make([]string, 0, len(a)+len(b))
-	out = append(append(out, a...), b...)
-	slices.Sort(out)
-	return slices.Compact(out)
+	us := &s.users[s.shard(r.User)]
+	us.mu.RLock()
+	defer us.mu.RUnlock()
+	u := us.users[r.User]
+	st := storage.State{Profile: profile.Profile{User: r.User}}
+	if u != nil && u.profile != nil {
+		st.Profile = *u.profile
+	}
+	if storage.NeedsHashes(&st.Profile, r.FingerprintKey) {
+		st.Hashes = emptyHashes
+		if u != nil && u.hashes != nil {
+			st.Hashes = u.hashes
+		}
+		if r.DeviceKeys != nil {
+			st.Candidates = s.candidates(r.DeviceKeys(), r.MaxCandidates)
+		}
+	} else if d, ok := st.Profile.DeviceWithKey(r.FingerprintKey); ok {
+		ds := &s.devs[s.shard(d.ID)]
+		ds.mu.RLock()
+		if dev := ds.devs[d.ID]; dev != nil {
+			st.Candidates = dev[:]
+		}
+		ds.mu.RUnlock()
+	}
+	if r.Failures != nil {
+		// Windows start at millisecond precision, as stored times.
+		q := *r.Failures
+		q.UserSince, q.NetworkSince = ms(q.UserSince), ms(q.NetworkSince)
+		st.Failures.User, st.Failures.UserUnknown = storage.CountFailures(us.failures[r.User], &q)
+		if q.Network != "" {
+			ns := &s.nets[s.shard(q.Network)]
+			ns.mu.RLock()
+			st.Failures.NetworkUsers = min(storage.CountUsers(ns.nets[q.Network], q.NetworkSince), q.MaxNetworkUsers)
+			ns.mu.RUnlock()
+		}
+	}
+	if q := r.Challenges; q != nil && u != nil {
+		st.Challenges = countSince(u, ms(q.Since), q.Max)
+	}
+	return st, nil
 }
 
-// Device implements [storage.Devices].
-func (s *Store) Device(_ context.Context, id string) (storage.Device, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	d, ok := s.devices[id]
-	if !ok {
-		return storage.Device{}, fmt.Errorf("memstore: device %q: %w", id, storage.ErrNotFound)
+// candidates finds the devices the keys index, ranked.
+func (s *Store) candidates(keys []string, limit int) []storage.Device {
+	var hits []storage.KeyHit
+	for _, k := range keys {
+		ks := &s.keys[s.shard(k)]
+		ks.mu.RLock()
+		for _, e := range ks.keys[k] {
+			hits = append(hits, storage.KeyHit{Key: k, DeviceID: e.device, Seq: e.seq})
+		}
+		ks.mu.RUnlock()
 	}
-	return cloneDevice(*d), nil
-}
-
-// FindDevices implements [storage.Devices].
-func (s *Store) FindDevices(_ context.Context, keys []string, limit int) ([]storage.Device, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.findDevices(keys, limit), nil
-}
-
-func (s *Store) findDevices(keys []string, limit int) []storage.Device {
-	if limit <= 0 {
-		limit = 16
-	}
-	// Score each device by the keys it shares with the query, a key
-	// counting 1/n when n devices are indexed under it: a key every device
-	// of a browser build has says little, one only this device has says a
-	// lot.
-	score := make(map[uint32]float64, 64)
-	for i, k := range keys {
-		if slices.Contains(keys[:i], k) {
-			continue
+	ids := storage.RankCandidates(hits, limit)
+	out := make([]storage.Device, 0, len(ids))
+	for _, id := range ids {
+		ds := &s.devs[s.shard(id)]
+		ds.mu.RLock()
+		if d := ds.devs[id]; d != nil {
+			out = append(out, d[0])
 		}
-		ords := s.keys[k]
-		for _, o := range ords {
-			score[o] += 1 / float64(len(ords))
-		}
-	}
-	if len(score) == 0 {
-		return nil
-	}
-	// Keep the best limit in order, without sorting everything: with the
-	// per-key cap there are at most len(keys)·MaxKeyDevices candidates.
-	type ranked struct {
-		d     *storage.Device
-		score float64
-	}
-	better := func(a, b ranked) bool {
-		if a.score != b.score {
-			return a.score > b.score
-		}
-		if !a.d.LastSeen.Equal(b.d.LastSeen) {
-			return a.d.LastSeen.After(b.d.LastSeen)
-		}
-		return a.d.ID < b.d.ID
-	}
-	top := make([]ranked, 0, min(limit, len(score))+1)
-	for o, sc := range score {
-		if len(top) == limit && sc < top[len(top)-1].score {
-			continue // decided without touching the device
-		}
-		r := ranked{s.byOrd[o], sc}
-		if len(top) == limit && !better(r, top[len(top)-1]) {
-			continue
-		}
-		i := len(top)
-		for i > 0 && better(r, top[i-1]) {
-			i--
-		}
-		top = slices.Insert(top, i, r)
-		if len(top) > limit {
-			top = top[:limit]
-		}
-	}
-	out := make([]storage.Device, len(top))
-	for i, r := range top {
-		out[i] = cloneDevice(*r.d)
+		ds.mu.RUnlock()
 	}
 	return out
 }
 
-// UserDevices implements [storage.Links].
-func (s *Store) UserDevices(_ context.Context, user string) ([]storage.UserDevice, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.userDevices(user, 0), nil
-}
+// Commit implements [storage.Store].
+func (s *Store) Commit(_ context.Context, c storage.Commit) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	us := &s.users[s.shard(c.User)]
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	u := us.users[c.User]
+	if u == nil {
+		u = &user{}
+	}
 
-// userDevices returns the user's devices, most recently seen first; at
-// most limit of them when limit > 0.
-func (s *Store) userDevices(user string, limit int) []storage.UserDevice {
-	links := s.links[user]
-	if len(links) == 0 {
-		return nil
-	}
-	sorted := make([]*storage.Link, 0, len(links))
-	for _, l := range links {
-		sorted = append(sorted, l)
-	}
-	slices.SortFunc(sorted, func(a, b *storage.Link) int {
-		return cmp.Or(b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.DeviceID, b.DeviceID))
-	})
-	if limit > 0 && len(sorted) > limit {
-		sorted = sorted[:limit]
-	}
-	out := make([]storage.UserDevice, len(sorted))
-	for i, l := range sorted {
-		// Stored records are already normalised: copy, and clone the slices.
-		d := *s.devices[l.DeviceID]
-		d.Hashes, d.Keys = slices.Clone(d.Hashes), slices.Clone(d.Keys)
-		out[i] = storage.UserDevice{Link: *l, Device: d}
-		out[i].Link.Hashes = slices.Clone(l.Hashes)
-		out[i].Link.Restrictions = slices.Clone(l.Restrictions)
-	}
-	return out
-}
-
-// DeviceUsers implements [storage.Links].
-func (s *Store) DeviceUsers(_ context.Context, deviceID string, since time.Time) ([]storage.Link, error) {
-	since = ms(since)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var out []storage.Link
-	for user := range s.deviceUser[deviceID] {
-		if l := s.links[user][deviceID]; !l.LastSeen.Before(since) {
-			out = append(out, cloneLink(*l))
+	// Check everything that can fail before changing anything.
+	var moved *storage.Challenge
+	if tr := c.Transition; tr != nil {
+		ch := u.challenges[tr.ChallengeID]
+		if ch == nil {
+			return fmt.Errorf("memstore: commit: challenge %q of user %q: %w", tr.ChallengeID, c.User, storage.ErrNotFound)
 		}
-	}
-	slices.SortFunc(out, func(a, b storage.Link) int {
-		return cmp.Or(b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.User, b.User))
-	})
-	return out, nil
-}
-
-// DeleteLink implements [storage.Links].
-func (s *Store) DeleteLink(_ context.Context, user, deviceID string, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.links[user][deviceID]
-	if !ok {
-		return fmt.Errorf("memstore: link %q/%q: %w", user, deviceID, storage.ErrNotFound)
-	}
-	if !at.IsZero() && l.RestrictedUntil.After(ms(at)) {
-		return fmt.Errorf("memstore: link %q/%q is restricted until %v: %w", user, deviceID, l.RestrictedUntil, storage.ErrConflict)
-	}
-	delete(s.links[user], deviceID)
-	if len(s.links[user]) == 0 {
-		delete(s.links, user)
-	}
-	delete(s.deviceUser[deviceID], user)
-	if len(s.deviceUser[deviceID]) == 0 {
-		delete(s.deviceUser, deviceID)
-	}
-	return nil
-}
-
-// Events implements [storage.Events].
-func (s *Store) Events(_ context.Context, user string, since time.Time, limit int) ([]storage.Event, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.recentEvents(user, since, limit), nil
-}
-
-// recentEvents returns up to limit events since the time, newest first.
-// Events are kept sorted by time, then write order.
-func (s *Store) recentEvents(user string, since time.Time, limit int) []storage.Event {
-	if limit <= 0 {
-		limit = 50
-	}
-	since = ms(since)
-	evs := s.events[user]
-	first := len(evs) - limit // the oldest event that may be returned
-	if first < 0 {
-		first = 0
-	}
-	for first < len(evs) && evs[first].Time.Before(since) {
-		first++
-	}
-	if first == len(evs) {
-		return nil
-	}
-	out := make([]storage.Event, 0, len(evs)-first)
-	n := 0
-	for _, e := range evs[first:] {
-		n += len(e.Reasons)
-	}
-	// One array holds every event's reasons; each event gets its own
-	// capacity-limited part, so changing or appending to one cannot reach
-	// another's.
-	reasons := make([]string, 0, n)
-	for i := len(evs) - 1; i >= first; i-- {
-		e := evs[i] // stored events are already normalised
-		if e.Reasons != nil {
-			start := len(reasons)
-			reasons = append(reasons, e.Reasons...)
-			e.Reasons = reasons[start:len(reasons):len(reasons)]
+		if !slices.Contains(tr.From, ch.Status) {
+			return fmt.Errorf("memstore: commit: challenge %q is %s, not one of %v: %w", tr.ChallengeID, ch.Status, tr.From, storage.ErrConflict)
 		}
-		out = append(out, e)
+		moved = ch
 	}
-	return out
-}
-
-// AddFailure implements [storage.Counters].
-func (s *Store) AddFailure(_ context.Context, f storage.Failure) error {
-	f.Time = ms(f.Time)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.userFailures[f.User] = appendBounded(s.userFailures[f.User], f)
-	if f.Network != "" {
-		s.netFailures[f.Network] = appendBounded(s.netFailures[f.Network], f)
-	}
-	return nil
-}
-
-// appendBounded inserts f in time order and keeps the newest MaxFailures.
-func appendBounded(fs []storage.Failure, f storage.Failure) []storage.Failure {
-	i := len(fs)
-	for i > 0 && fs[i-1].Time.After(f.Time) {
-		i--
-	}
-	fs = slices.Insert(fs, i, f)
-	if over := len(fs) - storage.MaxFailures; over > 0 {
-		fs = slices.Delete(fs, 0, over)
-	}
-	return fs
-}
-
-// CountFailures implements [storage.Counters].
-func (s *Store) CountFailures(_ context.Context, q storage.FailureQuery) (storage.FailureCounts, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.countFailures(q), nil
-}
-
-func (s *Store) countFailures(q storage.FailureQuery) storage.FailureCounts {
-	q.UserSince, q.NetworkSince = ms(q.UserSince), ms(q.NetworkSince)
-	var c storage.FailureCounts
-	for _, f := range s.userFailures[q.User] {
-		if !f.Time.Before(q.UserSince) {
-			c.User++
-			if !f.KnownDevice {
-				c.UserUnknown++
+	var cs *challengeShard
+	if ch := c.Challenge; ch != nil {
+		cs = &s.chals[s.shard(ch.ID)]
+		cs.mu.RLock()
+		_, taken := cs.users[ch.ID]
+		cs.mu.RUnlock()
+		if taken {
+			return fmt.Errorf("memstore: commit: challenge %q: %w", ch.ID, storage.ErrConflict)
+		}
+		if l := c.ChallengeLimit; l != nil {
+			if n := countSince(u, ms(l.Since), l.Max); n >= l.Max {
+				return fmt.Errorf("memstore: commit: user %q has %d challenges since %v: %w", c.User, n, l.Since, storage.ErrLimited)
 			}
 		}
 	}
-	if q.Network == "" {
-		return c
-	}
-	users := map[string]struct{}{}
-	for _, f := range s.netFailures[q.Network] {
-		if !f.Time.Before(q.NetworkSince) && !f.KnownIP {
-			users[f.User] = struct{}{}
+	var next profile.Profile
+	var gone []string
+	if w := c.Profile; w != nil {
+		stored := profile.Profile{User: c.User}
+		if u.profile != nil {
+			stored = *u.profile
+		}
+		var err error
+		if next, gone, err = storage.ResolveProfile(stored, *w); err != nil {
+			return fmt.Errorf("memstore: commit: %w", err)
 		}
 	}
-	c.NetworkUsers = len(users)
-	return c
-}
 
-// Challenge implements [storage.Challenges].
-func (s *Store) Challenge(_ context.Context, id string) (storage.Challenge, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	c, ok := s.challenges[id]
-	if !ok {
-		return storage.Challenge{}, fmt.Errorf("memstore: challenge %q: %w", id, storage.ErrNotFound)
+	if ch := c.Challenge; ch != nil {
+		// Reserve the id: another user's commit may be inserting it.
+		cs.mu.Lock()
+		_, taken := cs.users[ch.ID]
+		if !taken {
+			cs.users[ch.ID] = c.User
+		}
+		cs.mu.Unlock()
+		if taken {
+			return fmt.Errorf("memstore: commit: challenge %q: %w", ch.ID, storage.ErrConflict)
+		}
 	}
-	return cloneChallenge(*c), nil
-}
 
-// UpdateChallenge implements [storage.Challenges].
-func (s *Store) UpdateChallenge(_ context.Context, id string, update func(*storage.Challenge) error) (storage.Challenge, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.challenges[id]
-	if !ok {
-		return storage.Challenge{}, fmt.Errorf("memstore: challenge %q: %w", id, storage.ErrNotFound)
+	us.users[c.User] = u
+	if moved != nil {
+		moved.Status, moved.UpdatedAt = c.Transition.To, ms(c.Transition.At)
+		if moved.Status.Open() && !slices.Contains(u.open, moved.ID) {
+			u.open = append(u.open, moved.ID)
+		}
 	}
-	next := cloneChallenge(*c)
-	if err := update(&next); err != nil {
-		return storage.Challenge{}, err
+	if c.Profile != nil {
+		u.profile = &next
 	}
-	next.ID, next.User = c.ID, c.User // neither can change
-	next = cloneChallenge(next)
-	*c = next
-	return cloneChallenge(next), nil
-}
-
-// Factor implements [storage.Factors].
-func (s *Store) Factor(_ context.Context, user, kind string) (storage.Factor, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	f, ok := s.factors[user][kind]
-	if !ok {
-		return storage.Factor{}, fmt.Errorf("memstore: factor %q/%q: %w", user, kind, storage.ErrNotFound)
+	if len(gone) > 0 || c.Hashes != nil {
+		hs := make(map[string][]string, len(u.hashes)+1)
+		for id, h := range u.hashes {
+			if !slices.Contains(gone, id) {
+				hs[id] = h
+			}
+		}
+		if h := c.Hashes; h != nil {
+			if len(h.Hashes) == 0 {
+				delete(hs, h.DeviceID)
+			} else {
+				hs[h.DeviceID] = slices.Clone(h.Hashes)
+			}
+		}
+		u.hashes = hs
 	}
-	return cloneFactor(*f), nil
-}
-
-// PutFactor implements [storage.Factors]. A factor needs a user and a kind.
-func (s *Store) PutFactor(_ context.Context, f storage.Factor) error {
-	if f.User == "" || f.Kind == "" {
-		return fmt.Errorf("memstore: put factor: empty user or kind (%q/%q)", f.User, f.Kind)
+	for _, id := range gone {
+		s.leaveDevice(id, c.User, false)
 	}
-	f = cloneFactor(f)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.factors[f.User] == nil {
-		s.factors[f.User] = map[string]*storage.Factor{}
+	if w := c.Device; w != nil {
+		s.writeDevice(c.User, *w)
 	}
-	s.factors[f.User][f.Kind] = &f
+	if c.Event != nil {
+		e := cloneEvent(*c.Event)
+		e.User = c.User
+		u.events, u.unsuccessful = appendEvent(u.events, u.unsuccessful, e, c.History)
+	}
+	if ch := c.Challenge; ch != nil {
+		s.insertChallenge(u, c.User, cloneChallenge(*ch), cs)
+	}
 	return nil
 }
 
-// UpdateFactor implements [storage.Factors].
-func (s *Store) UpdateFactor(_ context.Context, user, kind string, update func(*storage.Factor) error) (storage.Factor, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, ok := s.factors[user][kind]
-	if !ok {
-		return storage.Factor{}, fmt.Errorf("memstore: factor %q/%q: %w", user, kind, storage.ErrNotFound)
+// countSince counts the user's challenges created since the time, up to
+// limit; u.order is in order of creation.
+func countSince(u *user, since time.Time, limit int) int {
+	n := 0
+	for i := len(u.order) - 1; i >= 0 && n < limit; i-- {
+		if u.challenges[u.order[i]].CreatedAt.Before(since) {
+			break
+		}
+		n++
 	}
-	next := cloneFactor(*f)
-	if err := update(&next); err != nil {
+	return n
+}
+
+// appendEvent inserts e in time order, then trims the history. failed is
+// the number of the events without success; it returns the new number.
+func appendEvent(evs []storage.Event, failed int, e storage.Event, lim storage.HistoryLimits) ([]storage.Event, int) {
+	if !e.Success {
+		failed++
+	}
+	i := len(evs)
+	for i > 0 && evs[i-1].Time.After(e.Time) {
+		i--
+	}
+	evs = slices.Insert(evs, i, e)
+	since := ms(lim.Since)
+	first := 0
+	for first < len(evs) && evs[first].Time.Before(since) {
+		if !evs[first].Success {
+			failed--
+		}
+		first++
+	}
+	evs = slices.Delete(evs, 0, first)
+	// As storage.TrimHistory: past Max, the oldest without success go
+	// first, then the oldest.
+	for len(evs) > lim.Max {
+		j := -1
+		if failed > 0 {
+			j = slices.IndexFunc(evs, func(e storage.Event) bool { return !e.Success })
+			failed--
+		}
+		if j <= 0 {
+			// The oldest goes: the slice moves on rather than the events;
+			// append copies what is left when it grows the array.
+			evs[0] = storage.Event{}
+			evs = evs[1:]
+			continue
+		}
+		evs = slices.Delete(evs, j, j+1)
+	}
+	return evs, failed
+}
+
+// insertChallenge stores a new challenge and overrides the open challenges
+// of the same user and device that have not ended. u.open lists the
+// challenges that may be open and not ended; those found ended leave it,
+// so a user's abandoned challenges do not make each new one cost more.
+func (s *Store) insertChallenge(u *user, name string, ch storage.Challenge, cs *challengeShard) {
+	ch.User = name
+	if u.challenges == nil {
+		u.challenges = map[string]*storage.Challenge{}
+	}
+	open := u.open[:0]
+	for _, id := range u.open {
+		old := u.challenges[id]
+		if old == nil || !old.Status.Open() {
+			continue
+		}
+		if !old.ExpiresAt.After(ch.CreatedAt) {
+			continue // ended: left as it is, and no longer looked at
+		}
+		if ch.DeviceID != "" && old.DeviceID == ch.DeviceID {
+			old.Status, old.UpdatedAt = storage.ChallengeOverridden, ch.CreatedAt
+			continue
+		}
+		open = append(open, id)
+	}
+	u.open = append(open, ch.ID)
+	u.challenges[ch.ID] = &ch
+	placeChallenge(u, ch.ID)
+	cs.mu.Lock()
+	cs.users[ch.ID] = name
+	cs.mu.Unlock()
+}
+
+// placeChallenge puts the id in u.order, which is kept in order of
+// creation (commits may come in out of order).
+func placeChallenge(u *user, id string) {
+	at := u.challenges[id].CreatedAt
+	i := len(u.order)
+	for i > 0 && u.challenges[u.order[i-1]].CreatedAt.After(at) {
+		i--
+	}
+	u.order = slices.Insert(u.order, i, id)
+}
+
+// writeDevice merges a device write and updates the key index.
+func (s *Store) writeDevice(name string, w storage.DeviceWrite) {
+	w.Device = cloneDevice(w.Device)
+	w.Seen = ms(w.Seen)
+	ds := &s.devs[s.shard(w.Device.ID)]
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	var stored *storage.Device
+	var had []string
+	if old := ds.devs[w.Device.ID]; old != nil {
+		stored, had = &old[0], old[0].Keys
+	}
+	d := storage.MergeDevice(stored, name, w)
+	ds.devs[d.ID] = &[1]storage.Device{d}
+	for _, k := range had {
+		if !slices.Contains(d.Keys, k) {
+			s.unindex(k, d.ID)
+		}
+	}
+	for _, k := range d.Keys {
+		s.index(k, d.ID)
+	}
+}
+
+// index puts the device under the key, unless it is there.
+func (s *Store) index(key, id string) {
+	ks := &s.keys[s.shard(key)]
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	es := ks.keys[key]
+	if slices.ContainsFunc(es, func(e indexEntry) bool { return e.device == id }) {
+		return
+	}
+	es = append(es, indexEntry{id, s.seq.Add(1)})
+	if over := len(es) - storage.MaxKeyDevices; over > 0 {
+		es = slices.Delete(es, 0, over) // the lowest numbers: the least recently indexed
+	}
+	ks.keys[key] = es
+}
+
+func (s *Store) unindex(key, id string) {
+	ks := &s.keys[s.shard(key)]
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	es := slices.DeleteFunc(ks.keys[key], func(e indexEntry) bool { return e.device == id })
+	if len(es) == 0 {
+		delete(ks.keys, key)
+	} else {
+		ks.keys[key] = es
+	}
+}
+
+// leaveDevice takes the user out of the device's Users; with drop, a
+// device left without users is deleted.
+func (s *Store) leaveDevice(id, name string, drop bool) {
+	ds := &s.devs[s.shard(id)]
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	old := ds.devs[id]
+	if old == nil {
+		return
+	}
+	d := old[0]
+	d.Users = storage.WithoutUser(d.Users, name)
+	if len(d.Users) == 0 && drop {
+		delete(ds.devs, id)
+		for _, k := range d.Keys {
+			s.unindex(k, id)
+		}
+		return
+	}
+	if len(d.Users) == 0 {
+		d.Users = nil
+	}
+	ds.devs[id] = &[1]storage.Device{d}
+}
+
+// AddFailure implements [storage.Store].
+func (s *Store) AddFailure(_ context.Context, f storage.Failure, lim storage.FailureLimits) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	if err := lim.Validate(); err != nil {
+		return err
+	}
+	f.Time = ms(f.Time)
+	cutoff := f.Time.Add(-lim.Keep)
+	us := &s.users[s.shard(f.User)]
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	u := us.users[f.User]
+	p := &profile.Profile{}
+	if u != nil && u.profile != nil {
+		p = u.profile
+	}
+	storage.ClassifyFailure(p, &f, ms(lim.KnownSince))
+	fs := us.failures[f.User]
+	i := 0 // newest first
+	for i < len(fs) && fs[i].Time.After(f.Time) {
+		i++
+	}
+	us.failures[f.User] = keepFailures(slices.Insert(fs, i, f), cutoff, lim.MaxUser)
+	us.expiry.push(f.User, f.Time)
+	for it, c := range expire(&us.expiry, cutoff, s.maxTracked) {
+		if fs := keepFailures(us.failures[it], c, lim.MaxUser); len(fs) == 0 {
+			delete(us.failures, it)
+		} else {
+			us.failures[it] = fs
+		}
+	}
+	if f.KnownNetwork || f.Network == "" {
+		return nil
+	}
+	ns := &s.nets[s.shard(f.Network)]
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	ns.nets[f.Network] = keepUsers(upsertUser(ns.nets[f.Network], f.User, f.Time), cutoff, lim.MaxNetworkUsers)
+	ns.expiry.push(f.Network, f.Time)
+	for it, c := range expire(&ns.expiry, cutoff, s.maxTracked) {
+		if l := keepUsers(ns.nets[it], c, lim.MaxNetworkUsers); len(l) == 0 {
+			delete(ns.nets, it)
+		} else {
+			ns.nets[it] = l
+		}
+	}
+	return nil
+}
+
+// expire pops from q the entries to drop now, each with the time before
+// which its key's records go: up to storage.FailureExpiry entries older
+// than cutoff, and, while q holds more than max, the oldest whatever their
+// time.
+func expire(q *fifo, cutoff time.Time, max int) func(yield func(string, time.Time) bool) {
+	return func(yield func(string, time.Time) bool) {
+		for n := 0; q.len() > 0; n++ {
+			it := q.peek()
+			c := cutoff
+			switch {
+			case q.len() > max:
+				if !it.at.Before(cutoff) {
+					c = it.at.Add(time.Millisecond) // too many tracked: this one goes even so
+				}
+			case n >= storage.FailureExpiry || !it.at.Before(cutoff):
+				return
+			}
+			q.pop()
+			if !yield(it.key, c) {
+				return
+			}
+		}
+	}
+}
+
+// keepFailures drops failures before the cutoff and past max, newest first.
+func keepFailures(fs []storage.Failure, cutoff time.Time, max int) []storage.Failure {
+	n := min(len(fs), max)
+	for n > 0 && fs[n-1].Time.Before(cutoff) {
+		n--
+	}
+	clear(fs[n:])
+	return fs[:n]
+}
+
+// upsertUser puts the user first in a newest-first list, with the later of
+// its times.
+func upsertUser(us []storage.DeviceUser, name string, at time.Time) []storage.DeviceUser {
+	i := slices.IndexFunc(us, func(u storage.DeviceUser) bool { return u.User == name })
+	if i >= 0 {
+		if us[i].LastSeen.After(at) {
+			at = us[i].LastSeen
+		}
+		us = slices.Delete(us, i, i+1)
+	}
+	j := 0
+	for j < len(us) && us[j].LastSeen.After(at) {
+		j++
+	}
+	return slices.Insert(us, j, storage.DeviceUser{User: name, LastSeen: at})
+}
+
+// keepUsers drops entries before the cutoff and past max, newest first.
+func keepUsers(us []storage.DeviceUser, cutoff time.Time, max int) []storage.DeviceUser {
+	n := min(len(us), max)
+	for n > 0 && us[n-1].LastSeen.Before(cutoff) {
+		n--
+	}
+	clear(us[n:])
+	return us[:n]
+}
+
+// userOf returns the user a challenge id belongs to.
+func (s *Store) userOf(id string) (string, bool) {
+	cs := &s.chals[s.shard(id)]
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	name, ok := cs.users[id]
+	return name, ok
+}
+
+// Challenge implements [storage.Store].
+func (s *Store) Challenge(_ context.Context, id string) (storage.Challenge, error) {
+	name, ok := s.userOf(id)
+	if ok {
+		us := &s.users[s.shard(name)]
+		us.mu.RLock()
+		defer us.mu.RUnlock()
+		if u := us.users[name]; u != nil && u.challenges[id] != nil {
+			return cloneChallenge(*u.challenges[id]), nil
+		}
+	}
+	return storage.Challenge{}, fmt.Errorf("memstore: challenge %q: %w", id, storage.ErrNotFound)
+}
+
+// UpdateChallenge implements [storage.Store].
+func (s *Store) UpdateChallenge(_ context.Context, id string, update func(*storage.Challenge) error) (storage.Challenge, error) {
+	name, ok := s.userOf(id)
+	if ok {
+		us := &s.users[s.shard(name)]
+		us.mu.Lock()
+		defer us.mu.Unlock()
+		if u := us.users[name]; u != nil && u.challenges[id] != nil {
+			c := u.challenges[id]
+			next := cloneChallenge(*c)
+			if err := update(&next); err != nil {
+				return storage.Challenge{}, err
+			}
+			next = cloneChallenge(next)
+			next.ID, next.User = c.ID, c.User // neither can change
+			moved := !next.CreatedAt.Equal(c.CreatedAt)
+			*c = next
+			if moved {
+				u.order = slices.DeleteFunc(u.order, func(o string) bool { return o == id })
+				placeChallenge(u, id)
+			}
+			if next.Status.Open() && !slices.Contains(u.open, id) {
+				u.open = append(u.open, id)
+			}
+			return cloneChallenge(next), nil
+		}
+	}
+	return storage.Challenge{}, fmt.Errorf("memstore: challenge %q: %w", id, storage.ErrNotFound)
+}
+
+// Factor implements [storage.Store].
+func (s *Store) Factor(_ context.Context, name, kind string) (storage.Factor, error) {
+	us := &s.users[s.shard(name)]
+	us.mu.RLock()
+	defer us.mu.RUnlock()
+	if u := us.users[name]; u != nil && u.factors[kind] != nil {
+		return cloneFactor(*u.factors[kind]), nil
+	}
+	return storage.Factor{}, fmt.Errorf("memstore: factor %q/%q: %w", name, kind, storage.ErrNotFound)
+}
+
+// UpdateFactor implements [storage.Store].
+func (s *Store) UpdateFactor(_ context.Context, name, kind string, update func(*storage.Factor) error) (storage.Factor, error) {
+	if name == "" || kind == "" {
+		return storage.Factor{}, fmt.Errorf("memstore: update factor: %w: empty user or kind (%q/%q)", storage.ErrInvalid, name, kind)
+	}
+	us := &s.users[s.shard(name)]
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	u := us.users[name]
+	next := storage.Factor{User: name, Kind: kind}
+	if u != nil && u.factors[kind] != nil {
+		next = cloneFactor(*u.factors[kind])
+	}
+	err := update(&next)
+	switch {
+	case errors.Is(err, storage.ErrDelete):
+		if u != nil {
+			delete(u.factors, kind)
+			if u.empty() {
+				delete(us.users, name)
+			}
+		}
+		return storage.Factor{}, nil
+	case err != nil:
 		return storage.Factor{}, err
 	}
-	next.User, next.Kind = f.User, f.Kind // neither can change
 	next = cloneFactor(next)
-	*f = next
+	next.User, next.Kind = name, kind // neither can change
+	if u == nil {
+		u = &user{}
+		us.users[name] = u
+	}
+	if u.factors == nil {
+		u.factors = map[string]*storage.Factor{}
+	}
+	u.factors[kind] = &next
 	return cloneFactor(next), nil
 }
 
-// DeleteFactor implements [storage.Factors].
-func (s *Store) DeleteFactor(_ context.Context, user, kind string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.factors[user][kind]; !ok {
-		return fmt.Errorf("memstore: factor %q/%q: %w", user, kind, storage.ErrNotFound)
-	}
-	delete(s.factors[user], kind)
-	if len(s.factors[user]) == 0 {
-		delete(s.factors, user)
-	}
-	return nil
-}
-
-// Secret implements [storage.Secrets].
+// Secret implements [storage.Store].
 func (s *Store) Secret(_ context.Context, name string, create []byte) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.secretsMu.Lock()
+	defer s.secretsMu.Unlock()
 	v, ok := s.secrets[name]
 	if !ok {
 		v = slices.Clone(create)
@@ -487,411 +817,149 @@ func (s *Store) Secret(_ context.Context, name string, create []byte) ([]byte, e
 	return slices.Clone(v), nil
 }
 
-// Load implements [storage.Store].
-func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, error) {
-	max := r.MaxCandidates
-	if max <= 0 {
-		max = 16
+// Events implements [storage.Store].
+func (s *Store) Events(_ context.Context, name string, since time.Time, limit int) ([]storage.Event, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("memstore: events: %w: limit %d", storage.ErrInvalid, limit)
 	}
-	maxDevices := r.MaxDevices
-	if maxDevices <= 0 {
-		maxDevices = 32
-	}
-	q := r.Failures
-	q.User = r.User
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	st := storage.State{
-		Devices:    s.userDevices(r.User, maxDevices),
-		Candidates: s.findDevices(r.DeviceKeys, max),
-		Events:     s.recentEvents(r.User, r.EventsSince, r.MaxEvents),
-		Failures:   s.countFailures(q),
-	}
-	// The user's own links to candidates beyond the MaxDevices most recent:
-	// a device is the user's whatever its place in the list.
-	for _, d := range st.Candidates {
-		l, ok := s.links[r.User][d.ID]
-		if !ok || slices.ContainsFunc(st.Devices, func(ud storage.UserDevice) bool { return ud.DeviceID == d.ID }) {
-			continue
-		}
-		ud := storage.UserDevice{Link: *l, Device: d}
-		ud.Device.Hashes, ud.Device.Keys = slices.Clone(d.Hashes), slices.Clone(d.Keys)
-		ud.Link.Hashes, ud.Link.Restrictions = slices.Clone(l.Hashes), slices.Clone(l.Restrictions)
-		st.Devices = append(st.Devices, ud)
-	}
-	linked := ms(r.LinkedSince)
-	count := func(id string) {
-		if _, done := st.DeviceUsers[id]; done {
-			return
-		}
-		n := 0
-		for user := range s.deviceUser[id] {
-			if !s.links[user][id].LastSeen.Before(linked) {
-				n++
-			}
-		}
-		if n > 0 {
-			if st.DeviceUsers == nil {
-				st.DeviceUsers = map[string]int{}
-			}
-			st.DeviceUsers[id] = n
-		}
-	}
-	for _, d := range st.Devices {
-		count(d.DeviceID)
-	}
-	for _, d := range st.Candidates {
-		count(d.ID)
-	}
-	st.Challenges = s.countChallenges(r.User, r.ChallengesSince)
-	return st, nil
-}
-
-// countChallenges counts the user's challenges created since the time.
-func (s *Store) countChallenges(user string, since time.Time) int {
 	since = ms(since)
-	n := 0
-	for _, id := range s.userChallenges[user] {
-		if !s.challenges[id].CreatedAt.Before(since) {
-			n++
+	us := &s.users[s.shard(name)]
+	us.mu.RLock()
+	defer us.mu.RUnlock()
+	u := us.users[name]
+	if u == nil {
+		return nil, nil
+	}
+	var out []storage.Event
+	for i := len(u.events) - 1; i >= 0 && len(out) < limit; i-- {
+		if u.events[i].Time.Before(since) {
+			break
 		}
+		out = append(out, cloneEvent(u.events[i]))
 	}
-	return n
-}
-
-// Commit implements [storage.Store].
-func (s *Store) Commit(_ context.Context, c storage.Commit) error {
-	if c.User == "" {
-		return errors.New("memstore: commit: no user")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-
-	// Check everything that can fail before changing anything: the
-	// records first, then the transition, then what the records need.
-	for _, u := range []string{eventUser(c.Event), linkUser(c.Link), challengeUser(c.Challenge)} {
-		if u != "" && u != c.User {
-			return fmt.Errorf("memstore: commit: record of user %q in a commit of user %q", u, c.User)
-		}
-	}
-	if c.Device != nil && c.Device.ID == "" {
-		return errors.New("memstore: commit: device without id")
-	}
-	if c.Challenge != nil && c.Challenge.ID == "" {
-		return errors.New("memstore: commit: challenge without id")
-	}
-	var moved *storage.Challenge
-	if tr := c.Transition; tr != nil {
-		ch, ok := s.challenges[tr.ChallengeID]
-		if !ok || ch.User != c.User {
-			return fmt.Errorf("memstore: commit: challenge %q of user %q: %w", tr.ChallengeID, c.User, storage.ErrNotFound)
-		}
-		if !slices.Contains(tr.From, ch.Status) {
-			return fmt.Errorf("memstore: commit: challenge %q is %s, not one of %v: %w", tr.ChallengeID, ch.Status, tr.From, storage.ErrConflict)
-		}
-		moved = ch
-	}
-	if c.Link != nil {
-		if _, ok := s.devices[c.Link.DeviceID]; !ok && (c.Device == nil || c.Device.ID != c.Link.DeviceID) {
-			return fmt.Errorf("memstore: commit: link to device %q: %w", c.Link.DeviceID, storage.ErrNotFound)
-		}
-	}
-	if c.Challenge != nil {
-		if _, ok := s.challenges[c.Challenge.ID]; ok {
-			return fmt.Errorf("memstore: commit: challenge %q: %w", c.Challenge.ID, storage.ErrConflict)
-		}
-		if l := c.ChallengeLimit; l != nil && s.countChallenges(c.User, l.Since) >= l.Max {
-			return fmt.Errorf("memstore: commit: user %q has %d challenges since %v: %w", c.User, l.Max, l.Since, storage.ErrLimited)
-		}
-	}
-
-	// The transition is applied first, so that a challenge inserted
-	// below overrides the moved challenge if it is still open.
-	if moved != nil {
-		moved.Status, moved.UpdatedAt = c.Transition.To, ms(c.Transition.At)
-	}
-	if c.Device != nil {
-		s.upsertDevice(cloneDevice(*c.Device))
-	}
-	// A record's user is the commit's (an empty one means it).
-	if c.Link != nil {
-		l := cloneLink(*c.Link)
-		l.User = c.User
-		l.Restrictions = actionSet(l.Restrictions, nil)
-		s.upsertLink(l)
-	}
-	if r := c.Restrict; r != nil {
-		if l, ok := s.links[c.User][r.DeviceID]; ok {
-			until := ms(r.Until)
-			if l.RestrictedUntil.After(ms(r.Now)) {
-				// In force: extended, and the actions merged.
-				l.RestrictedUntil = maxTime(l.RestrictedUntil, until)
-				l.Restrictions = actionSet(l.Restrictions, r.Actions)
-			} else {
-				// Ended (or never set): replaced.
-				l.RestrictedUntil = until
-				l.Restrictions = actionSet(r.Actions, nil)
-			}
-		}
-	}
-	if c.Lift != "" {
-		if l, ok := s.links[c.User][c.Lift]; ok {
-			l.RestrictedUntil, l.Restrictions = time.Time{}, nil
-		}
-	}
-	if c.Event != nil {
-		e := cloneEvent(*c.Event)
-		e.User = c.User
-		s.appendEvent(c.User, e, c.MaxHistory, ms(c.HistorySince))
-	}
-	if c.Challenge != nil {
-		ch := cloneChallenge(*c.Challenge)
-		ch.User = c.User
-		for _, id := range s.userChallenges[ch.User] {
-			if old := s.challenges[id]; ch.DeviceID != "" && old.DeviceID == ch.DeviceID && old.Status.Open() {
-				old.Status, old.UpdatedAt = storage.ChallengeOverridden, ch.CreatedAt
-			}
-		}
-		s.challenges[ch.ID] = &ch
-		s.userChallenges[ch.User] = append(s.userChallenges[ch.User], ch.ID)
-	}
-	return nil
-}
-
-func eventUser(e *storage.Event) string {
-	if e == nil {
-		return ""
-	}
-	return e.User
-}
-
-func linkUser(l *storage.Link) string {
-	if l == nil {
-		return ""
-	}
-	return l.User
-}
-
-func challengeUser(c *storage.Challenge) string {
-	if c == nil {
-		return ""
-	}
-	return c.User
-}
-
-// upsertDevice stores d and indexes it under the keys it did not have
-// before, dropping the keys it no longer has: a key lists its devices in
-// the order they were added to it.
-func (s *Store) upsertDevice(d storage.Device) {
-	var had []string
-	if old, ok := s.devices[d.ID]; ok {
-		had = old.Keys
-		for _, k := range old.Keys {
-			if !slices.Contains(d.Keys, k) {
-				s.unindex(k, d.ID)
-			}
-		}
-		if old.FirstSeen.Before(d.FirstSeen) {
-			d.FirstSeen = old.FirstSeen
-		}
-		if old.LastSeen.After(d.LastSeen) {
-			d.LastSeen = old.LastSeen
-		}
-	}
-	s.devices[d.ID] = &d
-	o, ok := s.ord[d.ID]
-	if !ok {
-		o = uint32(len(s.byOrd))
-		s.ord[d.ID] = o
-		s.byOrd = append(s.byOrd, nil)
-	}
-	s.byOrd[o] = &d
-	for i, k := range d.Keys {
-		if slices.Contains(d.Keys[:i], k) || slices.Contains(had, k) && slices.Contains(s.keys[k], o) {
-			continue
-		}
-		ords := append(s.keys[k], o)
-		if over := len(ords) - storage.MaxKeyDevices; over > 0 {
-			ords = slices.Delete(ords, 0, over) // the least recently added
-		}
-		s.keys[k] = ords
-	}
-}
-
-func (s *Store) unindex(key, id string) {
-	o := s.ord[id]
-	ords := slices.DeleteFunc(s.keys[key], func(v uint32) bool { return v == o })
-	if len(ords) == 0 {
-		delete(s.keys, key)
-	} else {
-		s.keys[key] = ords
-	}
-}
-
-// maxTime returns the later of a and b.
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
-
-// upsertLink stores l or merges it into the stored link. The restriction
-// merges like this: the later RestrictedUntil wins, and the Restrictions of
-// l are added to the stored ones when l's RestrictedUntil is not earlier
-// than the stored one (a link restricted until later holds back its
-// actions too); otherwise the stored Restrictions stay as they are.
-// l.Restrictions must be sorted without repeats.
-func (s *Store) upsertLink(l storage.Link) {
-	if s.links[l.User] == nil {
-		s.links[l.User] = map[string]*storage.Link{}
-	}
-	if old, ok := s.links[l.User][l.DeviceID]; ok {
-		if old.FirstSeen.Before(l.FirstSeen) {
-			l.FirstSeen = old.FirstSeen
-		}
-		if old.LastSeen.After(l.LastSeen) {
-			l.LastSeen = old.LastSeen
-		}
-		if old.RestrictedUntil.After(l.RestrictedUntil) {
-			l.RestrictedUntil, l.Restrictions = old.RestrictedUntil, old.Restrictions
-		} else {
-			l.Restrictions = actionSet(old.Restrictions, l.Restrictions)
-		}
-		l.Trusted = l.Trusted || old.Trusted
-		if len(l.Hashes) == 0 {
-			l.Hashes = old.Hashes
-		}
-	}
-	s.links[l.User][l.DeviceID] = &l
-	if s.deviceUser[l.DeviceID] == nil {
-		s.deviceUser[l.DeviceID] = map[string]struct{}{}
-	}
-	s.deviceUser[l.DeviceID][l.User] = struct{}{}
-}
-
-// appendEvent inserts e in time order, then trims the history as
-// [storage.Commit] describes.
-func (s *Store) appendEvent(user string, e storage.Event, max int, since time.Time) {
-	if max <= 0 {
-		max = 50
-	}
-	evs := s.events[user]
-	i := len(evs)
-	for i > 0 && evs[i-1].Time.After(e.Time) {
-		i--
-	}
-	evs = slices.Insert(evs, i, e)
-	evs = slices.DeleteFunc(evs, func(e storage.Event) bool { return e.Time.Before(since) })
-	for len(evs) > max {
-		j := slices.IndexFunc(evs, func(e storage.Event) bool { return !e.Success })
-		if j < 0 {
-			j = 0
-		}
-		evs = slices.Delete(evs, j, j+1)
-	}
-	s.events[user] = evs
+	return out, nil
 }
 
 // DeleteUser implements [storage.Store].
-func (s *Store) DeleteUser(_ context.Context, user string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// The devices the user's records name: erased below unless another
-	// user is linked to them.
-	named := map[string]bool{}
-	for id := range s.links[user] {
-		named[id] = true
+func (s *Store) DeleteUser(_ context.Context, name string) error {
+	us := &s.users[s.shard(name)]
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	u := us.users[name]
+	delete(us.users, name)
+	delete(us.failures, name)
+	if u == nil {
+		u = &user{}
 	}
-	for _, e := range s.events[user] {
-		named[e.DeviceID] = true
-	}
-	for _, id := range s.userChallenges[user] {
-		named[s.challenges[id].DeviceID] = true
-	}
-	delete(s.events, user)
-	delete(s.userFailures, user)
-	for network, fs := range s.netFailures {
-		fs = slices.DeleteFunc(fs, func(f storage.Failure) bool { return f.User == user })
-		if len(fs) == 0 {
-			delete(s.netFailures, network)
-		} else {
-			s.netFailures[network] = fs
+	if u.profile != nil {
+		for _, d := range u.profile.Devices {
+			s.leaveDevice(d.ID, name, true)
 		}
 	}
-	for _, id := range s.userChallenges[user] {
-		delete(s.challenges, id)
-	}
-	delete(s.userChallenges, user)
-	for id := range s.links[user] {
-		delete(s.deviceUser[id], user)
-	}
-	delete(s.links, user)
-	delete(s.factors, user)
-	for id := range named {
-		d, ok := s.devices[id]
-		if !ok || len(s.deviceUser[id]) > 0 {
-			continue
+	for i := range s.nets {
+		ns := &s.nets[i]
+		ns.mu.Lock()
+		for network, l := range ns.nets {
+			if !slices.ContainsFunc(l, func(u storage.DeviceUser) bool { return u.User == name }) {
+				continue
+			}
+			if l = storage.WithoutUser(l, name); len(l) == 0 {
+				delete(ns.nets, network)
+			} else {
+				ns.nets[network] = l
+			}
 		}
-		delete(s.deviceUser, id)
-		for _, k := range d.Keys {
-			s.unindex(k, id)
-		}
-		s.byOrd[s.ord[id]] = nil
-		delete(s.ord, id)
-		delete(s.devices, id)
+		ns.mu.Unlock()
+	}
+	for id := range u.challenges {
+		cs := &s.chals[s.shard(id)]
+		cs.mu.Lock()
+		delete(cs.users, id)
+		cs.mu.Unlock()
 	}
 	return nil
 }
 
 // Purge implements [storage.Store].
-func (s *Store) Purge(_ context.Context, before time.Time) (int64, error) {
-	before = ms(before)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var n int64
-	old := func(t time.Time) bool {
-		if t.Before(before) {
-			n++
-			return true
-		}
-		return false
+func (s *Store) Purge(_ context.Context, r storage.PurgeRequest) (int, error) {
+	if err := r.Validate(); err != nil {
+		return 0, err
 	}
-	for user, evs := range s.events {
-		if evs = slices.DeleteFunc(evs, func(e storage.Event) bool { return old(e.Time) }); len(evs) == 0 {
-			delete(s.events, user)
-		} else {
-			s.events[user] = evs
-		}
-	}
-	for user, fs := range s.userFailures {
-		if fs = slices.DeleteFunc(fs, func(f storage.Failure) bool { return old(f.Time) }); len(fs) == 0 {
-			delete(s.userFailures, user)
-		} else {
-			s.userFailures[user] = fs
-		}
-	}
-	for network, fs := range s.netFailures {
-		// Counted once, through the user lists above.
-		if fs = slices.DeleteFunc(fs, func(f storage.Failure) bool { return f.Time.Before(before) }); len(fs) == 0 {
-			delete(s.netFailures, network)
-		} else {
-			s.netFailures[network] = fs
-		}
-	}
-	for user, ids := range s.userChallenges {
-		ids = slices.DeleteFunc(ids, func(id string) bool {
-			if old(s.challenges[id].CreatedAt) {
-				delete(s.challenges, id)
-				return true
+	events, failures, challenges := ms(r.EventsBefore), ms(r.FailuresBefore), ms(r.ChallengesBefore)
+	n := 0
+	for i := range s.users {
+		us := &s.users[i]
+		us.mu.Lock()
+		for name, u := range us.users {
+			if n >= r.Batch {
+				break
 			}
-			return false
-		})
-		if len(ids) == 0 {
-			delete(s.userChallenges, user)
-		} else {
-			s.userChallenges[user] = ids
+			k := 0
+			for k < len(u.events) && u.events[k].Time.Before(events) && n < r.Batch {
+				if !u.events[k].Success {
+					u.unsuccessful--
+				}
+				k++
+				n++
+			}
+			u.events = slices.Delete(u.events, 0, k)
+			k = 0
+			for k < len(u.order) && n < r.Batch {
+				id := u.order[k]
+				if !u.challenges[id].CreatedAt.Before(challenges) {
+					break
+				}
+				delete(u.challenges, id)
+				cs := &s.chals[s.shard(id)]
+				cs.mu.Lock()
+				delete(cs.users, id)
+				cs.mu.Unlock()
+				k++
+				n++
+			}
+			u.order = slices.Delete(u.order, 0, k)
+			u.open = slices.DeleteFunc(u.open, func(id string) bool { return u.challenges[id] == nil })
+			if u.empty() {
+				delete(us.users, name)
+			}
 		}
+		for name, fs := range us.failures {
+			keep := len(fs)
+			for keep > 0 && fs[keep-1].Time.Before(failures) && n < r.Batch {
+				keep--
+				n++
+			}
+			if keep == 0 {
+				delete(us.failures, name)
+			} else {
+				clear(fs[keep:])
+				us.failures[name] = fs[:keep]
+			}
+		}
+		us.mu.Unlock()
+		if n >= r.Batch {
+			return n, nil
+		}
+	}
+	for i := range s.nets {
+		ns := &s.nets[i]
+		ns.mu.Lock()
+		for network, l := range ns.nets {
+			if n >= r.Batch {
+				break
+			}
+			keep := len(l)
+			for keep > 0 && l[keep-1].LastSeen.Before(failures) && n < r.Batch {
+				keep--
+				n++
+			}
+			if keep == 0 {
+				delete(ns.nets, network)
+			} else {
+				ns.nets[network] = l[:keep]
+			}
+		}
+		ns.mu.Unlock()
 	}
 	return n, nil
 }

@@ -7,26 +7,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/signals"
-	"github.com/atoguard/ato/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // located is an attempt by a returning user from a located IP.
-func located(loc signals.Location, history ...storage.Event) *signals.Input {
+func located(loc signals.Location, history ...profile.Login) *signals.Input {
+	p := learnt([]string{"dev-1"}, history...)
+	d, _ := p.Device("dev-1")
 	return &signals.Input{
 		Now: now, KnownSince: now.Add(-90 * 24 * time.Hour), User: "alice", Action: "login",
 		IP: netip.MustParseAddr("198.51.100.7"), Network: "198.51.100.7",
 		Location: loc, Located: true,
-		Device:  signals.Device{ID: "dev-1", Known: true},
-		Devices: []storage.UserDevice{{Link: storage.Link{DeviceID: "dev-1"}}},
-		History: history,
+		Device:  signals.Device{ID: "dev-1", Known: true, Profile: d},
+		Profile: p,
 	}
 }
 
-func loginAt(city, country string, lat, lon, acc float64, at time.Time) storage.Event {
-	return storage.Event{Time: at, Success: true, IP: "203.0.113.9", Network: "203.0.113.9", Located: true,
+func loginAt(city, country string, lat, lon, acc float64, at time.Time) profile.Login {
+	return profile.Login{Time: at, IP: "203.0.113.9", Network: "203.0.113.9", Located: true,
 		City: city, Country: country, Latitude: lat, Longitude: lon, AccuracyKm: acc}
 }
 
@@ -140,14 +141,14 @@ func TestHostingIP(t *testing.T) {
 func TestBruteForce(t *testing.T) {
 	t.Parallel()
 	in := located(amsterdam)
-	in.Failures = storage.FailureCounts{User: 9, UserUnknown: 5}
+	in.Failures = signals.FailureCounts{User: 9, UserUnknown: 5}
 	fs := detect(t, signals.BruteForce(0, 0), in)
 	require.Len(t, fs, 1)
 	assert.Equal(t, "5", fs[0].Evidence["failures"])
 	assert.Equal(t, "15m0s", fs[0].Evidence["window"])
 
 	owner := located(amsterdam)
-	owner.Failures = storage.FailureCounts{User: 9, UserUnknown: 4}
+	owner.Failures = signals.FailureCounts{User: 9, UserUnknown: 4}
 	assert.Empty(t, detect(t, signals.BruteForce(0, 0), owner), "the owner's own typos from known devices do not count")
 	assert.Len(t, detect(t, signals.BruteForce(3, time.Minute), owner), 1)
 }
@@ -170,14 +171,13 @@ func TestMultipleAccountsPerDevice(t *testing.T) {
 	t.Parallel()
 	signup := located(amsterdam)
 	signup.Action, signup.Device = "signup", signals.Device{ID: "dev-9"}
-	signup.DeviceUsers = 4 // four accounts already; this signup is the fifth
+	signup.DeviceUsers = 5 // four accounts already; this signup is the fifth
 	fs := detect(t, signals.MultipleAccounts(0, 0, 0), signup)
 	require.Len(t, fs, 1)
 	assert.Equal(t, "5", fs[0].Evidence["accounts"])
 	assert.Equal(t, "signup", fs[0].Evidence["action"])
 
 	login := located(amsterdam)
-	login.Device.Link.LastSeen = now.Add(-time.Hour)
 	login.DeviceUsers = 5 // a family computer: five accounts, this one among them
 	assert.Empty(t, detect(t, signals.MultipleAccounts(0, 0, 0), login), "login needs 10")
 	login.DeviceUsers = 10
@@ -254,7 +254,7 @@ func TestImpossibleTravelEdgeCases(t *testing.T) {
 
 func TestNewCountryNeedsALocatedPast(t *testing.T) {
 	t.Parallel()
-	unlocated := storage.Event{Time: now.Add(-time.Hour), Success: true, Network: "10.0.0.1", IP: "10.0.0.1"}
+	unlocated := profile.Login{Time: now.Add(-time.Hour), Network: "10.0.0.1", IP: "10.0.0.1"}
 	assert.Empty(t, detect(t, signals.NewCountry(), located(amsterdam, unlocated)),
 		"geo data just turned on, or private addresses so far: nothing to compare with")
 }

@@ -19,7 +19,8 @@ const (
 
 // MultipleAccounts reports multiple_accounts_per_device when the attempt's
 // device is used by at least signup users (for a signup) or login users
-// (for any other action) in the window, counting the attempt's user.
+// (for any other action) in the window, counting the attempt's user
+// ([Input.DeviceUsers], which the engine counts in the same window).
 func MultipleAccounts(signup, login int, window time.Duration) Signal {
 	if signup < 1 {
 		signup = DefaultAccountsAtSignup
@@ -45,9 +46,6 @@ func (s multipleAccounts) Detect(_ context.Context, in *Input) ([]Finding, error
 		return nil, nil
 	}
 	users := in.DeviceUsers
-	if !in.Device.Known || in.Device.Link.LastSeen.Before(in.Now.Add(-s.window)) {
-		users++ // this user, not yet counted
-	}
 	threshold := s.login
 	if in.Action == "signup" {
 		threshold = s.signup

@@ -24,11 +24,11 @@ func (newDevice) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	return []Finding{{
 		Reason: NewDeviceReason,
 		Score:  NewDeviceScore,
-		Detail: "device " + in.Device.ID + " is not among the user's " + strconv.Itoa(len(in.Devices)) + " known devices",
+		Detail: "device " + in.Device.ID + " is not among the user's " + strconv.Itoa(len(in.Profile.Devices)) + " known devices",
 		Evidence: map[string]string{
 			"device_id":     in.Device.ID,
 			"match":         string(in.Device.Match),
-			"known_devices": strconv.Itoa(len(in.Devices)),
+			"known_devices": strconv.Itoa(len(in.Profile.Devices)),
 		},
 	}}, nil
 }

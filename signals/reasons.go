@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/atoguard/ato/storage"
+	"github.com/atoguard/ato/profile"
 )
 
 // Reasons the engine reports itself, not through a signal.
@@ -85,25 +85,24 @@ type restricted struct{}
 func (restricted) Name() string { return string(RestrictedReason) }
 
 func (restricted) Detect(_ context.Context, in *Input) ([]Finding, error) {
-	holds := func(l storage.Link) bool {
-		return l.RestrictedUntil.After(in.Now) && slices.Contains(l.Restrictions, in.Action)
-	}
-	var l storage.Link
-	switch {
-	case in.Device.Known:
-		l = in.Device.Link
-		if !holds(l) {
+	var d *profile.Device
+	if in.Device.Known {
+		if d = in.Device.Profile; !d.Holds(in.Action, in.Now) {
 			return nil, nil
 		}
-	default:
-		i := slices.IndexFunc(in.Devices, func(ud storage.UserDevice) bool { return holds(ud.Link) })
-		if i < 0 {
+	} else {
+		for i := range in.Profile.Devices {
+			if in.Profile.Devices[i].Holds(in.Action, in.Now) {
+				d = &in.Profile.Devices[i]
+				break
+			}
+		}
+		if d == nil {
 			return nil, nil
 		}
-		l = in.Devices[i].Link
 	}
-	until := l.RestrictedUntil.UTC().Format(time.RFC3339)
-	detail := "action " + in.Action + " is held back on device " + l.DeviceID + " until " + until
+	until := d.RestrictedUntil.UTC().Format(time.RFC3339)
+	detail := "action " + in.Action + " is held back on device " + d.ID + " until " + until
 	if !in.Device.Known {
 		detail += ", and this attempt's device is not a known one"
 	}
@@ -113,9 +112,9 @@ func (restricted) Detect(_ context.Context, in *Input) ([]Finding, error) {
 		Detail: detail,
 		Evidence: map[string]string{
 			"action":       in.Action,
-			"device_id":    l.DeviceID,
+			"device_id":    d.ID,
 			"until":        until,
-			"restrictions": strings.Join(l.Restrictions, ","),
+			"restrictions": strings.Join(d.Restrictions, ","),
 		},
 	}}, nil
 }

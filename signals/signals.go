@@ -33,10 +33,9 @@ package signals
 import (
 	"context"
 	"net/netip"
-	"slices"
 	"time"
 
-	"github.com/atoguard/ato/storage"
+	"github.com/atoguard/ato/profile"
 )
 
 // Reason names why an attempt looks risky, e.g. "new_device".
@@ -126,11 +125,24 @@ type Device struct {
 	// Known reports that the user logged in successfully from this device
 	// before; Trusted that a challenge was completed from it.
 	Known, Trusted bool
-	// Link is the user's link to the device when Known.
-	Link storage.Link
+	// Profile is the device's entry in the user's profile when Known (nil
+	// otherwise): when it was first and last seen, its restriction.
+	Profile *profile.Device
 }
 
-// Input is everything a signal may look at. Signals must not modify it.
+// FailureCounts count recent failed attempts, as the engine loaded them.
+type FailureCounts struct {
+	// User counts the user's failures in the brute-force window, and
+	// UserUnknown those of them from devices not known for the user.
+	User, UserUnknown int
+	// NetworkUsers counts the distinct users who failed from the attempt's
+	// network in the credential-stuffing window, leaving out those who knew
+	// the network.
+	NetworkUsers int
+}
+
+// Input is everything a signal may look at. Signals must not modify it,
+// nor anything it points to.
 type Input struct {
 	// Now is the time of the attempt.
 	Now time.Time
@@ -156,80 +168,42 @@ type Input struct {
 
 	// Device is the device the attempt was identified as.
 	Device Device
-	// Devices are the user's known devices, most recently seen first.
-	Devices []storage.UserDevice
-	// History is the user's recent events, newest first.
-	History []storage.Event
+	// Profile is what the engine has learnt about the user: known devices,
+	// networks, countries, ASNs, the latest successful login.
+	Profile *profile.Profile
 	// KnownSince: only successful logins since then make an IP or a
 	// country known (default: 90 days before Now).
 	KnownSince time.Time
 	// Failures counts recent failed attempts for the user and from the
 	// network.
-	Failures storage.FailureCounts
+	Failures FailureCounts
 	// RecentChallenges is the number of the user's challenges created in
 	// the last hour.
 	RecentChallenges int
-	// DeviceUsers is the number of users with a recent login from the
+	// DeviceUsers is the number of accounts with a recent login from the
 	// attempt's device (the user included if they have one).
 	DeviceUsers int
 }
 
 // NewUser reports whether the engine has learnt nothing about the user: no
-// known device and no successful login in the history.
-func (in *Input) NewUser() bool {
-	if len(in.Devices) > 0 {
-		return false
-	}
-	for i := range in.History {
-		if in.History[i].Success {
-			return false
-		}
-	}
-	return true
-}
+// known device and no successful login.
+func (in *Input) NewUser() bool { return in.Profile.New() }
 
 // KnownNetwork reports whether the user logged in successfully from the
 // network since KnownSince.
 func (in *Input) KnownNetwork(network string) bool {
-	return network != "" && in.lastSuccess(func(e *storage.Event) bool { return e.Network == network }) != nil
+	return in.Profile.KnownNetwork(network, in.KnownSince)
 }
 
 // KnownCountry reports whether the user logged in successfully from the
 // country since KnownSince.
 func (in *Input) KnownCountry(country string) bool {
-	return country != "" && in.lastSuccess(func(e *storage.Event) bool { return e.Country == country }) != nil
+	return in.Profile.KnownCountry(country, in.KnownSince)
 }
 
 // KnownCountries returns the countries of the user's successful logins
-// since KnownSince, most recent first, without repeats.
-func (in *Input) KnownCountries() []string {
-	var out []string
-	in.lastSuccess(func(e *storage.Event) bool {
-		if e.Country != "" && !slices.Contains(out, e.Country) {
-			out = append(out, e.Country)
-		}
-		return false // visit them all
-	})
-	return out
-}
+// since KnownSince, most recent first.
+func (in *Input) KnownCountries() []string { return in.Profile.RecentCountries(in.KnownSince) }
 
 // LastSuccess returns the user's latest successful login since KnownSince.
-func (in *Input) LastSuccess() (storage.Event, bool) {
-	if e := in.lastSuccess(func(*storage.Event) bool { return true }); e != nil {
-		return *e, true
-	}
-	return storage.Event{}, false
-}
-
-func (in *Input) lastSuccess(match func(*storage.Event) bool) *storage.Event {
-	for i := range in.History {
-		e := &in.History[i]
-		if e.Time.Before(in.KnownSince) {
-			break // newest first: the rest are older
-		}
-		if e.Success && match(e) {
-			return e
-		}
-	}
-	return nil
-}
+func (in *Input) LastSuccess() (profile.Login, bool) { return in.Profile.LastSince(in.KnownSince) }

@@ -19,11 +19,19 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// goSteps are the migrations' steps written in Go, by version: each runs
+// after the SQL of its version, in the same transaction, where data must be
+// converted in ways SQL cannot (a digest of a hash, a profile's encoding).
+var goSteps = map[int64]func(ctx context.Context, tx *sql.Tx) error{
+	7: buildProfiles,
+}
+
 // migration is one schema step.
 type migration struct {
 	version int64
 	name    string
 	sql     string
+	step    func(ctx context.Context, tx *sql.Tx) error
 }
 
 // migrations returns the embedded migrations in order of version.
@@ -50,7 +58,7 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+		ms = append(ms, migration{version: v, name: name, sql: string(b), step: goSteps[v]})
 	}
 	slices.SortFunc(ms, func(a, b migration) int {
 		switch {
@@ -73,20 +81,33 @@ func migrations() ([]migration, error) {
 // migrations it does not record, each in its own write transaction together
 // with its record. Each transaction checks the record again after taking
 // the write lock, so that processes opening the same new file at once do
-// not apply a migration twice.
+// not apply a migration twice; and each is retried while SQLite refuses its
+// locks at once, as it does to a connection whose file another process is
+// setting up (see retryBusy).
 func migrate(ctx context.Context, db *sql.DB) error {
 	ms, err := migrations()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		applied_at INTEGER
-	)`); err != nil {
+	err = retryBusy(ctx, func() error {
+		tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the writer's DSN says so
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			applied_at INTEGER
+		)`); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, m := range ms {
-		if err := applyMigration(ctx, db, m); err != nil {
+		if err := retryBusy(ctx, func() error { return applyMigration(ctx, db, m) }); err != nil {
 			return fmt.Errorf("migrate: %s: %w", m.name, err)
 		}
 	}
@@ -110,6 +131,11 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
+	}
+	if m.step != nil {
+		if err := m.step(ctx, tx); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)`,
 		m.version, time.Now().UnixMilli()); err != nil {

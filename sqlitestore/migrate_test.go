@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atoguard/ato/internal/hashkey"
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -50,14 +52,14 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	db, path := databaseAt(t, 1)
 
 	// 70 devices share the key "k:popular", each seen a minute after the
-	// last, and have a key of their own.
+	// last, and have a key of their own; each is user uN's.
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	seen := func(i int) time.Time { return at.Add(time.Duration(i) * time.Minute) }
 	const devices = storage.MaxKeyDevices + 6
 	for i := range devices {
 		id := fmt.Sprintf("d%03d", i)
 		_, err := db.ExecContext(ctx, `INSERT INTO devices (id, hashes, keys, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)`,
-			id, `["h"]`, fmt.Sprintf(`["k:popular","k:own%d"]`, i), seen(i).UnixMilli())
+			id, fmt.Sprintf(`["h%d"]`, i), fmt.Sprintf(`["k:popular","k:own%d"]`, i), seen(i).UnixMilli())
 		require.NoError(t, err)
 		_, err = db.ExecContext(ctx, `INSERT INTO device_keys (lookup_key, device_id) VALUES ('k:popular', ?1), (?2, ?1)`,
 			id, fmt.Sprintf("k:own%d", i))
@@ -66,14 +68,17 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 		require.NoError(t, err)
 	}
 	// Failures of two users from one network, and one without a network.
-	for i, f := range []storage.Failure{
-		{User: "alice", Time: at, Network: "198.51.100.1"},
-		{User: "bob", Time: at, Network: "198.51.100.1"},
-		{User: "bob", Time: at, Network: "198.51.100.1", KnownIP: true},
-		{User: "alice", Time: at},
+	for i, f := range []struct {
+		user, network string
+		knownIP       bool
+	}{
+		{"alice", "198.51.100.1", false},
+		{"bob", "198.51.100.1", false},
+		{"bob", "198.51.100.1", true},
+		{"alice", "", false},
 	} {
 		_, err := db.ExecContext(ctx, `INSERT INTO failures (user_id, time, ip, network, device_id, known_device, known_ip)
-			VALUES (?1, ?2, '', ?3, '', 0, ?4)`, f.User, f.Time.UnixMilli(), f.Network, boolInt(f.KnownIP))
+			VALUES (?1, ?2, '', ?3, '', 0, ?4)`, f.user, at.UnixMilli(), f.network, boolInt(f.knownIP))
 		require.NoError(t, err, "failure %d", i)
 	}
 	require.NoError(t, db.Close())
@@ -82,49 +87,28 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 
-	found, err := s.FindDevices(ctx, []string{"k:popular"}, 1000)
+	var popular int
+	require.NoError(t, s.read.QueryRowContext(ctx, `SELECT count(*) FROM device_keys WHERE lookup_key = 'k:popular'`).Scan(&popular))
+	assert.Equal(t, storage.MaxKeyDevices, popular, "the key cap applies to the devices indexed before it")
+	st, err := s.Load(ctx, storage.LoadRequest{User: "u0", FingerprintKey: "x:other", DeviceKeys: storage.Keys("k:own0"), MaxCandidates: 16})
 	require.NoError(t, err)
-	require.Len(t, found, storage.MaxKeyDevices, "the key cap applies to the devices indexed before it")
-	assert.Equal(t, fmt.Sprintf("d%03d", devices-1), found[0].ID)
-	assert.Equal(t, fmt.Sprintf("d%03d", devices-storage.MaxKeyDevices), found[len(found)-1].ID, "the most recently seen are kept")
-	found, err = s.FindDevices(ctx, []string{"k:own0"}, 0)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"d000"}, ids(found), "a device dropped from a key keeps its others")
+	require.Len(t, st.Candidates, 1, "a device dropped from a key keeps its others")
+	assert.Equal(t, "d000", st.Candidates[0].ID)
+	assert.Equal(t, []storage.DeviceUser{{User: "u0", LastSeen: seen(0)}}, st.Candidates[0].Users, "a device knows the accounts linked to it")
+	require.Len(t, st.Profile.Devices, 1, "the link is the user's known device")
+	d := st.Profile.Devices[0]
+	assert.Equal(t, "d000", d.ID)
+	assert.Equal(t, []string{hashkey.Exact("h0")}, d.Keys, "matched by the key of the device's hash")
+	assert.Equal(t, map[string][]string{"d000": {"h0"}}, st.Hashes, "a link without hashes has the device's")
 
-	// A device written again is indexed under the key it was dropped from,
-	// as the key's most recent device.
-	d0 := found[0]
-	d0.LastSeen = seen(devices)
-	require.NoError(t, s.Commit(ctx, storage.Commit{User: "u0", Device: &d0}))
-	found, err = s.FindDevices(ctx, []string{"k:popular"}, 1000)
+	st, err = s.Load(ctx, storage.LoadRequest{User: "alice", Failures: &storage.FailureQuery{
+		UserSince: at, MaxUser: 64, Network: "198.51.100.1", NetworkSince: at, MaxNetworkUsers: 64}})
 	require.NoError(t, err)
-	require.Len(t, found, storage.MaxKeyDevices)
-	assert.Equal(t, "d000", found[0].ID)
-	assert.NotContains(t, ids(found), fmt.Sprintf("d%03d", devices-storage.MaxKeyDevices))
-
-	links, err := s.DeviceUsers(ctx, "d005", seen(5))
+	assert.Equal(t, storage.FailureCounts{User: 2, UserUnknown: 2, NetworkUsers: 2}, st.Failures,
+		"failures keep counting, and a network's users who did not know it")
+	n, err := s.Purge(ctx, storage.PurgeRequest{FailuresBefore: at.Add(time.Millisecond), Batch: 100})
 	require.NoError(t, err)
-	assert.Len(t, links, 1)
-
-	counts, err := s.CountFailures(ctx, storage.FailureQuery{User: "alice", UserSince: at, Network: "198.51.100.1", NetworkSince: at})
-	require.NoError(t, err)
-	assert.Equal(t, storage.FailureCounts{User: 2, UserUnknown: 2, NetworkUsers: 2}, counts,
-		"the failures with a network are in their network's list")
-	n, err := s.Purge(ctx, at.Add(time.Millisecond))
-	require.NoError(t, err)
-	assert.Equal(t, int64(4), n, "a failure counts once")
-	counts, err = s.CountFailures(ctx, storage.FailureQuery{User: "alice", UserSince: at, Network: "198.51.100.1", NetworkSince: at})
-	require.NoError(t, err)
-	assert.Zero(t, counts)
-}
-
-// ids returns the ids of the devices.
-func ids(ds []storage.Device) []string {
-	out := make([]string, len(ds))
-	for i, d := range ds {
-		out[i] = d.ID
-	}
-	return out
+	assert.Equal(t, 6, n, "four failures, and two users in the network's list")
 }
 
 // TestMigrateAddsRestrictionsChannelFactors upgrades a database of the
@@ -136,7 +120,7 @@ func TestMigrateAddsRestrictionsChannelFactors(t *testing.T) {
 	ctx := t.Context()
 	db, path := databaseAt(t, 3)
 
-	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := time.Now().UTC().Truncate(time.Millisecond)
 	until := at.Add(72 * time.Hour)
 	for _, q := range []string{
 		`INSERT INTO devices (id, hashes, keys, first_seen, last_seen) VALUES ('d1', '["h1"]', '["k1"]', ?1, ?1)`,
@@ -157,39 +141,114 @@ func TestMigrateAddsRestrictionsChannelFactors(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 
-	devs, err := s.UserDevices(ctx, "alice")
+	st, err := s.Load(ctx, storage.LoadRequest{User: "alice"})
 	require.NoError(t, err)
-	require.Len(t, devs, 1)
-	assert.Equal(t, storage.Link{User: "alice", DeviceID: "d1", FirstSeen: at, LastSeen: at, Trusted: true,
-		RestrictedUntil: until, Hashes: []string{"h1"}, Restrictions: []string{"email_change", "mfa_change", "password_change", "payment", "phone_change"}}, devs[0].Link,
+	require.Len(t, st.Profile.Devices, 1)
+	d := st.Profile.Devices[0]
+	assert.Equal(t, profile.Device{ID: "d1", Keys: []string{hashkey.Exact("h1")}, FirstSeen: at, LastSeen: at, Logins: 1, Trusted: true,
+		RestrictedUntil: until, Restrictions: []string{"email_change", "mfa_change", "password_change", "payment", "phone_change"}}, d,
 		"a link restricted before 0004 held back the default actions, and still does")
 	c, err := s.Challenge(ctx, "c1")
 	require.NoError(t, err)
 	assert.Empty(t, c.Channel, "an existing challenge has no channel")
 	assert.Equal(t, storage.ChallengeSent, c.Status)
-
-	// An existing restriction in force is extended, and its actions kept.
-	require.NoError(t, s.Commit(ctx, storage.Commit{User: "alice",
-		Restrict: &storage.Restriction{DeviceID: "d1", Now: at, Until: at.Add(time.Hour), Actions: []string{"withdraw"}},
-		Transition: &storage.Transition{ChallengeID: "c1", From: []storage.ChallengeStatus{storage.ChallengeSent},
-			To: storage.ChallengeVerified, At: at.Add(time.Minute)}}))
-	devs, err = s.UserDevices(ctx, "alice")
-	require.NoError(t, err)
-	require.Len(t, devs, 1)
-	assert.Equal(t, until, devs[0].RestrictedUntil)
-	assert.Equal(t, []string{"email_change", "mfa_change", "password_change", "payment", "phone_change", "withdraw"}, devs[0].Restrictions)
 	c, err = s.UpdateChallenge(ctx, "c1", func(c *storage.Challenge) error { c.Channel = "sms"; return nil })
 	require.NoError(t, err)
-	assert.Equal(t, storage.ChallengeVerified, c.Status)
 	assert.Equal(t, "sms", c.Channel)
 
 	_, err = s.Factor(ctx, "alice", "totp")
 	require.ErrorIs(t, err, storage.ErrNotFound)
 	f := storage.Factor{User: "alice", Kind: "totp", Secret: []byte("sealed"), CreatedAt: at, UpdatedAt: at}
-	require.NoError(t, s.PutFactor(ctx, f))
+	_, err = s.UpdateFactor(ctx, "alice", "totp", func(g *storage.Factor) error { *g = f; return nil })
+	require.NoError(t, err)
 	got, err := s.Factor(ctx, "alice", "totp")
 	require.NoError(t, err)
 	assert.Equal(t, f, got)
+}
+
+// TestMigrateBuildsProfiles upgrades a database at 0006, filled as the
+// release before storage v2 wrote it, and checks each user's profile: the
+// linked devices with their trust and restriction and the keys of the
+// hashes the user saw, the places of the successful logins, the latest
+// login; and each device's accounts.
+func TestMigrateBuildsProfiles(t *testing.T) {
+	ctx := t.Context()
+	db, path := databaseAt(t, 6)
+	at := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Hour)
+	minute := func(i int) int64 { return at.Add(time.Duration(i) * time.Minute).UnixMilli() }
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO devices (id, hashes, keys, first_seen, last_seen) VALUES ('lap', '["lap2","lap1"]', '["x:l"]', ?1, ?2)`, []any{minute(0), minute(3)}},
+		{`INSERT INTO devices (id, hashes, keys, first_seen, last_seen) VALUES ('pho', '["pho1"]', '["x:p"]', ?1, ?1)`, []any{minute(2)}},
+		{`INSERT INTO devices (id, hashes, keys, first_seen, last_seen) VALUES ('old', '["old1"]', '["x:o"]', ?1, ?1)`, []any{minute(1)}},
+		{`INSERT INTO links (user_id, device_id, first_seen, last_seen, trusted, restricted_until, hashes, restrictions)
+			VALUES ('alice', 'lap', ?1, ?2, 0, ?3, '["lap1"]', '["payment"]')`, []any{minute(0), minute(3), minute(60 * 72)}},
+		{`INSERT INTO links (user_id, device_id, first_seen, last_seen, trusted, restricted_until, hashes, restrictions)
+			VALUES ('alice', 'pho', ?1, ?1, 1, 0, NULL, NULL)`, []any{minute(2)}},
+		{`INSERT INTO links (user_id, device_id, first_seen, last_seen, trusted, restricted_until, hashes, restrictions)
+			VALUES ('bob', 'pho', ?1, ?1, 0, 0, '["pho1"]', NULL)`, []any{minute(4)}},
+	} {
+		_, err := db.ExecContext(ctx, q.sql, q.args...)
+		require.NoError(t, err, q.sql)
+	}
+	// alice's history: the laptop at home twice, the phone at a café, the
+	// device she forgot since, and a challenged attempt that taught nothing.
+	for i, e := range []struct {
+		device, network, country, city string
+		success                        bool
+		minute                         int
+	}{
+		{"lap", "203.0.113.9", "NL", "Amsterdam", true, 0},
+		{"old", "203.0.113.9", "NL", "Amsterdam", true, 1},
+		{"pho", "192.0.2.77", "NL", "Rotterdam", true, 2},
+		{"lap", "203.0.113.9", "NL", "Amsterdam", true, 3},
+		{"new", "198.51.100.66", "US", "Boston", false, 5},
+	} {
+		_, err := db.ExecContext(ctx, `INSERT INTO events (id, user_id, time, kind, action, verdict, success, device_id, ip, network,
+			located, country, region, city, latitude, longitude, accuracy_km, asn, reasons, challenge_id)
+			VALUES (?1, 'alice', ?2, 'evaluation', 'login', 'allow', ?3, ?4, ?5, ?5, 1, ?6, '', ?7, 52.3, 4.9, 20, 1136, NULL, '')`,
+			fmt.Sprint("e", i), minute(e.minute), boolInt(e.success), e.device, e.network, e.country, e.city)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Close())
+
+	s, err := Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	st, err := s.Load(ctx, storage.LoadRequest{User: "alice", FingerprintKey: "x:other"})
+	require.NoError(t, err)
+	p := st.Profile
+	assert.Equal(t, int64(1), p.Version)
+	require.Len(t, p.Devices, 2, "the linked devices; the forgotten one stays forgotten")
+	lap, pho := p.Devices[0], p.Devices[1]
+	assert.Equal(t, "lap", lap.ID)
+	assert.Equal(t, []string{hashkey.Exact("lap1")}, lap.Keys, "the hashes alice saw, not the device's")
+	assert.Equal(t, 2, lap.Logins)
+	assert.Equal(t, []string{"payment"}, lap.Restrictions)
+	assert.Equal(t, at.Add(72*time.Hour), lap.RestrictedUntil)
+	assert.Equal(t, "Amsterdam", lap.City)
+	assert.Equal(t, "pho", pho.ID)
+	assert.True(t, pho.Trusted)
+	assert.Equal(t, []string{hashkey.Exact("pho1")}, pho.Keys, "a link without hashes has the device's")
+	assert.True(t, p.KnownNetwork("203.0.113.9", at.Add(-time.Hour)))
+	assert.True(t, p.KnownNetwork("192.0.2.77", at.Add(-time.Hour)))
+	assert.False(t, p.KnownNetwork("198.51.100.66", at.Add(-time.Hour)), "a challenged attempt taught nothing")
+	assert.Equal(t, []string{"NL"}, p.RecentCountries(at.Add(-time.Hour)))
+	assert.True(t, p.KnownASN(1136, at.Add(-time.Hour)))
+	assert.Equal(t, "lap", p.Last.DeviceID)
+	assert.Equal(t, at.Add(3*time.Minute), p.Last.Time)
+	assert.Equal(t, map[string][]string{"lap": {"lap1"}, "pho": {"pho1"}}, st.Hashes)
+
+	st, err = s.Load(ctx, storage.LoadRequest{User: "bob", FingerprintKey: hashkey.Exact("pho1")})
+	require.NoError(t, err)
+	require.Len(t, st.Candidates, 1, "bob's newest hash of the phone names its record")
+	assert.Equal(t, []storage.DeviceUser{{User: "bob", LastSeen: at.Add(4 * time.Minute)}, {User: "alice", LastSeen: at.Add(2 * time.Minute)}},
+		st.Candidates[0].Users)
+	var links int
+	require.NoError(t, s.read.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'links'`).Scan(&links))
+	assert.Zero(t, links, "the links are dropped once read")
 }
 
 // TestMigrateAddsFactorFailures upgrades a database at 0004, with a factor

@@ -17,45 +17,40 @@
 //
 // SQLite empties a connection's page cache whenever another connection has
 // written, so the readers' caches are cold after every write, while the
-// writer's stays warm. A read-only transaction (that of [Store.Load] or
-// [Store.FindDevices]) therefore runs on the writer's connection when no
-// write or other read is using it, and on a reader otherwise: a write that
-// comes meanwhile waits for it, as it waits for another write.
+// writer's stays warm. A read-only transaction therefore runs on the
+// writer's connection when no write or other read is using it, and on a
+// reader otherwise.
 //
-// The fixed statements of the frequent calls are prepared once per
-// connection and kept (see stmt.go).
-//
-// Every connection is configured by its DSN with busy_timeout(10000),
-// journal_mode(WAL), synchronous(NORMAL) and foreign_keys(ON); reader
-// connections are also query_only. Other processes may open the same file:
-// they wait for each other's write locks up to the busy timeout.
+// Every statement is prepared once per connection and kept (see
+// statements). Every connection is configured by its DSN with
+// busy_timeout(10000), journal_mode(WAL), synchronous(NORMAL),
+// foreign_keys(ON) and temp_store(MEMORY) (statement journals, which the
+// upserts of a commit need, in memory rather than in a temporary file);
+// reader connections are also query_only. Other
+// processes may open the same file: they wait for each other's write locks
+// up to the busy timeout, and [Open] retries what a brand-new file's
+// setup may refuse while another process sets it up.
 //
 // # Schema
 //
-// The schema is created and upgraded by ordered SQL migrations embedded in
-// the package (migrations/NNNN_name.sql). [Open] applies, in order, those
-// not yet recorded in the schema_migrations table, each in its own
-// transaction together with its record, so that reopening a database applies
-// only the new ones.
+// The schema is created and upgraded by ordered migrations embedded in the
+// package: SQL files (migrations/NNNN_name.sql) and steps written in Go
+// where data must be converted (see migrate.go). [Open] applies, in order,
+// those not yet recorded in the schema_migrations table, each in its own
+// write transaction together with its record.
 //
-// A device is indexed under each of its keys in device_keys, and a key
-// indexes at most [storage.MaxKeyDevices] devices: those indexed under it
-// most recently. A device is indexed under a key when it is written with a
-// key it is not indexed under (a new device, a changed fingerprint, or a
-// key it was dropped from); a device written again with the keys it is
-// indexed under keeps its place. A failure is kept in two lists, its user's
-// (failures) and its network's (network_failures), each bounded on its own
-// to [storage.MaxFailures].
+// One file per kind of record holds its SQL, its arguments and its
+// scanning: profile.go (profiles and the hashes users saw), device.go
+// (devices and their index), event.go, failure.go, challenge.go, factor.go
+// (factors and secrets). store.go puts them together into Load, Commit and
+// the other calls of the contract.
 //
 // # Values
 //
 // Times are stored as INTEGER UTC unix milliseconds, which truncates finer
-// times; the zero time.Time is stored as 0 and read back as the zero
-// time.Time, and every other time is read back in UTC. Slices (hashes, keys,
-// reasons, restrictions) and a challenge's attempt are stored as JSON text;
-// empty slices are read back as nil. A link's restrictions are kept sorted,
-// without repeats. Byte slices (a challenge's code hash, a factor's secret)
-// are stored as BLOBs, and empty ones read back as nil.
+// times; the zero time.Time is stored as 0. A profile is one BLOB
+// (internal/profilecodec). Lists of strings (hashes, keys, reasons) are
+// JSON arrays in TEXT columns; empty ones read back as nil.
 //
 // A Store is safe for concurrent use by many goroutines.
 package sqlitestore
@@ -65,6 +60,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,14 +73,6 @@ import (
 
 // readConns is the size of the reader pool.
 const readConns = 4
-
-// Defaults of the storage contract for limits given as 0.
-const (
-	defaultCandidates = 16
-	defaultDevices    = 32
-	defaultEvents     = 50
-	defaultHistory    = 50
-)
 
 // Store is a [storage.Store] kept in a SQLite database file. Create one with
 // [Open] and release it with [Store.Close]. It is safe for concurrent use.
@@ -102,33 +90,45 @@ type Store struct {
 	// transaction, or a read transaction that found it idle (see readTx).
 	writer chan struct{}
 
-	// rstmts and wstmts are the prepared statements of the reader and the
-	// writer pool, indexed by readStmt and writeStmt (see stmt.go);
-	// wrstmts are the read statements prepared on the writer pool.
-	rstmts  []*sql.Stmt
-	wstmts  []*sql.Stmt
-	wrstmts []*sql.Stmt
+	// wstmts and rstmts are the statements prepared on the writer and the
+	// reader pool, indexed as statements.
+	wstmts, rstmts []*sql.Stmt
 }
 
 var _ storage.Store = (*Store)(nil)
 
+// ErrMemory is returned by [Open] for ":memory:": each connection of a
+// Store would see a database of its own. Use memstore for a store in
+// memory.
+var ErrMemory = errors.New("sqlitestore: an in-memory database (\":memory:\") is not supported: each connection would see its own; use memstore")
+
 // Open opens the SQLite database file at path, creating it if needed, and
 // applies the migrations it lacks. The file's directory must exist. The
 // path is made absolute, so the Store keeps using the same file if the
-// working directory changes. An in-memory database (":memory:") is not
-// supported: each connection would see its own.
+// working directory changes.
 func Open(path string) (*Store, error) {
-	if path == "" {
+	switch {
+	case path == "":
 		return nil, errors.New("sqlitestore: open: empty path")
+	case path == ":memory:" || strings.HasPrefix(path, "file::memory:"):
+		return nil, ErrMemory
 	}
-	base, err := fileURI(path)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
+	}
+	if fi, err := os.Stat(filepath.Dir(abs)); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("sqlitestore: open %q: the directory %q does not exist", path, filepath.Dir(abs))
+	}
+	base, err := fileURI(abs)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
 	}
 	const pragmas = "?_pragma=busy_timeout(10000)" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)" +
-		"&_pragma=foreign_keys(ON)"
+		"&_pragma=foreign_keys(ON)" +
+		"&_pragma=temp_store(MEMORY)"
 
 	w, err := sql.Open("sqlite", base+pragmas+"&_txlock=immediate")
 	if err != nil {
@@ -156,23 +156,16 @@ func Open(path string) (*Store, error) {
 	r.SetMaxIdleConns(readConns)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
-	if err := r.PingContext(ctx); err != nil {
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
-	}
 	s := &Store{write: w, read: r, writer: make(chan struct{}, 1)}
-	if s.rstmts, err = prepareAll(ctx, r, readSQL[:]); err == nil {
-		if s.wrstmts, err = prepareAll(ctx, w, readSQL[:]); err == nil {
-			if s.wstmts, err = prepareAll(ctx, w, writeSQL[:]); err != nil {
-				closeAll(s.wrstmts)
-			}
-		}
-		if err != nil {
-			closeAll(s.rstmts)
-		}
+	err = retryBusy(ctx, func() error { return r.PingContext(ctx) })
+	if err == nil {
+		s.wstmts, err = prepareAll(ctx, w)
+	}
+	if err == nil {
+		s.rstmts, err = prepareAll(ctx, r)
 	}
 	if err != nil {
+		closeAll(s.wstmts)
 		r.Close()
 		w.Close()
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
@@ -193,7 +186,7 @@ func (s *Store) Close() error {
 	// Statements before their connections; readers first, so that the
 	// writer's connection is the last one and checkpoints the WAL into the
 	// database file.
-	err := errors.Join(closeAll(s.rstmts), closeAll(s.wrstmts), closeAll(s.wstmts), s.read.Close(), s.write.Close())
+	err := errors.Join(closeAll(s.rstmts), closeAll(s.wstmts), s.read.Close(), s.write.Close())
 	if err != nil {
 		return fmt.Errorf("sqlitestore: close: %w", err)
 	}
@@ -249,6 +242,36 @@ func fileURI(path string) (string, error) {
 	return b.String(), nil
 }
 
+// retryBusy calls f until it does not fail with SQLITE_BUSY or
+// SQLITE_LOCKED, for up to 30 seconds: setting up a brand-new file (its
+// journal mode, its first schema) takes locks that SQLite refuses at once,
+// without waiting for the busy timeout, to a connection that another
+// process is setting up the same file beside.
+func retryBusy(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	wait := 5 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || !busy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// busy reports whether err is SQLite's "database is locked" or "table is
+// locked".
+func busy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "SQLITE_LOCKED") ||
+		strings.Contains(msg, "database is locked") || strings.Contains(msg, "database table is locked")
+}
+
 // ms returns the stored form of t: UTC unix milliseconds, 0 for the zero
 // time.
 func ms(t time.Time) int64 {
@@ -274,61 +297,206 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-// reader is a read-only transaction and the read statements of its pool.
-type reader struct {
+// tx is a transaction and the statements of its connection's pool.
+type tx struct {
 	ctx   context.Context
 	tx    *sql.Tx
 	stmts []*sql.Stmt
 }
 
-// stmt returns the read statement id bound to the transaction.
-func (r *reader) stmt(id readStmt) *sql.Stmt { return r.tx.StmtContext(r.ctx, r.stmts[id]) }
+// stmt returns the statement id bound to the transaction.
+func (t *tx) stmt(id statement) *sql.Stmt { return t.tx.StmtContext(t.ctx, t.stmts[id]) }
+
+// exec runs the statement id in the transaction.
+func (t *tx) exec(id statement, args ...any) (sql.Result, error) {
+	return t.stmt(id).ExecContext(t.ctx, args...)
+}
+
+// row runs the statement id, which returns one row.
+func (t *tx) row(id statement, args ...any) *sql.Row {
+	return t.stmt(id).QueryRowContext(t.ctx, args...)
+}
+
+// rows runs the statement id.
+func (t *tx) rows(id statement, args ...any) (*sql.Rows, error) {
+	return t.stmt(id).QueryContext(t.ctx, args...)
+}
 
 // readTx runs f in a read-only transaction: every query of f sees the same
 // snapshot. The transaction runs on the writer's connection if it is idle,
 // and on one of the reader pool otherwise. SQLite keeps a connection's page
 // cache while no other connection writes, so the writer's cache is warm,
-// while a reader's is emptied by every write: a read that finds the writer
-// idle reads no page from the file that the writer has read or written
-// before. A write that comes meanwhile waits for the read, as it waits for
-// another write.
-func (s *Store) readTx(ctx context.Context, f func(r *reader) error) error {
+// while a reader's is emptied by every write. A write that comes meanwhile
+// waits for the read, as it waits for another write.
+func (s *Store) readTx(ctx context.Context, f func(t *tx) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
 	db, stmts := s.read, s.rstmts
 	select {
 	case s.writer <- struct{}{}:
 		defer func() { <-s.writer }()
-		db, stmts = s.write, s.wrstmts
+		db, stmts = s.write, s.wstmts
 	default:
 	}
 	// A read-only transaction of the writer begins with a plain BEGIN,
 	// not BEGIN IMMEDIATE: it takes no write lock.
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	t, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	if err := f(&reader{ctx: ctx, tx: tx, stmts: stmts}); err != nil {
+	defer t.Rollback()
+	if err := f(&tx{ctx: ctx, tx: t, stmts: stmts}); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return t.Commit()
 }
 
 // writeTx runs f in a write transaction (BEGIN IMMEDIATE) of the writer and
 // commits it if f returns nil; otherwise, or if f panics, it rolls back.
-func (s *Store) writeTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+func (s *Store) writeTx(ctx context.Context, f func(t *tx) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
 	select {
 	case s.writer <- struct{}{}:
 		defer func() { <-s.writer }()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	t, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	if err := f(tx); err != nil {
+	defer t.Rollback()
+	if err := f(&tx{ctx: ctx, tx: t, stmts: s.wstmts}); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return t.Commit()
+}
+
+// Statements.
+//
+// SQLite parses and plans a statement each time its text is executed, which
+// for the short statements of an evaluation costs about as much as running
+// them. So every statement is declared once, by the file of its record,
+// with prepared(text), and prepared on both pools when the store opens;
+// database/sql then prepares it at most once per connection of a pool, when
+// first used there, and keeps it. Statements whose text would vary with
+// their arguments take a list as one JSON parameter read with json_each, so
+// that their text is fixed. They are prepared when the store opens rather
+// than on first use because preparing on a pool takes one of its
+// connections: a transaction of the one-connection writer that prepared a
+// statement would wait for itself.
+
+// statement names a prepared statement.
+type statement int
+
+// statements holds the text of every statement, by its name.
+var statements []string
+
+// prepared declares a statement; call it from package-level variables.
+func prepared(text string) statement {
+	statements = append(statements, text)
+	return statement(len(statements) - 1)
+}
+
+// prepareAll prepares every statement on db. On failure it closes those it
+// prepared.
+func prepareAll(ctx context.Context, db *sql.DB) ([]*sql.Stmt, error) {
+	stmts := make([]*sql.Stmt, 0, len(statements))
+	for _, q := range statements {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			closeAll(stmts)
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		stmts = append(stmts, st)
+	}
+	return stmts, nil
+}
+
+// closeAll closes the statements and joins their errors.
+func closeAll(stmts []*sql.Stmt) error {
+	var errs []error
+	for _, st := range stmts {
+		if err := st.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Scan destinations that convert a stored value as they scan it, so that a
+// row scans straight into the record it fills: (*msTime)(&e.Time) scans a
+// time stored by ms into e.Time. Being pointers, they are passed to Scan
+// without an allocation, and they spare database/sql the reflection it
+// uses to store an int64 or a float64.
+
+// msTime scans a time stored by ms.
+type msTime time.Time
+
+// Scan implements sql.Scanner.
+func (t *msTime) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("scan time: stored as %T", src)
+	}
+	*t = msTime(fromMS(v))
+	return nil
+}
+
+// intBool scans a bool stored by boolInt.
+type intBool bool
+
+// Scan implements sql.Scanner.
+func (b *intBool) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("scan bool: stored as %T", src)
+	}
+	*b = v != 0
+	return nil
+}
+
+// sqlReal scans a float64 (a REAL column).
+type sqlReal float64
+
+// Scan implements sql.Scanner.
+func (f *sqlReal) Scan(src any) error {
+	v, ok := src.(float64)
+	if !ok {
+		return fmt.Errorf("scan real: stored as %T", src)
+	}
+	*f = sqlReal(v)
+	return nil
+}
+
+// strList scans a string list stored by encodeStrings.
+type strList []string
+
+// Scan implements sql.Scanner.
+func (l *strList) Scan(src any) error {
+	var (
+		v   []string
+		err error
+	)
+	switch s := src.(type) {
+	case nil:
+	case string:
+		v, err = decodeStrings(s)
+	case []byte:
+		v, err = decodeStrings(string(s))
+	default:
+		err = fmt.Errorf("scan string list: stored as %T", src)
+	}
+	*l = v
+	return err
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
 }

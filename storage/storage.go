@@ -1,121 +1,170 @@
-// Package storage defines the contract between the ato engine and the
-// databases that keep its state: the [Store] interface, the records it holds
-// and the sentinel errors it returns.
+// Package storage is the contract between the ato engine and the databases
+// that keep its state: the [Store] interface, the records it holds, the
+// rules every store applies, and the sentinel errors it returns.
 //
-// # Shape
+// # What a store keeps
 //
-// A [Store] is composed of small role interfaces — [Devices], [Links],
-// [Events], [Counters], [Challenges], [Factors] and [Secrets] — plus the two calls an
-// evaluation is built on: [Store.Load] reads everything one login needs in
-// one call, and [Store.Commit] writes everything it decided in one atomic
-// call. A networked store (PostgreSQL, say) can serve each of them in a
-// single round trip.
+//   - one [profile.Profile] per user: what the engine learnt about the user,
+//     written whole, with a version for optimistic concurrency;
+//   - the hashes each user saw from each of their devices ([DeviceHashes]),
+//     read only when the attempt's fingerprint is not the newest one the
+//     user saw from a known device;
+//   - global [Device] records — one per browser across all users — indexed
+//     by their lookup keys, each with the most recent accounts that logged
+//     in from it (the fan-in that multiple_accounts_per_device counts);
+//   - the users' history of [Event] records: the audit trail, never read
+//     when an attempt is evaluated;
+//   - failed attempts ([Failure]), per user and per network, kept only as
+//     long as a signal reads them;
+//   - challenges, second factors and the engine's secrets.
+//
+// # The two calls of an evaluation
+//
+// [Store.Load] reads everything one attempt needs, and [Store.Commit]
+// writes everything the engine decided, atomically. A networked store can
+// serve each in one round trip. What Load reads is bounded whatever a user's
+// history, however many accounts share a device and however many users
+// fail from one network: every list it reads is capped by a limit the
+// engine passes in the request.
+//
+// # Writing a store
+//
+// A store is a few maps or tables and the rules below; the rules are
+// exported functions of this package, so a new store calls them rather than
+// writing them again:
+//
+//   - Load: read the user's profile. If [NeedsHashes] says so, also read
+//     the user's [DeviceHashes] of every device in the profile and find the
+//     candidate devices: read the index entries of the request's keys and
+//     rank them with [RankCandidates], then read the winning devices.
+//     Otherwise return the one global device [profile.Profile.DeviceWithKey]
+//     names as the only candidate (if it exists). Count failures and
+//     challenges as [FailureQuery] and [ChallengeQuery] say.
+//   - Commit: check it with [Commit.Validate]; check the transition, the
+//     challenge limit and the challenge id before writing anything; resolve
+//     the profile with [ResolveProfile]; merge the device with
+//     [MergeDevice] and update its index entries as [Device] describes;
+//     for each device ResolveProfile says the profile no longer holds,
+//     drop the user's hashes of it and take the user out of its Users;
+//     append the event and trim the history with [TrimHistory]. All of
+//     it, or nothing.
+//   - AddFailure: classify the failure against the user's profile with
+//     [ClassifyFailure], then keep it in the user's list and, unless its
+//     network was known, in the network's, as [FailureLimits] bounds them.
+//
+// The conformance suite, storage/storetest, checks each rule on a fresh
+// store and reports every one broken, in words; run it from your store's
+// tests. memstore is the reference implementation, sqlitestore the one for
+// a SQL database.
 //
 // # Concurrency
 //
-// Any of a Store's methods may be called concurrently from many goroutines.
-// Each write (Commit, AddFailure, UpdateChallenge, DeleteLink, PutFactor,
-// UpdateFactor, DeleteFactor, DeleteUser, Purge, Secret)
-// is atomic: it is applied whole or not at all, and no concurrent write is
-// lost. Reads see a consistent snapshot of one moment.
+// Any of a Store's methods may be called concurrently. Each write (Commit,
+// AddFailure, UpdateChallenge, UpdateFactor, DeleteUser, Purge, Secret) is
+// atomic: applied whole or not at all, and no concurrent write is lost.
+// Each read sees the records of one user as of one moment.
 //
 // # Values
 //
-// Records go in and come out by value: a store never keeps a slice or map
-// that a caller passed in, and never returns one that it keeps, so callers
-// may modify what they get. Times are kept in UTC at millisecond precision;
-// a store truncates finer times.
+// Records go into a store by value: a store never keeps a slice a caller
+// passed in. What Load returns is read-only: a store may share it with
+// other readers, and the engine never modifies it. Every other method
+// returns copies. Times are kept in UTC at millisecond precision; a store
+// truncates finer times.
 //
 // # Errors
 //
 // Errors are for failures of the store itself and for missing records:
 // [ErrNotFound] (wrapped; test with errors.Is) when a named record does not
 // exist. Reading the state of a user the store has never seen is not an
-// error: it returns an empty [State].
+// error: it returns an empty profile.
 package storage
 
 import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/atoguard/ato/profile"
 )
 
 // Sentinel errors. Stores wrap them; compare with errors.Is.
 var (
-	// ErrNotFound is returned when a named record (a device, a challenge,
-	// a secret) does not exist.
+	// ErrNotFound is returned when a named record (a challenge, a factor)
+	// does not exist.
 	ErrNotFound = errors.New("storage: not found")
 	// ErrConflict is returned when a record is not in the state a write
 	// needs: a challenge id inserted twice, a challenge transition from a
-	// status it is not in, a restricted link that DeleteLink must keep.
+	// status it is not in, a profile change that cannot be applied (a
+	// device forgotten while it is restricted).
 	ErrConflict = errors.New("storage: conflict")
 	// ErrLimited is returned by a Commit whose challenge would go past its
 	// ChallengeLimit.
 	ErrLimited = errors.New("storage: limit reached")
 	// ErrClosed is returned by every method of a store after Close.
 	ErrClosed = errors.New("storage: store is closed")
+	// ErrInvalid is returned for a request or commit that breaks the
+	// contract (a missing user, a limit that is not positive); see
+	// [Commit.Validate].
+	ErrInvalid = errors.New("storage: invalid")
+	// ErrDelete is returned by an update function of [Store.UpdateFactor]
+	// to delete the factor.
+	ErrDelete = errors.New("storage: delete")
 )
 
-// MaxFailures is the number of failed attempts a store keeps per user and per
-// network: older ones are dropped as new ones arrive, so an attacker who
-// drives failures cannot grow the store without bound. Counts in
-// [FailureCounts] saturate at this number.
-const MaxFailures = 1024
-
 // MaxKeyDevices is the most devices a store indexes under one lookup key:
-// the most recently added to it. A key that many devices share (a
+// the most recently indexed under it. A key that many devices share (a
 // fingerprint segment common to a browser build) tells them apart poorly,
 // and capping it keeps a lookup's cost independent of the number of devices
 // stored. Devices dropped from one key stay findable by their other keys.
 const MaxKeyDevices = 64
 
 // Device is a browser or app install, identified across users by its
-// fingerprint hashes. Devices are global: one device may be linked to many
-// users through [Link] records.
+// fingerprint hashes.
+//
+// A store indexes a device under each of its Keys. Each index entry has a
+// sequence number from a counter of the store's, taken when the device is
+// indexed under the key: when the device is first written with the key, or
+// written with the key again after being dropped from it. A device written
+// again with a key it is indexed under keeps its entry and number. A key
+// keeps the [MaxKeyDevices] entries with the highest numbers. Keys a device
+// no longer has are dropped from the index.
 type Device struct {
 	// ID is the stable device id returned as ato's FingerprintID.
 	ID string
-	// Hashes are the device's recent fingerprints, newest first: Hashes[0]
-	// is the one it presented last. The engine bounds their number.
+	// Hashes are the device's recent fingerprints, newest first.
 	Hashes []string
-	// Keys are the lookup keys the engine derived from Hashes. The store
-	// indexes them: FindDevices and LoadRequest.DeviceKeys find a device by
-	// any of its keys. Keys are opaque strings to the store.
+	// Keys are the lookup keys the engine derived from Hashes; opaque to
+	// the store.
 	Keys []string
-	// FirstSeen and LastSeen bound the logins this device taught the engine.
+	// FirstSeen and LastSeen bound the logins this device taught the
+	// engine, to within [TouchEvery].
 	FirstSeen, LastSeen time.Time
+	// Users are the most recent accounts that logged in from the device,
+	// most recent first, one entry per user, at most the MaxUsers of the
+	// last write (see [MergeDevice]).
+	Users []DeviceUser
 }
 
-// Link records that a user logged in successfully from a device: the device
-// is known for that user.
-type Link struct {
+// DeviceUser is an account that logged in from a device, and when it did
+// last (to within [TouchEvery]).
+type DeviceUser struct {
 	User     string
-	DeviceID string
-	// FirstSeen and LastSeen are the first and the latest successful logins.
-	FirstSeen, LastSeen time.Time
-	// Trusted reports that a challenge was completed from this device.
-	Trusted bool
-	// Hashes are the device's recent fingerprints as this user saw them,
-	// newest first. A user's known device is matched against these, not
-	// against the device's global Hashes, so that what other accounts do
-	// with one browser cannot change how it is recognised for this user.
-	Hashes []string
-	// RestrictedUntil, when in the future, holds back the actions in
-	// Restrictions for this user on this device.
-	RestrictedUntil time.Time
-	// Restrictions are the held-back actions, sorted, without repeats.
-	Restrictions []string
+	LastSeen time.Time
 }
 
-// UserDevice is a device as one user knows it: the link and the device.
-type UserDevice struct {
-	Link
-	Device Device
+// DeviceHashes are the fingerprints one user saw from one device, newest
+// first: the user's known device is matched against these, not against the
+// device's global Hashes, so that what other accounts do with a browser
+// cannot change how it is recognised for this user.
+type DeviceHashes struct {
+	DeviceID string
+	Hashes   []string
 }
 
 // Event kinds.
 const (
-	// KindEvaluation is a login or signup evaluated by the engine.
+	// KindEvaluation is an attempt evaluated by the engine.
 	KindEvaluation = "evaluation"
 	// KindChallengeSent, KindChallengeVerified and KindChallengeFailed
 	// record a challenge's transitions: a code was sent, the right code
@@ -133,6 +182,8 @@ const (
 	// KindCodesLocked records a wrong email or SMS code that locked the
 	// user's codes for a while (too many wrong ones across challenges).
 	KindCodesLocked = "codes_locked"
+	// KindDeviceForgotten records a device the user forgot.
+	KindDeviceForgotten = "device_forgotten"
 )
 
 // Event is one entry of a user's history.
@@ -141,19 +192,16 @@ type Event struct {
 	ID   string
 	User string
 	Time time.Time
-	// Kind is one of the Kind constants, or a later kind such as a
-	// challenge transition.
+	// Kind is one of the Kind constants, or a later kind.
 	Kind    string
 	Action  string
 	Verdict string
 	// Success reports that the event taught the engine: an allowed or
-	// restricted login, or a completed challenge. Only such events make
-	// their device, IP and country known for the user. When a history is
+	// restricted login, or a completed challenge. When a history is
 	// trimmed, events without success go first.
 	Success  bool
 	DeviceID string
-	// IP is the client address; Network is the key it is compared by (the
-	// address itself for IPv4, its /64 for IPv6).
+	// IP is the client address; Network is the key it is compared by.
 	IP, Network string
 	// Where the IP was located; Located is false when it was not.
 	Located               bool
@@ -168,40 +216,62 @@ type Event struct {
 }
 
 // Failure is a failed password attempt, recorded by the engine's
-// RecordFailure. Known flags are decided when it is recorded, so that counts
-// need no other user's state.
+// RecordFailure.
 type Failure struct {
-	User        string
-	Time        time.Time
-	IP, Network string
-	DeviceID    string
-	// KnownDevice and KnownIP report that the device or the network was
-	// known for the user when the failure happened.
-	KnownDevice, KnownIP bool
+	User string
+	Time time.Time
+	// Network is the key of the attempt's address ("" without one).
+	Network string
+	// DeviceKey is the exact lookup key of the attempt's fingerprint (""
+	// without one).
+	DeviceKey string
+	// KnownDevice and KnownNetwork report that the device or the network
+	// was known for the user when the failure happened. The store sets
+	// them, with [ClassifyFailure], from the profile it holds then.
+	KnownDevice, KnownNetwork bool
+}
+
+// FailureLimits bound what [Store.AddFailure] keeps. Every field must be
+// set.
+type FailureLimits struct {
+	// KnownSince: a network counts as known for the user when they logged
+	// in successfully from it since then ([ClassifyFailure]).
+	KnownSince time.Time
+	// Keep is how long failures are kept: the longest window a signal
+	// counts them in. Older ones (before Time - Keep) are dropped as new
+	// ones arrive: the user's own at once, and up to [FailureExpiry] of
+	// any other user's and any network's in each call, so that a flood of
+	// failures for made-up users ages out as failures go on; Purge drops
+	// the rest.
+	Keep time.Duration
+	// MaxUser failures are kept per user (the newest), and MaxNetworkUsers
+	// users per network (those who failed from it last).
+	MaxUser, MaxNetworkUsers int
 }
 
 // FailureQuery asks for the failure counts one evaluation needs.
 type FailureQuery struct {
-	// User's failures since UserSince are counted.
-	User      string
+	// The user's failures since UserSince are counted, up to MaxUser.
 	UserSince time.Time
-	// Network's failures since NetworkSince are counted; an empty Network
-	// counts nothing.
-	Network      string
-	NetworkSince time.Time
+	MaxUser   int
+	// The distinct users who failed from Network since NetworkSince, not
+	// counting failures whose network was known for their user, are
+	// counted up to MaxNetworkUsers; an empty Network counts nothing.
+	Network         string
+	NetworkSince    time.Time
+	MaxNetworkUsers int
 }
 
-// FailureCounts answers a [FailureQuery].
+// FailureCounts answers a [FailureQuery]. Counts saturate at the query's
+// maximums.
 type FailureCounts struct {
-	// User is the number of the user's failures in the window.
-	User int
-	// UserUnknown counts those of them that came from a device not known
-	// for the user (a known network does not exempt a failure: an attacker
-	// may share the owner's NAT or /64).
-	UserUnknown int
+	// User is the number of the user's failures in the window (of the
+	// MaxUser newest kept), UserUnknown those of them from a device that was
+	// not known for the user (a known network does not exempt a failure: an
+	// attacker may share the owner's NAT or /64).
+	User, UserUnknown int
 	// NetworkUsers is the number of distinct users who failed from the
-	// network in the window, counting only failures whose network was not
-	// known for that user.
+	// network in the window.
 	NetworkUsers int
 }
 
@@ -262,106 +332,145 @@ type Challenge struct {
 	Attempt Event
 }
 
-// LoadRequest names what an evaluation reads.
+// Factor is a user's second factor, such as an authenticator app, or a
+// counter of wrong codes the engine keeps beside them.
+type Factor struct {
+	User string
+	// Kind names the factor: "totp" for an authenticator app.
+	Kind string
+	// Secret is the factor's key, sealed by the engine: stores keep it
+	// as given and never see it in plain text.
+	Secret []byte
+	// Confirmed reports that the user proved the factor works by typing a
+	// first code.
+	Confirmed bool
+	// LastStep is the last time step a code was accepted for, so that no
+	// code is accepted twice.
+	LastStep int64
+	// Failures counts wrong codes in a row, FailedAt the last one, so that
+	// guesses spread over many challenges still run into a limit.
+	Failures  int
+	FailedAt  time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// LoadRequest names what an evaluation reads. See [Store.Load].
 type LoadRequest struct {
 	User string
-	// DeviceKeys find global devices (any user's) that have one of these
-	// keys, ranked as FindDevices ranks them; at most MaxCandidates of them
-	// are returned (0 means 16).
-	DeviceKeys    []string
+	// FingerprintKey is the exact lookup key of the attempt's fingerprint
+	// ("" without one): [NeedsHashes] decides with it what else to read.
+	FingerprintKey string
+	// DeviceKeys returns the lookup keys that find the candidate devices,
+	// any user's, without repeats: at most MaxCandidates of them, ranked by
+	// [RankCandidates]. A store calls it only when it searches candidates
+	// (when NeedsHashes holds): the keys cost about as much to make as the
+	// rest of the evaluation of a known device. (A store that reads
+	// everything in one round trip may call it before it knows.) Nil: no
+	// candidates are searched.
+	DeviceKeys    func() []string
 	MaxCandidates int
-	// The user's events since EventsSince, newest first, at most MaxEvents
-	// (0 means 50).
-	EventsSince time.Time
-	MaxEvents   int
-	// The user's devices, at most MaxDevices (0 means 32), the most
-	// recently seen.
-	MaxDevices int
-	// Failures to count; Failures.User is ignored and User is used.
-	Failures FailureQuery
-	// ChallengesSince counts the user's challenges created since then.
-	ChallengesSince time.Time
-	// LinkedSince: for each loaded device (the user's and the candidates)
-	// the users linked to it with a login since then are counted.
-	LinkedSince time.Time
+	// Failures, if set, are counted.
+	Failures *FailureQuery
+	// Challenges, if set, are counted.
+	Challenges *ChallengeQuery
 }
 
-// State is what [Store.Load] returns: everything one evaluation looks at.
+// ChallengeQuery counts the user's challenges created since Since, up to
+// Max.
+type ChallengeQuery struct {
+	Since time.Time
+	Max   int
+}
+
+// State is what [Store.Load] returns. It is read-only.
 type State struct {
-	// Devices are the user's known devices: the LoadRequest.MaxDevices
-	// most recently seen, most recently seen first, then the user's links
-	// to any of the Candidates beyond those (a device is the user's
-	// whatever its place in the list).
-	Devices []UserDevice
-	// Candidates are devices that have one of the requested keys.
+	// Profile is the user's profile; an empty one (version 0) for a user
+	// the store has never seen.
+	Profile profile.Profile
+	// Hashes are, when [NeedsHashes] held, the hashes the user saw from
+	// each device of the profile, by device id; nil otherwise.
+	Hashes map[string][]string
+	// Candidates are global devices: when NeedsHashes held, those found by
+	// the request's keys, best first; otherwise the device of the profile
+	// whose newest key is the fingerprint's, if the store has it.
 	Candidates []Device
-	// Events are the user's recent events, newest first.
-	Events []Event
-	// Failures are the counts asked for in LoadRequest.Failures.
+	// Failures answers LoadRequest.Failures.
 	Failures FailureCounts
 	// Challenges is the number of the user's challenges created since
-	// LoadRequest.ChallengesSince.
+	// LoadRequest.Challenges.Since, at most its Max.
 	Challenges int
-	// DeviceUsers counts, for each device in Devices and Candidates, the
-	// users whose link to it was seen since LoadRequest.LinkedSince;
-	// devices with none are left out.
-	DeviceUsers map[string]int
 }
 
-// Commit is everything one evaluation writes, applied atomically.
+// Commit is everything one evaluation, or one step of a challenge, writes,
+// applied atomically. See [Commit.Validate] for what must be set.
 type Commit struct {
-	// User whose records are written. Required. The User of the Event,
-	// Link and Challenge below must be empty (meaning this user) or equal
-	// to it.
+	// User whose records are written. Required.
 	User string
-	// Event, if set, is appended to the user's history. The history is then
-	// trimmed: events before HistorySince are dropped, and then, while more
-	// than MaxHistory (0 means 50) remain, the oldest event without Success,
-	// or the oldest event if all have it.
-	Event        *Event
-	MaxHistory   int
-	HistorySince time.Time
-	// Device, if set, is upserted: a new one is inserted; an existing one
-	// takes Hashes and Keys from it, keeps the earliest FirstSeen and the
-	// latest LastSeen.
-	Device *Device
-	// Link, if set, is upserted: an existing link keeps the earliest
-	// FirstSeen, the latest LastSeen and the latest RestrictedUntil, and
-	// stays trusted once trusted; when the given RestrictedUntil is not
-	// earlier than the stored one, its Restrictions are merged into the
-	// stored ones, otherwise the stored ones stay. (The upsert cannot tell
-	// a restriction in force from one that ended: restrict through
-	// Restrict.) The device must exist, in the store or in
-	// this commit; otherwise the commit fails with ErrNotFound. Its Hashes
-	// replace the stored ones when given; empty keeps them.
-	Link *Link
+	// Profile, if set, writes the user's profile: see [ResolveProfile].
+	Profile *ProfileWrite
+	// Hashes, if set, replace the hashes the user saw from a device of
+	// the profile.
+	Hashes *DeviceHashes
+	// Device, if set, is merged into the global device with its id
+	// ([MergeDevice]); a new one is inserted.
+	Device *DeviceWrite
+	// Event, if set, is appended to the user's history, which is then
+	// trimmed as History says ([TrimHistory]).
+	Event   *Event
+	History HistoryLimits
 	// Challenge, if set, is inserted (ErrConflict if its id exists). Open
-	// challenges of the same user and device become overridden; a challenge
-	// without a DeviceID (an attempt without a fingerprint) overrides
-	// nothing, so that a script sending none cannot cancel the owner's.
+	// challenges of the same user and device that have not ended
+	// (ExpiresAt after the new one's CreatedAt) become overridden, with the
+	// new one's CreatedAt as their UpdatedAt; ended ones are left as they
+	// are, so that the cost of a challenge does not grow with the ones
+	// abandoned before it. A challenge without a DeviceID (an attempt
+	// without a fingerprint) overrides nothing, so that a script sending
+	// none cannot cancel the owner's.
 	Challenge *Challenge
 	// ChallengeLimit, if set with a Challenge, is checked atomically with
 	// the insert: when the user already has Max or more challenges created
-	// since Since, the commit fails with ErrLimited and writes nothing. It
-	// closes the race in which concurrent evaluations each see room for
-	// one more challenge.
+	// since Since, the commit fails with ErrLimited and writes nothing.
 	ChallengeLimit *ChallengeLimit
 	// Transition, if set, moves one of the user's challenges from one
 	// status to another. It is checked before anything is written and
 	// applied first (a Challenge in the same commit then overrides the
-	// moved one if it is still open): if the
-	// challenge does not exist or is another user's, the commit fails with
-	// ErrNotFound; if its status is not one of From, with ErrConflict. Of
-	// concurrent commits making the same transition, exactly one succeeds.
+	// moved one if it is still open): if the challenge does not exist or is
+	// another user's, the commit fails with ErrNotFound; if its status is
+	// not one of From, with ErrConflict. Of concurrent commits making the
+	// same transition, exactly one succeeds.
 	Transition *Transition
-	// Restrict, if set, holds back actions on the user's link to a device
-	// (stored, or written by this commit). Without such a link it does
-	// nothing. It is applied after Link.
-	Restrict *Restriction
-	// Lift, if set, names a device whose restriction on the user's link is
-	// lifted: RestrictedUntil becomes zero and Restrictions empty. It is
-	// applied after Restrict.
-	Lift string
+}
+
+// ProfileWrite writes a profile with optimistic concurrency: the engine
+// computed New from the version Base it loaded, by applying Change. See
+// [ResolveProfile].
+type ProfileWrite struct {
+	Base   int64
+	New    profile.Profile
+	Change profile.Change
+	// Gone are the devices New no longer holds that Base held (evicted or
+	// forgotten): the user's hashes of them go, and the user leaves their
+	// Users.
+	Gone []string
+}
+
+// DeviceWrite is a device seen in a successful login of the commit's user.
+type DeviceWrite struct {
+	// Device is the device as the engine sees it now: its ID, Hashes,
+	// Keys, FirstSeen and LastSeen (Users is ignored).
+	Device Device
+	// Seen is when the user logged in from it; MaxUsers bounds its Users.
+	Seen     time.Time
+	MaxUsers int
+}
+
+// HistoryLimits bound a user's history: events before Since are dropped,
+// then, while more than Max remain, the oldest without Success, or the
+// oldest if all have it.
+type HistoryLimits struct {
+	Max   int
+	Since time.Time
 }
 
 // ChallengeLimit bounds the challenges a user may have in a window, inside
@@ -381,146 +490,64 @@ type Transition struct {
 	At time.Time
 }
 
-// Restriction holds back actions for a user on a device, inside a
-// [Commit].
-type Restriction struct {
-	DeviceID string
-	// Now is the time of the commit. A stored restriction still in force at
-	// Now (RestrictedUntil after Now) is extended: the later Until wins and
-	// the actions are merged. One that has ended is replaced.
-	Now   time.Time
-	Until time.Time
-	// Actions to hold back; stores keep them sorted and without repeats.
-	Actions []string
+// PurgeRequest names the records [Store.Purge] drops: events, failures and
+// challenges older than the times (by event time, failure time and
+// challenge creation; a record at exactly the time stays), at most Batch
+// records per call. A failure counts as a record in its user's list, and
+// the user's entry in its network's list as another.
+type PurgeRequest struct {
+	EventsBefore, FailuresBefore, ChallengesBefore time.Time
+	Batch                                          int
 }
 
-// Devices is the global device registry.
-type Devices interface {
-	// Device returns the device with the id, or ErrNotFound.
-	Device(ctx context.Context, id string) (Device, error)
-	// FindDevices returns up to limit devices (0 means 16) that have any of
-	// the keys, best first: a device scores 1/n for each key it shares with
-	// the query, n being the number of devices indexed under that key (so
-	// distinctive keys weigh more than common ones); ties go to the most
-	// recently seen. See [MaxKeyDevices].
-	FindDevices(ctx context.Context, keys []string, limit int) ([]Device, error)
-}
+// Store is everything ato persists. See the package documentation for the
+// rules, the concurrency and the value contract.
+type Store interface {
+	// Load reads what one evaluation needs in one call.
+	Load(ctx context.Context, r LoadRequest) (State, error)
+	// Commit writes what one evaluation decided, atomically.
+	Commit(ctx context.Context, c Commit) error
+	// AddFailure records a failed attempt, classified against the user's
+	// profile ([ClassifyFailure]) and bounded by the limits.
+	AddFailure(ctx context.Context, f Failure, lim FailureLimits) error
 
-// Links relates users and devices.
-type Links interface {
-	// UserDevices returns the user's known devices, most recently seen
-	// first; none for an unknown user.
-	UserDevices(ctx context.Context, user string) ([]UserDevice, error)
-	// DeviceUsers returns the links of a device seen since the time, most
-	// recently seen first.
-	DeviceUsers(ctx context.Context, deviceID string, since time.Time) ([]Link, error)
-	// DeleteLink removes the user's link to the device, so the device is no
-	// longer known for the user, or returns ErrNotFound. The device record
-	// stays; it is global. While the link is restricted at the time given
-	// (RestrictedUntil after it), it is kept and ErrConflict returned, so
-	// that forgetting a device cannot drop a restriction written a moment
-	// before; a zero time deletes regardless.
-	DeleteLink(ctx context.Context, user, deviceID string, at time.Time) error
-}
-
-// Events is the users' history.
-type Events interface {
-	// Events returns up to limit of the user's events since the time,
-	// newest first.
-	Events(ctx context.Context, user string, since time.Time, limit int) ([]Event, error)
-}
-
-// Counters records what an attacker can drive — failed attempts — and
-// counts it in windows. The store keeps at most [MaxFailures] per user and
-// per network, and the two limits are independent: failures flooding in
-// from one network never push a user's own failures out of that user's
-// count.
-type Counters interface {
-	// AddFailure records one failed attempt.
-	AddFailure(ctx context.Context, f Failure) error
-	// CountFailures answers a failure query.
-	CountFailures(ctx context.Context, q FailureQuery) (FailureCounts, error)
-}
-
-// Challenges are created by Commit and changed here.
-type Challenges interface {
 	// Challenge returns the challenge with the id, or ErrNotFound.
 	Challenge(ctx context.Context, id string) (Challenge, error)
 	// UpdateChallenge reads the challenge, calls update on a copy and, if
 	// update returns nil, stores the copy, all atomically: no other change
 	// to the challenge happens in between. It returns the stored challenge,
-	// ErrNotFound, or update's error (as given) in which case nothing is
+	// ErrNotFound, or update's error (as given), in which case nothing is
 	// stored. The ID and User cannot be changed. update must not call the
 	// store.
 	UpdateChallenge(ctx context.Context, id string, update func(*Challenge) error) (Challenge, error)
-}
 
-// Factor is a user's second factor, such as an authenticator app.
-type Factor struct {
-	User string
-	// Kind names the factor; "totp" is the one ato uses.
-	Kind string
-	// Secret is the factor's key, sealed by the engine: stores keep it
-	// as given and never see it in plain text.
-	Secret []byte
-	// Confirmed reports that the user proved the factor works by typing a
-	// first code.
-	Confirmed bool
-	// LastStep is the last time step a code was accepted for, so that no
-	// code is accepted twice.
-	LastStep int64
-	// Failures counts wrong codes in a row, FailedAt the last one, so that
-	// guesses spread over many challenges still run into a limit.
-	Failures  int
-	FailedAt  time.Time
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-// Factors keeps the users' second factors, one per user and kind.
-type Factors interface {
 	// Factor returns the user's factor of the kind, or ErrNotFound.
 	Factor(ctx context.Context, user, kind string) (Factor, error)
-	// PutFactor inserts the factor, replacing the user's factor of that
-	// kind if there is one. A factor needs a User and a Kind.
-	PutFactor(ctx context.Context, f Factor) error
-	// UpdateFactor reads the factor, calls update on a copy and, if update
-	// returns nil, stores the copy, atomically, as UpdateChallenge does.
-	// The User and Kind cannot be changed.
+	// UpdateFactor reads the user's factor of the kind — a zero Factor
+	// with only User and Kind set when there is none — calls update on a
+	// copy and, atomically, stores the copy if update returns nil, deletes
+	// the factor if update returns [ErrDelete] (returning a zero Factor
+	// and nil), and stores nothing otherwise, returning update's error as
+	// given. The User and Kind cannot be changed. update must not call the
+	// store.
 	UpdateFactor(ctx context.Context, user, kind string, update func(*Factor) error) (Factor, error)
-	// DeleteFactor removes the factor, or returns ErrNotFound.
-	DeleteFactor(ctx context.Context, user, kind string) error
-}
 
-// Secrets keeps the engine's keys.
-type Secrets interface {
 	// Secret returns the secret stored under name. If there is none, it
 	// stores create and returns it. Concurrent calls all return the one
 	// value that was stored first.
 	Secret(ctx context.Context, name string, create []byte) ([]byte, error)
-}
 
-// Store is everything ato persists. See the package documentation for the
-// concurrency and value contract.
-type Store interface {
-	Devices
-	Links
-	Events
-	Counters
-	Challenges
-	Factors
-	Secrets
-
-	// Load reads what one evaluation needs in one call.
-	Load(ctx context.Context, r LoadRequest) (State, error)
-	// Commit writes what one evaluation decided, atomically.
-	Commit(ctx context.Context, c Commit) error
-	// DeleteUser erases every record of the user: history, links,
-	// failures, challenges, factors, and the devices these name that no other user
-	// is linked to. Deleting an unknown user is not an error.
+	// Events returns up to limit of the user's events since the time,
+	// newest first: the audit trail.
+	Events(ctx context.Context, user string, since time.Time, limit int) ([]Event, error)
+	// DeleteUser erases every record of the user: profile, hashes,
+	// history, failures (in the networks' lists too), challenges, factors,
+	// the user's place in the Users of the devices of the profile, and
+	// those devices when no user is left in their Users. Deleting an
+	// unknown user is not an error.
 	DeleteUser(ctx context.Context, user string) error
-	// Purge drops events, failures and challenges older than before (by
-	// event time, failure time and challenge creation; a record at exactly
-	// before stays) and returns how many records it dropped.
-	Purge(ctx context.Context, before time.Time) (int64, error)
+	// Purge drops at most r.Batch of the records r names, in one short
+	// write, and returns how many it dropped: fewer than r.Batch means
+	// nothing is left to drop.
+	Purge(ctx context.Context, r PurgeRequest) (int, error)
 }

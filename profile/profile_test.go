@@ -1,0 +1,173 @@
+package profile_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/atoguard/ato/profile"
+)
+
+var t0 = time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
+
+var small = profile.Limits{Devices: 3, Networks: 3, Countries: 2, ASNs: 2}
+
+// login applies a successful login from the device and network at the time.
+func login(t *testing.T, p profile.Profile, device, network string, at time.Time, lim profile.Limits) (profile.Profile, []string) {
+	t.Helper()
+	l := profile.Login{Time: at, DeviceID: device, IP: network, Network: network, Located: true, Country: "NL", ASN: 1136}
+	next, gone, err := p.Apply(profile.Change{Now: at, Login: &l, Limits: lim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return next, gone
+}
+
+func ids(ds []profile.Device) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.ID)
+	}
+	return out
+}
+
+func TestLearn(t *testing.T) {
+	var p profile.Profile
+	if !p.New() {
+		t.Fatal("an empty profile is a new user's")
+	}
+	p, _ = login(t, p, "laptop", "203.0.113.9", t0, profile.DefaultLimits)
+	p, _ = login(t, p, "laptop", "203.0.113.9", t0.Add(time.Hour), profile.DefaultLimits)
+	p, _ = login(t, p, "phone", "192.0.2.77", t0.Add(2*time.Hour), profile.DefaultLimits)
+	if p.New() {
+		t.Error("a user with logins is not new")
+	}
+	if got := ids(p.Devices); !slices.Equal(got, []string{"phone", "laptop"}) {
+		t.Errorf("devices most recently seen first: %v", got)
+	}
+	d, _ := p.Device("laptop")
+	if d.Logins != 2 || !d.FirstSeen.Equal(t0) || !d.LastSeen.Equal(t0.Add(time.Hour)) {
+		t.Errorf("laptop: %+v", *d)
+	}
+	if !p.KnownNetwork("203.0.113.9", t0) || p.KnownNetwork("203.0.113.9", t0.Add(90*time.Minute)) {
+		t.Error("a network is known while seen since the time")
+	}
+	if p.Last.DeviceID != "phone" || !p.Last.Time.Equal(t0.Add(2*time.Hour)) {
+		t.Errorf("last login: %+v", p.Last)
+	}
+	// A replayed older login counts, but is not the latest.
+	p, _ = login(t, p, "laptop", "198.51.100.1", t0.Add(-time.Hour), profile.DefaultLimits)
+	if p.Last.DeviceID != "phone" {
+		t.Errorf("an older login must not become the last: %+v", p.Last)
+	}
+	if d, _ := p.Device("laptop"); !d.FirstSeen.Equal(t0.Add(-time.Hour)) || d.Logins != 3 {
+		t.Errorf("an older login widens FirstSeen: %+v", *d)
+	}
+}
+
+func TestApplyLeavesTheReceiverAsItWas(t *testing.T) {
+	p, _ := login(t, profile.Profile{}, "laptop", "203.0.113.9", t0, profile.DefaultLimits)
+	before := fmt.Sprintf("%+v", p)
+	login(t, p, "laptop", "192.0.2.1", t0.Add(time.Hour), profile.DefaultLimits)
+	login(t, p, "phone", "192.0.2.2", t0.Add(time.Hour), profile.DefaultLimits)
+	r := profile.Restriction{DeviceID: "laptop", Until: t0.Add(time.Hour), Actions: []string{"payment"}}
+	if _, _, err := p.Apply(profile.Change{Now: t0, Restrict: &r, Limits: profile.DefaultLimits}); err != nil {
+		t.Fatal(err)
+	}
+	if after := fmt.Sprintf("%+v", p); after != before {
+		t.Errorf("Apply changed its receiver:\n%s\n%s", before, after)
+	}
+}
+
+// An often-used device outweighs newer one-off devices; a restricted one
+// is never evicted.
+func TestEvictionByRecencyAndFrequency(t *testing.T) {
+	var p profile.Profile
+	at := t0
+	for range 8 {
+		p, _ = login(t, p, "laptop", "203.0.113.9", at, small)
+		at = at.Add(time.Hour)
+	}
+	var gone []string
+	for i := range 4 {
+		var g []string
+		p, g = login(t, p, fmt.Sprint("oneoff", i), "203.0.113.9", at, small)
+		gone = append(gone, g...)
+		at = at.Add(time.Hour)
+	}
+	if got := ids(p.Devices); len(got) != 3 || !slices.Contains(got, "laptop") {
+		t.Errorf("a device of 8 logins outweighs newer one-off devices; kept %v", got)
+	}
+	if !slices.Equal(gone, []string{"oneoff0", "oneoff1"}) {
+		t.Errorf("the lightest went, one at a time: %v", gone)
+	}
+
+	r := profile.Restriction{DeviceID: "oneoff2", Until: at.Add(72 * time.Hour), Actions: []string{"payment"}}
+	p, _, _ = p.Apply(profile.Change{Now: at, Restrict: &r, Limits: small})
+	for i := range 5 {
+		p, _ = login(t, p, fmt.Sprint("more", i), "203.0.113.9", at, small)
+	}
+	if !slices.Contains(ids(p.Devices), "oneoff2") {
+		t.Errorf("a restricted device is never evicted: %v", ids(p.Devices))
+	}
+	if len(p.Networks) > small.Networks || len(p.Countries) > small.Countries {
+		t.Errorf("places are bounded too: %d networks, %d countries", len(p.Networks), len(p.Countries))
+	}
+}
+
+func TestPlacesKeepTheOftenUsed(t *testing.T) {
+	var p profile.Profile
+	at := t0
+	for range 20 {
+		p, _ = login(t, p, "laptop", "home", at, small)
+		at = at.Add(time.Minute)
+	}
+	p, _ = login(t, p, "laptop", "office", at, small)
+	for i := range 10 {
+		p, _ = login(t, p, "laptop", fmt.Sprint("hotel", i), at.Add(time.Duration(i)*time.Minute), small)
+	}
+	if !p.KnownNetwork("home", t0) {
+		t.Error("home, used 20 times, outweighs a run of one-off networks")
+	}
+}
+
+func TestRestrictions(t *testing.T) {
+	p, _ := login(t, profile.Profile{}, "laptop", "203.0.113.9", t0, profile.DefaultLimits)
+	apply := func(c profile.Change) profile.Profile {
+		t.Helper()
+		c.Limits = profile.DefaultLimits
+		next, _, err := p.Apply(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return next
+	}
+	p = apply(profile.Change{Now: t0, Restrict: &profile.Restriction{DeviceID: "laptop", Until: t0.Add(72 * time.Hour), Actions: []string{"payment", "email_change"}}})
+	d, _ := p.Device("laptop")
+	if !d.Holds("payment", t0) || d.Holds("payment", t0.Add(72*time.Hour)) || d.Holds("login", t0) {
+		t.Errorf("restriction: %+v", *d)
+	}
+	// In force: extended, actions merged.
+	p = apply(profile.Change{Now: t0.Add(time.Hour), Restrict: &profile.Restriction{DeviceID: "laptop", Until: t0.Add(time.Hour), Actions: []string{"payment", "withdraw"}}})
+	d, _ = p.Device("laptop")
+	if !d.RestrictedUntil.Equal(t0.Add(72*time.Hour)) || !slices.Equal(d.Restrictions, []string{"email_change", "payment", "withdraw"}) {
+		t.Errorf("extended restriction: %+v", *d)
+	}
+	if until, actions := p.RestrictionInForce(t0); !until.Equal(t0.Add(72*time.Hour)) || len(actions) != 3 {
+		t.Errorf("in force: %v %v", until, actions)
+	}
+	// Forgetting a restricted device fails; lifted, it works.
+	if _, _, err := p.Apply(profile.Change{Now: t0, Forget: "laptop", Limits: profile.DefaultLimits}); !errors.Is(err, profile.ErrRestricted) {
+		t.Errorf("forgetting a restricted device: %v", err)
+	}
+	p = apply(profile.Change{Now: t0, Lift: "laptop"})
+	next, gone, err := p.Apply(profile.Change{Now: t0, Forget: "laptop", Limits: profile.DefaultLimits})
+	if err != nil || len(next.Devices) != 0 || !slices.Equal(gone, []string{"laptop"}) {
+		t.Errorf("forgetting a lifted device: %v %v %v", err, next.Devices, gone)
+	}
+	if _, _, err := next.Apply(profile.Change{Now: t0, Forget: "laptop", Limits: profile.DefaultLimits}); !errors.Is(err, profile.ErrNoDevice) {
+		t.Errorf("forgetting an unknown device: %v", err)
+	}
+}
