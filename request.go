@@ -94,7 +94,9 @@ func (a *attempt) withKeys() {
 
 // lookupKeys returns the keys that find the devices the attempt may be:
 // made only when the store searches them.
-func (a *attempt) lookupKeys() []string { return fingerprint.LookupKeys(a.Fingerprint, a.LastFingerprint) }
+func (a *attempt) lookupKeys() []string {
+	return fingerprint.LookupKeys(a.Fingerprint, a.LastFingerprint)
+}
 
 // normaliseLenient is normalise that drops invalid optional fields rather
 // than refusing the request; only a missing or invalid user is an error.
