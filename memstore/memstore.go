@@ -61,6 +61,11 @@ type Store struct {
 	seq  atomic.Int64 // index entry numbers
 	seed maphash.Seed
 
+	// ords number the devices for the index, byOrd names them.
+	ordMu sync.RWMutex
+	ords  map[string]uint32
+	byOrd []string
+
 	secretsMu sync.Mutex
 	secrets   map[string][]byte
 
@@ -73,12 +78,13 @@ var _ storage.Store = (*Store)(nil)
 func New() *Store { return newStore(MaxTracked) }
 
 func newStore(maxTracked int) *Store {
-	s := &Store{seed: maphash.MakeSeed(), secrets: map[string][]byte{}, maxTracked: max(1, maxTracked/shards)}
+	s := &Store{seed: maphash.MakeSeed(), secrets: map[string][]byte{}, maxTracked: max(1, maxTracked/shards),
+		ords: map[string]uint32{}}
 	for i := range shards {
 		s.users[i].users = map[string]*user{}
 		s.users[i].failures = map[string][]storage.Failure{}
 		s.devs[i].devs = map[string]*[1]storage.Device{}
-		s.keys[i].keys = map[string][]indexEntry{}
+		s.keys[i].keys = map[uint64]indexList{}
 		s.nets[i].nets = map[string][]storage.DeviceUser{}
 		s.chals[i].users = map[string]string{}
 	}
@@ -86,6 +92,37 @@ func newStore(maxTracked int) *Store {
 }
 
 func (s *Store) shard(key string) int { return int(maphash.String(s.seed, key) % shards) }
+
+// keyHash stands for a lookup key in the index: a 64-bit hash, so that the
+// index holds no strings. Two keys with one hash would only nominate more
+// candidates, which the engine compares by their hashes anyway.
+func (s *Store) keyHash(key string) uint64 { return maphash.String(s.seed, key) }
+
+// ord returns the device's ordinal, numbering it if it has none.
+func (s *Store) ord(id string) uint32 {
+	s.ordMu.RLock()
+	o, ok := s.ords[id]
+	s.ordMu.RUnlock()
+	if ok {
+		return o
+	}
+	s.ordMu.Lock()
+	defer s.ordMu.Unlock()
+	if o, ok := s.ords[id]; ok {
+		return o
+	}
+	o = uint32(len(s.byOrd))
+	s.ords[id] = o
+	s.byOrd = append(s.byOrd, id)
+	return o
+}
+
+// idOf names the device with the ordinal.
+func (s *Store) idOf(o uint32) string {
+	s.ordMu.RLock()
+	defer s.ordMu.RUnlock()
+	return s.byOrd[o]
+}
 
 // user is everything a store holds for one user.
 type user struct {
@@ -128,14 +165,39 @@ type deviceShard struct {
 	devs map[string]*[1]storage.Device
 }
 
+// indexEntry is a device indexed under a key: the device by its ordinal
+// (see Store.ords), so that the index holds no pointer for the garbage
+// collector to follow.
 type indexEntry struct {
-	device string
-	seq    int64
+	ord uint32
+	seq int64
 }
 
 type keyShard struct {
 	mu   sync.RWMutex
-	keys map[string][]indexEntry // oldest entry first
+	keys map[uint64]indexList // by the key's hash (keyHash)
+}
+
+// indexList is the devices indexed under one key, oldest entry first. Most
+// keys index one device: it is kept in the map's own memory, and the
+// collector has no array to visit for it.
+type indexList struct {
+	first indexEntry
+	rest  []indexEntry
+}
+
+func (l indexList) entries() []indexEntry {
+	if l.first == (indexEntry{}) {
+		return nil
+	}
+	return append([]indexEntry{l.first}, l.rest...)
+}
+
+func listOf(es []indexEntry) indexList {
+	if len(es) == 0 {
+		return indexList{}
+	}
+	return indexList{first: es[0], rest: slices.Clip(es[1:])}
 }
 
 type networkShard struct {
@@ -287,12 +349,14 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 func (s *Store) candidates(keys []string, limit int) []storage.Device {
 	var hits []storage.KeyHit
 	for _, k := range keys {
-		ks := &s.keys[s.shard(k)]
+		h := s.keyHash(k)
+		ks := &s.keys[h%shards]
 		ks.mu.RLock()
-		for _, e := range ks.keys[k] {
-			hits = append(hits, storage.KeyHit{Key: k, DeviceID: e.device, Seq: e.seq})
-		}
+		es := ks.keys[h].entries()
 		ks.mu.RUnlock()
+		for _, e := range es {
+			hits = append(hits, storage.KeyHit{Key: k, DeviceID: s.idOf(e.ord), Seq: e.seq})
+		}
 	}
 	ids := storage.RankCandidates(hits, limit)
 	out := make([]storage.Device, 0, len(ids))
@@ -538,29 +602,36 @@ func (s *Store) writeDevice(name string, w storage.DeviceWrite) {
 
 // index puts the device under the key, unless it is there.
 func (s *Store) index(key, id string) {
-	ks := &s.keys[s.shard(key)]
+	h, o := s.keyHash(key), s.ord(id)
+	ks := &s.keys[h%shards]
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	es := ks.keys[key]
-	if slices.ContainsFunc(es, func(e indexEntry) bool { return e.device == id }) {
+	l := ks.keys[h]
+	if l.first.ord == o && l.first.seq != 0 || slices.ContainsFunc(l.rest, func(e indexEntry) bool { return e.ord == o }) {
 		return
 	}
-	es = append(es, indexEntry{id, s.seq.Add(1)})
+	e := indexEntry{o, s.seq.Add(1)}
+	if l.first.seq == 0 {
+		ks.keys[h] = indexList{first: e}
+		return
+	}
+	es := append(l.entries(), e)
 	if over := len(es) - storage.MaxKeyDevices; over > 0 {
 		es = slices.Delete(es, 0, over) // the lowest numbers: the least recently indexed
 	}
-	ks.keys[key] = es
+	ks.keys[h] = listOf(es)
 }
 
 func (s *Store) unindex(key, id string) {
-	ks := &s.keys[s.shard(key)]
+	h, o := s.keyHash(key), s.ord(id)
+	ks := &s.keys[h%shards]
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	es := slices.DeleteFunc(ks.keys[key], func(e indexEntry) bool { return e.device == id })
+	es := slices.DeleteFunc(ks.keys[h].entries(), func(e indexEntry) bool { return e.ord == o })
 	if len(es) == 0 {
-		delete(ks.keys, key)
+		delete(ks.keys, h)
 	} else {
-		ks.keys[key] = es
+		ks.keys[h] = listOf(es)
 	}
 }
 

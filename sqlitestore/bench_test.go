@@ -130,6 +130,8 @@ func BenchmarkEvaluate(b *testing.B) {
 // (the bytes of alice's, as sqlitestore keeps it), the device's row and
 // the counts of failures and challenges; in one write transaction, write
 // the profile back, add an event of the same columns and drop the oldest.
+// The events are indexed by user and time (a user's history) and by time
+// (retention), as a store of them must be.
 func BenchmarkFloor(b *testing.B) {
 	// alice's profile and device, as the engine wrote them.
 	_, s, laptop := benchEngine(b)
@@ -167,6 +169,7 @@ func BenchmarkFloor(b *testing.B) {
 			city TEXT NOT NULL, latitude REAL NOT NULL, longitude REAL NOT NULL, accuracy_km REAL NOT NULL, asn INTEGER NOT NULL,
 			reasons TEXT, challenge_id TEXT NOT NULL) STRICT`,
 		`CREATE INDEX events_user_time ON events (user_id, time)`,
+		`CREATE INDEX events_time ON events (time)`, // for retention, as any store needs
 		`CREATE TABLE failures (seq INTEGER PRIMARY KEY, user_id TEXT NOT NULL, time INTEGER NOT NULL, known_device INTEGER NOT NULL) STRICT`,
 		`CREATE INDEX failures_user_time ON failures (user_id, time)`,
 		`CREATE TABLE network_failures (network TEXT NOT NULL, user_id TEXT NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (network, user_id)) STRICT, WITHOUT ROWID`,

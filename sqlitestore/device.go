@@ -26,7 +26,7 @@ var (
 		ON CONFLICT (id) DO UPDATE SET hashes = excluded.hashes, keys = excluded.keys,
 			first_seen = excluded.first_seen, last_seen = excluded.last_seen, users = excluded.users`)
 	qSetUsers     = prepared(`UPDATE devices SET users = ?2 WHERE id = ?1`)
-	qDeleteDevice = prepared(`DELETE FROM devices WHERE id = ?1`) // its index entries go with it
+	qDeleteDevice = prepared(`DELETE FROM devices WHERE id = ?1`)
 
 	// qKeyHits finds the entries of the keys of the JSON array ?1.
 	qKeyHits = prepared(`SELECT k.lookup_key, k.device_id, k.written
@@ -39,16 +39,17 @@ var (
 		SELECT value, ?2, ?3 + key FROM json_each(?1) WHERE true
 		ON CONFLICT (lookup_key, device_id) DO NOTHING`)
 	// qCapKeys drops, from each key of the JSON array ?1, the entries past
-	// the ?2 highest numbers.
+	// the ?2 highest numbers (a key holds at most ?2 + its new ones).
 	qCapKeys = prepared(`DELETE FROM device_keys WHERE (lookup_key, device_id) IN (
 		SELECT k.lookup_key, k.device_id FROM json_each(?1) j JOIN device_keys k ON k.lookup_key = j.value
 		WHERE k.written < (SELECT c.written FROM device_keys c WHERE c.lookup_key = j.value
 			ORDER BY c.written DESC LIMIT 1 OFFSET ?2 - 1))`)
-	// qIndexed counts the entries of device ?1.
-	qIndexed = prepared(`SELECT count(*) FROM device_keys WHERE device_id = ?1`)
-	// qUnindex drops the entries of device ?1 under keys not in the JSON
-	// array ?2.
-	qUnindex = prepared(`DELETE FROM device_keys WHERE device_id = ?1 AND lookup_key NOT IN (SELECT value FROM json_each(?2))`)
+	// qIndexed counts the entries of device ?2 under the keys of the JSON
+	// array ?1.
+	qIndexed = prepared(`SELECT count(*) FROM device_keys WHERE device_id = ?2 AND lookup_key IN (SELECT value FROM json_each(?1))`)
+	// qUnindex drops the entries of device ?2 under the keys of the JSON
+	// array ?1.
+	qUnindex = prepared(`DELETE FROM device_keys WHERE device_id = ?2 AND lookup_key IN (SELECT value FROM json_each(?1))`)
 )
 
 // deviceDest returns the scan destinations of deviceCols into d.
@@ -134,31 +135,43 @@ func writeDevice(t *tx, user string, w *storage.DeviceWrite) error {
 		ms(d.FirstSeen), ms(d.LastSeen), encodeUsers(d.Users)); err != nil {
 		return fmt.Errorf("write device %q: %w", d.ID, err)
 	}
-	if ok && slices.Equal(stored.Keys, d.Keys) {
-		// Written again with the keys it is indexed under, as whenever it
-		// presents the fingerprint it presented last: its entries stay.
-		var n int
-		if err := t.row(qIndexed, d.ID).Scan(&n); err != nil {
-			return fmt.Errorf("index device %q: %w", d.ID, err)
-		}
-		if n == len(slices.Compact(slices.Sorted(slices.Values(d.Keys)))) {
-			return nil
-		}
-	}
-	keys := stringsJSON(d.Keys)
+	// The keys to index: all of a new device's; those a stored device
+	// gains; all of them again if some were dropped from a full key.
+	add, gone := d.Keys, []string(nil)
 	if ok {
-		if _, err := t.exec(qUnindex, d.ID, keys); err != nil {
+		add = nil
+		for _, k := range d.Keys {
+			if !slices.Contains(stored.Keys, k) {
+				add = append(add, k)
+			}
+		}
+		for _, k := range stored.Keys {
+			if !slices.Contains(d.Keys, k) {
+				gone = append(gone, k)
+			}
+		}
+		var n int
+		if err := t.row(qIndexed, stringsJSON(d.Keys), d.ID).Scan(&n); err != nil {
+			return fmt.Errorf("index device %q: %w", d.ID, err)
+		}
+		if n != len(slices.Compact(slices.Sorted(slices.Values(d.Keys))))-len(add) {
+			add = d.Keys // dropped from a key the cap filled: indexed again
+		}
+	}
+	if len(gone) > 0 {
+		if _, err := t.exec(qUnindex, stringsJSON(gone), d.ID); err != nil {
 			return fmt.Errorf("index device %q: %w", d.ID, err)
 		}
 	}
-	if len(d.Keys) == 0 {
+	if len(add) == 0 {
 		return nil
 	}
+	keys := stringsJSON(add)
 	var last int64
-	if err := t.row(qNextSeq, len(d.Keys)).Scan(&last); err != nil {
+	if err := t.row(qNextSeq, len(add)).Scan(&last); err != nil {
 		return fmt.Errorf("index device %q: %w", d.ID, err)
 	}
-	if _, err := t.exec(qIndex, keys, d.ID, last-int64(len(d.Keys))+1); err != nil {
+	if _, err := t.exec(qIndex, keys, d.ID, last-int64(len(add))+1); err != nil {
 		return fmt.Errorf("index device %q: %w", d.ID, err)
 	}
 	if _, err := t.exec(qCapKeys, keys, storage.MaxKeyDevices); err != nil {
@@ -176,7 +189,9 @@ func leaveDevice(t *tx, id, user string, drop bool) error {
 	}
 	users := storage.WithoutUser(d.Users, user)
 	if len(users) == 0 && drop {
-		_, err = t.exec(qDeleteDevice, id)
+		if _, err = t.exec(qUnindex, stringsJSON(d.Keys), id); err == nil {
+			_, err = t.exec(qDeleteDevice, id)
+		}
 	} else {
 		_, err = t.exec(qSetUsers, id, encodeUsers(users))
 	}

@@ -48,7 +48,9 @@ var (
 			(SELECT count(*) FROM events WHERE user_id = ?1 AND time < ?2),
 			(SELECT count(*) FROM events WHERE user_id = ?1) - ?3))`)
 	qDeleteEvents = prepared(`DELETE FROM events WHERE user_id = ?1`)
-	qPurgeEvents  = prepared(`DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ?1 LIMIT ?2)`)
+	// qPurgeEvents drops up to ?2 events older than ?1, through the
+	// events_time index.
+	qPurgeEvents = prepared(`DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ?1 LIMIT ?2)`)
 )
 
 // eventArgs returns the values of eventCols for e, stored under user.

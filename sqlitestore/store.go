@@ -2,22 +2,27 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/atoguard/ato/internal/profilecodec"
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/storage"
 )
 
-// qLoadCounts counts, in one statement, the failures of failureCounts and
-// the challenges of user ?1 created since ?7, up to ?8.
-var qLoadCounts = prepared(`SELECT ` + failureCounts + `,
-	(SELECT count(*) FROM (SELECT 1 FROM challenges WHERE user_id = ?1 AND created_at >= ?7 LIMIT ?8))`)
+// qLoadState reads, in one statement, the profile of user ?1 (a NULL
+// version when there is none), the failures of failureCounts and the
+// challenges of the user created since ?7, up to ?8.
+var qLoadState = prepared(`SELECT p.version, p.data, ` + failureCounts + `,
+	(SELECT count(*) FROM (SELECT 1 FROM challenges WHERE user_id = ?1 AND created_at >= ?7 LIMIT ?8))
+	FROM (SELECT 1) LEFT JOIN profiles p ON p.user_id = ?1`)
 
-// Load implements [storage.Store]: the profile, then, as
+// Load implements [storage.Store]: the profile and the counts; then, as
 // [storage.NeedsHashes] decides, either the one device the fingerprint is
-// the newest hash of, or the user's hashes and the ranked candidates; then
-// the counts. All of it in one read transaction.
+// the newest hash of, or the user's hashes and the ranked candidates. All
+// of it in one read transaction.
 func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State, error) {
 	if err := r.Validate(); err != nil {
 		return storage.State{}, err
@@ -25,7 +30,12 @@ func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State,
 	var st storage.State
 	err := s.readTx(ctx, func(t *tx) error {
 		var err error
-		if st.Profile, err = readProfile(t, r.User); err != nil {
+		if r.Failures == nil && r.Challenges == nil {
+			st.Profile, err = readProfile(t, r.User)
+		} else {
+			err = loadState(t, &r, &st)
+		}
+		if err != nil {
 			return err
 		}
 		if storage.NeedsHashes(&st.Profile, r.FingerprintKey) {
@@ -48,28 +58,39 @@ func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State,
 				st.Candidates = []storage.Device{dev}
 			}
 		}
-		if r.Failures == nil && r.Challenges == nil {
-			return nil
-		}
-		var fq storage.FailureQuery
-		if r.Failures != nil {
-			fq = *r.Failures
-		}
-		var cq storage.ChallengeQuery
-		if r.Challenges != nil {
-			cq = *r.Challenges
-		}
-		err = t.row(qLoadCounts, r.User, ms(fq.UserSince), fq.MaxUser, fq.Network, ms(fq.NetworkSince), fq.MaxNetworkUsers,
-			ms(cq.Since), cq.Max).Scan(&st.Failures.User, &st.Failures.UserUnknown, &st.Failures.NetworkUsers, &st.Challenges)
-		if err != nil {
-			return fmt.Errorf("count: %w", err)
-		}
 		return nil
 	})
 	if err != nil {
 		return storage.State{}, fmt.Errorf("sqlitestore: load %q: %w", r.User, err)
 	}
 	return st, nil
+}
+
+// loadState reads the profile and the counts r asks for, with qLoadState.
+func loadState(t *tx, r *storage.LoadRequest, st *storage.State) error {
+	var fq storage.FailureQuery
+	if r.Failures != nil {
+		fq = *r.Failures
+	}
+	var cq storage.ChallengeQuery
+	if r.Challenges != nil {
+		cq = *r.Challenges
+	}
+	var version sql.NullInt64
+	var data []byte
+	err := t.row(qLoadState, r.User, ms(fq.UserSince), fq.MaxUser, fq.Network, ms(fq.NetworkSince), fq.MaxNetworkUsers,
+		ms(cq.Since), cq.Max).Scan(&version, &data, &st.Failures.User, &st.Failures.UserUnknown, &st.Failures.NetworkUsers, &st.Challenges)
+	if err != nil {
+		return fmt.Errorf("read state of %q: %w", r.User, err)
+	}
+	st.Profile = profile.Profile{User: r.User}
+	if version.Valid {
+		st.Profile.Version = version.Int64
+		if err := profilecodec.Decode(data, &st.Profile); err != nil {
+			return fmt.Errorf("read profile of %q: %w", r.User, err)
+		}
+	}
+	return nil
 }
 
 // Commit implements [storage.Store]: one write transaction, rolled back

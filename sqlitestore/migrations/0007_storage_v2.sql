@@ -32,7 +32,20 @@ CREATE TABLE counters (
 	value INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 INSERT INTO counters (name, value) VALUES ('index', (SELECT coalesce(max(written), 0) FROM device_keys));
-CREATE INDEX device_keys_written ON device_keys (lookup_key, written);
+
+-- The index is one B-tree: a new device writes its two dozen keys at
+-- random places, and each further index (by device, by number) or foreign
+-- key would write them again. The store knows a device's keys from its
+-- row, and finds and drops its entries by them.
+CREATE TABLE device_keys_v2 (
+	lookup_key TEXT    NOT NULL,
+	device_id  TEXT    NOT NULL,
+	written    INTEGER NOT NULL,
+	PRIMARY KEY (lookup_key, device_id)
+) STRICT, WITHOUT ROWID;
+INSERT INTO device_keys_v2 (lookup_key, device_id, written) SELECT lookup_key, device_id, written FROM device_keys;
+DROP TABLE device_keys;
+ALTER TABLE device_keys_v2 RENAME TO device_keys;
 
 -- Failures carry the exact key of the attempt's fingerprint rather than a
 -- device id, and whether its network was known; those kept before carry
@@ -69,6 +82,7 @@ CREATE INDEX network_failures_recent ON network_failures (network, time);
 CREATE INDEX network_failures_time ON network_failures (time);
 CREATE INDEX network_failures_user ON network_failures (user_id);
 
--- Purge deletes by age across users.
+-- Purge deletes by age across users: each login pays for one more index
+-- entry, so that retention never scans the history.
 CREATE INDEX events_time ON events (time);
 CREATE INDEX challenges_created ON challenges (created_at);
