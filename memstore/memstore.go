@@ -294,6 +294,14 @@ func cloneDevice(d storage.Device) storage.Device {
 	return d
 }
 
+// decoy is the profile a failure of a name without one is classified
+// against: one of a typical shape, which no failure matches, so that the
+// work is the same whether or not the name has a history.
+var decoy = &profile.Profile{
+	Devices:  []profile.Device{{ID: "decoy", Keys: []string{"decoy", "decoy"}}, {ID: "decoy", Keys: []string{"decoy"}}},
+	Networks: []profile.Place{{Key: "decoy"}, {Key: "decoy"}},
+}
+
 // emptyHashes is what Load returns as the hashes of a user without any,
 // when it must return them: read-only.
 var emptyHashes = map[string][]string{}
@@ -674,7 +682,7 @@ func (s *Store) AddFailure(_ context.Context, f storage.Failure, lim storage.Fai
 	us.mu.Lock()
 	defer us.mu.Unlock()
 	u := us.users[f.User]
-	p := &profile.Profile{}
+	p := decoy
 	if u != nil && u.profile != nil {
 		p = u.profile
 	}

@@ -295,3 +295,70 @@ func BenchmarkFailureFlood(b *testing.B) {
 	}
 	b.ReportMetric(float64(size()-before)/float64(i), "bytes/failure")
 }
+
+// BenchmarkRecordFailure records a first failed password for accounts
+// with a history and for names the store has never seen: the two must cost
+// the same, or the time would tell an attacker which names are accounts.
+func BenchmarkRecordFailure(b *testing.B) {
+	e, _, laptop := benchEngine(b)
+	ctx := b.Context()
+	for _, who := range []string{"history", "unknown"} {
+		b.Run(who, func(b *testing.B) {
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				user := fmt.Sprint("user", i%1000)
+				if who == "unknown" {
+					user = fmt.Sprint("nobody", i)
+				}
+				if err := e.RecordFailure(ctx, ato.Request{User: user, Fingerprint: laptop, IP: "203.0.113.9"}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkPlantedTies plants 22 × 64 devices that tie on the 22 keys of a
+// "bomb" hash (an ordinary account logging in from made-up browsers, each
+// sharing one segment with it), then records failed passwords and logins
+// carrying the bomb, beside the same with a hash nothing ties with.
+func BenchmarkPlantedTies(b *testing.B) {
+	e, _, _ := benchEngine(b)
+	ctx := b.Context()
+	r := rand.New(rand.NewPCG(9, 9))
+	bomb := benchHash(r)
+	for seg := range 22 {
+		for range 64 {
+			h := []byte(benchHash(r))
+			copy(h[seg*94:min((seg+1)*94, 2048)], bomb[seg*94:min((seg+1)*94, 2048)])
+			if _, err := e.Evaluate(ctx, ato.Request{User: "mallory", Fingerprint: string(h), IP: "192.0.2.66"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	plain := benchHash(r)
+	for _, tc := range []struct{ name, hash string }{{"failure/plain", plain}, {"failure/bomb", bomb}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := e.RecordFailure(ctx, ato.Request{User: "user7", Fingerprint: tc.hash, IP: "192.0.2.99"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	for _, tc := range []struct{ name, hash string }{{"login/plain", plain}, {"login/bomb", bomb}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				// A new device on a new network: challenged, so nothing is
+				// learnt and every attempt reads the candidates again.
+				if _, err := e.Evaluate(ctx, ato.Request{User: "user7", Fingerprint: tc.hash, IP: "192.0.2.99"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -28,9 +28,19 @@ var (
 	qSetUsers     = prepared(`UPDATE devices SET users = ?2 WHERE id = ?1`)
 	qDeleteDevice = prepared(`DELETE FROM devices WHERE id = ?1`)
 
-	// qKeyHits finds the entries of the keys of the JSON array ?1.
-	qKeyHits = prepared(`SELECT k.lookup_key, k.device_id, k.written
-		FROM json_each(?1) j JOIN device_keys k ON k.lookup_key = j.value`)
+	// qRank ranks the devices indexed under the keys of the JSON array ?1
+	// as storage.RankCandidates does, and returns the ids of the best ?2:
+	// a device scores ?3 / n, an integer division, for each key, n being
+	// the devices under the key; ties go to the highest entry number, then
+	// to the least id.
+	qRank = prepared(`WITH hits AS (
+			SELECT j.value AS lookup_key, k.device_id, k.written
+			FROM json_each(?1) j JOIN device_keys k ON k.lookup_key = j.value),
+		per_key AS (SELECT lookup_key, count(*) AS n FROM hits GROUP BY lookup_key)
+		SELECT h.device_id FROM hits h JOIN per_key p ON p.lookup_key = h.lookup_key
+		GROUP BY h.device_id
+		ORDER BY sum(?3 / p.n) DESC, max(h.written) DESC, h.device_id
+		LIMIT ?2`)
 	// qNextSeq takes ?1 numbers from the counter and returns the last.
 	qNextSeq = prepared(`UPDATE counters SET value = value + ?1 WHERE name = 'index' RETURNING value`)
 	// qIndex indexes device ?2 under each key of the JSON array ?1 it is
@@ -70,27 +80,28 @@ func readDevice(t *tx, id string) (d storage.Device, ok bool, err error) {
 	return d, true, nil
 }
 
-// candidates finds the devices the keys index, ranked
-// (storage.RankCandidates), and reads the best limit of them.
+// candidates finds the devices the keys index, ranked as
+// storage.RankCandidates ranks them (in SQL, so that only the winners come
+// out of SQLite, however many tie), and reads them.
 func candidates(t *tx, keys []string, limit int) ([]storage.Device, error) {
-	rows, err := t.rows(qKeyHits, stringsJSON(keys))
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	rows, err := t.rows(qRank, stringsJSON(keys), limit, int64(storage.KeyWeight))
 	if err != nil {
 		return nil, fmt.Errorf("find devices: %w", err)
 	}
-	var hits []storage.KeyHit
+	var ids []string
 	for rows.Next() {
-		var h storage.KeyHit
-		if err := rows.Scan(&h.Key, &h.DeviceID, &h.Seq); err != nil {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("find devices: %w", err)
 		}
-		hits = append(hits, h)
+		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find devices: %w", err)
 	}
-	ids := storage.RankCandidates(hits, limit)
 	if len(ids) == 0 {
 		return nil, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/sqlitestore"
 	"github.com/atoguard/ato/storage"
@@ -386,4 +387,29 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 		}
 	}
 	assert.Equal(t, workers*rounds, total, "concurrent profile writes lose no login")
+}
+
+// Failures for one account from a new IPv6 /64 each, for two hours: the
+// store tracks the networks of the last hour only, and the account's
+// newest failures only.
+func TestFailuresFromManyNetworksAreBounded(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "ato.db"))
+	now := t0
+	e, err := ato.New(s, ato.WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	const n = 5000
+	for i := range n {
+		now = t0.Add(time.Duration(i) * 2 * time.Hour / n)
+		require.NoError(t, e.RecordFailure(ctx, ato.Request{User: "alice", IP: fmt.Sprintf("2001:db8:%x:%x::1", i>>16, i&0xffff)}))
+	}
+	var networks, failures int
+	db := sqlitestore.ReadDB(s)
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM network_failures`).Scan(&networks))
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM failures`).Scan(&failures))
+	assert.LessOrEqual(t, networks, n/2+1, "only the last hour's networks (the window includes its start), of %d", n)
+	assert.LessOrEqual(t, failures, 64, "only the account's newest failures")
+	dropped, err := e.Purge(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, dropped, "new failures expired the old ones as they came: nothing is left for Purge")
 }

@@ -133,41 +133,41 @@ type KeyHit struct {
 }
 
 // RankCandidates ranks the devices of index entries found for a lookup and
-// returns the ids of the best limit, best first. A device scores 1/n for
-// each key it was found under, n being the number of devices found under
-// that key, so distinctive keys weigh more than common ones; the scores are
-// summed in the order of the keys (as strings), so that every store sums
-// them alike to the last bit. Ties go to the device with the most recently
-// indexed entry (the highest sequence number), then to the least id: a tie
-// is decided from the index alone, so however many devices tie, only limit
-// of them need to be read. hits must hold each pair of key and device once.
-// The cost is linear in the number of hits, which the index bounds at
+// returns the ids of the best limit, best first. A device scores
+// [KeyWeight]/n (an integer division) for each key it was found under, n
+// being the number of devices found under that key, so distinctive keys
+// weigh more than common ones; integer scores sum alike in any order, so a
+// store may rank in its own query language and tie exactly where this
+// function ties. Ties go to the device with the most recently indexed entry
+// (the highest sequence number), then to the least id: a tie is decided
+// from the index alone, so however many devices tie, only limit of them
+// need to be read. hits must hold each pair of key and device once. The
+// cost is linear in the number of hits, which the index bounds at
 // MaxKeyDevices per key.
 func RankCandidates(hits []KeyHit, limit int) []string {
 	if len(hits) == 0 || limit <= 0 {
 		return nil
 	}
-	// The keys, in order, and the number of devices found under each.
+	// The keys and the number of devices found under each.
 	var keys []string
 	for _, h := range hits {
 		if !slices.Contains(keys, h.Key) {
 			keys = append(keys, h.Key)
 		}
 	}
-	slices.Sort(keys)
-	count := make([]int, len(keys))
+	count := make([]int64, len(keys))
 	for _, h := range hits {
 		count[slices.Index(keys, h.Key)]++
 	}
 	type ranked struct {
 		id    string
-		score float64
+		score int64
 		seq   int64
 	}
 	rs := make([]ranked, 0, len(hits))
 	at := make(map[string]int, len(hits))
 	for k, key := range keys {
-		w := 1 / float64(count[k])
+		w := KeyWeight / count[k]
 		for _, h := range hits {
 			if h.Key != key {
 				continue
@@ -359,6 +359,10 @@ func (r *PurgeRequest) Validate() error {
 	}
 	return nil
 }
+
+// KeyWeight is what one key is worth to a candidate device found under it
+// alone; see [RankCandidates].
+const KeyWeight = 1 << 32
 
 // Keys returns a DeviceKeys function of fixed keys.
 func Keys(keys ...string) func() []string { return func() []string { return keys } }

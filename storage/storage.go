@@ -31,7 +31,9 @@
 //
 // A store is a few maps or tables and the rules below; the rules are
 // exported functions of this package, so a new store calls them rather than
-// writing them again:
+// writing them again (a SQL store may apply one in SQL instead, as
+// sqlitestore trims histories and ranks candidates, provided the results
+// are the same; the conformance suite checks):
 //
 //   - Load: read the user's profile. If [NeedsHashes] says so, also read
 //     the user's [DeviceHashes] of every device in the profile and find the
