@@ -17,12 +17,13 @@
 //
 // # Memory
 //
-// Failures are kept for as long as the engine counts them ([storage.FailureLimits]),
-// and dropped as new ones come, a few at a time; besides, a store tracks at
-// most [MaxTracked] failures of users and [MaxTracked] networks' lists, the
-// oldest going first, so that a flood of failures for made-up users or from
-// fresh networks costs a bounded amount of memory: about 300 bytes per
-// failure tracked, 600 MB at most (see the package's benchmarks).
+// Failures are kept for as long as the engine counts them
+// ([storage.FailureLimits]), and dropped as new ones come, a few at a time;
+// besides, a store tracks at most [MaxTracked] failures of users and
+// [MaxTracked] networks' lists, the oldest going first, so that a flood of
+// failures for made-up users or from fresh networks costs a bounded amount
+// of memory: about 170 bytes per failure tracked (BenchmarkFailureFlood),
+// some 90 MB at most.
 //
 // Profiles are immutable: a profile a commit gives is kept as it is, and
 // Load returns it without copying it.
@@ -126,12 +127,11 @@ func (s *Store) idOf(o uint32) string {
 
 // user is everything a store holds for one user.
 type user struct {
-	profile *profile.Profile    // nil: none; never modified
+	// profile is kept by value (its slices are never modified: a new
+	// profile has new ones); its Version is 0 when there is none.
+	profile profile.Profile
 	hashes  map[string][]string // device id → hashes; replaced, never modified
-	events  []storage.Event     // oldest first
-	// unsuccessful counts the events without success, so that a history of
-	// successes is trimmed without looking for one.
-	unsuccessful int
+	events  history
 	// challenges are the user's challenges, by id, and their ids in the
 	// order they were created; open lists those that may still be open.
 	challenges map[string]*storage.Challenge
@@ -141,7 +141,7 @@ type user struct {
 }
 
 func (u *user) empty() bool {
-	return u.profile == nil && len(u.hashes) == 0 && len(u.events) == 0 &&
+	return u.profile.Version == 0 && len(u.hashes) == 0 && u.events.len() == 0 &&
 		len(u.challenges) == 0 && len(u.factors) == 0
 }
 
@@ -316,8 +316,8 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 	defer us.mu.RUnlock()
 	u := us.users[r.User]
 	st := storage.State{Profile: profile.Profile{User: r.User}}
-	if u != nil && u.profile != nil {
-		st.Profile = *u.profile
+	if u != nil && u.profile.Version != 0 {
+		st.Profile = u.profile
 	}
 	if storage.NeedsHashes(&st.Profile, r.FingerprintKey) {
 		st.Hashes = emptyHashes
@@ -423,8 +423,8 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 	var gone []string
 	if w := c.Profile; w != nil {
 		stored := profile.Profile{User: c.User}
-		if u.profile != nil {
-			stored = *u.profile
+		if u.profile.Version != 0 {
+			stored = u.profile
 		}
 		var err error
 		if next, gone, err = storage.ResolveProfile(stored, *w); err != nil {
@@ -453,7 +453,7 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 		}
 	}
 	if c.Profile != nil {
-		u.profile = &next
+		u.profile = next
 	}
 	if len(gone) > 0 || c.Hashes != nil {
 		hs := make(map[string][]string, len(u.hashes)+1)
@@ -480,7 +480,7 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 	if c.Event != nil {
 		e := cloneEvent(*c.Event)
 		e.User = c.User
-		u.events, u.unsuccessful = appendEvent(u.events, u.unsuccessful, e, c.History)
+		u.events.add(e, storage.HistoryLimits{Max: c.History.Max, Since: ms(c.History.Since)})
 	}
 	if ch := c.Challenge; ch != nil {
 		s.insertChallenge(u, c.User, cloneChallenge(*ch), cs)
@@ -499,46 +499,6 @@ func countSince(u *user, since time.Time, limit int) int {
 		n++
 	}
 	return n
-}
-
-// appendEvent inserts e in time order, then trims the history. failed is
-// the number of the events without success; it returns the new number.
-func appendEvent(evs []storage.Event, failed int, e storage.Event, lim storage.HistoryLimits) ([]storage.Event, int) {
-	if !e.Success {
-		failed++
-	}
-	i := len(evs)
-	for i > 0 && evs[i-1].Time.After(e.Time) {
-		i--
-	}
-	evs = slices.Insert(evs, i, e)
-	since := ms(lim.Since)
-	first := 0
-	for first < len(evs) && evs[first].Time.Before(since) {
-		if !evs[first].Success {
-			failed--
-		}
-		first++
-	}
-	evs = slices.Delete(evs, 0, first)
-	// As storage.TrimHistory: past Max, the oldest without success go
-	// first, then the oldest.
-	for len(evs) > lim.Max {
-		j := -1
-		if failed > 0 {
-			j = slices.IndexFunc(evs, func(e storage.Event) bool { return !e.Success })
-			failed--
-		}
-		if j <= 0 {
-			// The oldest goes: the slice moves on rather than the events;
-			// append copies what is left when it grows the array.
-			evs[0] = storage.Event{}
-			evs = evs[1:]
-			continue
-		}
-		evs = slices.Delete(evs, j, j+1)
-	}
-	return evs, failed
 }
 
 // insertChallenge stores a new challenge and overrides the open challenges
@@ -683,8 +643,8 @@ func (s *Store) AddFailure(_ context.Context, f storage.Failure, lim storage.Fai
 	defer us.mu.Unlock()
 	u := us.users[f.User]
 	p := decoy
-	if u != nil && u.profile != nil {
-		p = u.profile
+	if u != nil && u.profile.Version != 0 {
+		p = &u.profile
 	}
 	storage.ClassifyFailure(p, &f, ms(lim.KnownSince))
 	fs := us.failures[f.User]
@@ -910,11 +870,12 @@ func (s *Store) Events(_ context.Context, name string, since time.Time, limit in
 		return nil, nil
 	}
 	var out []storage.Event
-	for i := len(u.events) - 1; i >= 0 && len(out) < limit; i-- {
-		if u.events[i].Time.Before(since) {
+	for i := u.events.len() - 1; i >= 0 && len(out) < limit; i-- {
+		e := u.events.at(i)
+		if e.Time.Before(since) {
 			break
 		}
-		out = append(out, cloneEvent(u.events[i]))
+		out = append(out, cloneEvent(*e))
 	}
 	return out, nil
 }
@@ -930,7 +891,7 @@ func (s *Store) DeleteUser(_ context.Context, name string) error {
 	if u == nil {
 		u = &user{}
 	}
-	if u.profile != nil {
+	if u.profile.Version != 0 {
 		for _, d := range u.profile.Devices {
 			s.leaveDevice(d.ID, name, true)
 		}
@@ -973,15 +934,8 @@ func (s *Store) Purge(_ context.Context, r storage.PurgeRequest) (int, error) {
 			if n >= r.Batch {
 				break
 			}
+			n += u.events.dropBefore(events, r.Batch-n)
 			k := 0
-			for k < len(u.events) && u.events[k].Time.Before(events) && n < r.Batch {
-				if !u.events[k].Success {
-					u.unsuccessful--
-				}
-				k++
-				n++
-			}
-			u.events = slices.Delete(u.events, 0, k)
 			k = 0
 			for k < len(u.order) && n < r.Batch {
 				id := u.order[k]

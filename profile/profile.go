@@ -330,7 +330,7 @@ func (p Profile) learn(l Login, c Change) Profile {
 			d.Keys = slices.Clip(c.Keys)
 		}
 		d.Trusted = d.Trusted || c.Trust
-		p.Devices = reorder(p.Devices, i, d, deviceSeen)
+		p.Devices = reorder(p.Devices, i, d, d.LastSeen, deviceSeen)
 	}
 	lim := c.Limits
 	if l.Network != "" {
@@ -350,15 +350,16 @@ func (p Profile) learn(l Login, c Change) Profile {
 
 // reorder returns a new slice of s with the entry at i (if any) replaced by
 // v, in order of last login, the most recent first: v goes before the
-// entries it is not older than.
-func reorder[T any](s []T, i int, v T, last func(*T) time.Time) []T {
+// entries it is not older than. seen is v's last login, last returns an
+// entry's.
+func reorder[T any](s []T, i int, v T, seen time.Time, last func(*T) time.Time) []T {
 	out := make([]T, 0, len(s)+1)
 	placed := false
 	for j := range s {
 		if j == i {
 			continue
 		}
-		if !placed && !last(&v).Before(last(&s[j])) {
+		if !placed && !seen.Before(last(&s[j])) {
 			out = append(out, v)
 			placed = true
 		}
@@ -388,7 +389,7 @@ func touch(places []Place, key string, t time.Time, limit int) []Place {
 	if t.After(pl.LastSeen) {
 		pl.LastSeen = t
 	}
-	places = reorder(places, i, pl, placeSeen)
+	places = reorder(places, i, pl, pl.LastSeen, placeSeen)
 	if len(places) > limit && limit > 0 {
 		light := -1
 		for j := range places {
