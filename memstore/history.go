@@ -27,7 +27,10 @@ func (h *history) at(i int) *storage.Event { return &h.buf[(h.head+i)%len(h.buf)
 // the history as storage.TrimHistory says.
 func (h *history) add(e storage.Event, lim storage.HistoryLimits) {
 	if h.n == len(h.buf) {
-		h.grow(max(2*len(h.buf), lim.Max+1, 4))
+		// Doubling up to the bound, which a full history needs (it is
+		// trimmed after the add): a user of one login holds one event's
+		// room, not fifty.
+		h.grow(max(min(2*len(h.buf), lim.Max+1), len(h.buf)+1))
 	}
 	i := h.n
 	for i > 0 && h.at(i-1).Time.After(e.Time) {
