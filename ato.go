@@ -647,7 +647,8 @@ func (e *Engine) commit(ev *evaluation, res Result, hold []string) storage.Commi
 			}
 		}
 		if len(r.Actions) > 0 {
-			ch.Restrict = &r
+			restrict := r // on the heap only when there is one
+			ch.Restrict = &restrict
 		}
 	}
 	if ch.Login != nil || ch.Restrict != nil {

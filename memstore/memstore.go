@@ -156,6 +156,7 @@ type userShard struct {
 	// expiry lists failures in the order they came, to drop them when they
 	// are too old or too many.
 	expiry fifo
+	_      pad
 }
 
 // deviceShard holds devices; each is kept in an array of one, so that Load
@@ -163,6 +164,7 @@ type userShard struct {
 type deviceShard struct {
 	mu   sync.RWMutex
 	devs map[string]*[1]storage.Device
+	_    pad
 }
 
 // indexEntry is a device indexed under a key: the device by its ordinal
@@ -176,6 +178,7 @@ type indexEntry struct {
 type keyShard struct {
 	mu   sync.RWMutex
 	keys map[uint64]indexList // by the key's hash (keyHash)
+	_    pad
 }
 
 // indexList is the devices indexed under one key, oldest entry first. Most
@@ -204,12 +207,18 @@ type networkShard struct {
 	mu     sync.RWMutex
 	nets   map[string][]storage.DeviceUser // network → users who failed from it, newest first
 	expiry fifo
+	_      pad
 }
 
 type challengeShard struct {
 	mu    sync.RWMutex
 	users map[string]string
+	_     pad
 }
+
+// pad keeps neighbouring shards off one cache line, so that locking one
+// does not slow a core working on the next.
+type pad [64]byte
 
 // fifo is a queue of (key, time) entries.
 type fifo struct {

@@ -353,7 +353,11 @@ func (p Profile) learn(l Login, c Change) Profile {
 // entries it is not older than. seen is v's last login, last returns an
 // entry's.
 func reorder[T any](s []T, i int, v T, seen time.Time, last func(*T) time.Time) []T {
-	out := make([]T, 0, len(s)+1)
+	n := len(s)
+	if i < 0 || i >= n {
+		n++
+	}
+	out := make([]T, 0, n)
 	placed := false
 	for j := range s {
 		if j == i {
