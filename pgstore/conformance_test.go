@@ -1,0 +1,16 @@
+package pgstore_test
+
+import (
+	"testing"
+
+	"github.com/atoguard/ato/storage"
+	"github.com/atoguard/ato/storage/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	serverURL(t)
+	storetest.Run(t, func(t *testing.T) storage.Store {
+		s, _ := openStore(t)
+		return s
+	})
+}

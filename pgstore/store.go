@@ -1,0 +1,432 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/atoguard/ato/profile"
+	"github.com/atoguard/ato/storage"
+	"github.com/jackc/pgx/v5"
+)
+
+// qLoad reads everything an evaluation needs in one statement, so in one
+// round trip and one snapshot. Its rows are in parts:
+//
+//   - part 0, one row: the profile of user $1 (a NULL version when there is
+//     none) and the counts (failureCounts; the user's challenges created
+//     since $11, up to $12, or 0 when $11 is NULL);
+//   - part 1: global devices, each with its rank ($4 at most, ranked as
+//     storage.RankCandidates ranks them: a device scores $5 / n, an integer
+//     division, for each of the keys $3 it is indexed under, n being the
+//     devices under the key; ties go to the highest entry number, then to
+//     the least id) — or, when the fingerprint's key $2 is the newest key
+//     of a device of the profile, that device alone, with rank 0;
+//   - part 2: the hashes the user saw from each device, when the
+//     candidates were searched.
+//
+// Whether to search is storage.NeedsHashes, decided from the profile's
+// newest_keys: the keys are searched only when $2 is not among them.
+var qLoad = stmt(`WITH p AS (
+		SELECT version, data, device_ids, newest_keys FROM {s}.profiles WHERE user_id = $1),
+	k AS (
+		SELECT $2::text <> '' AND NOT EXISTS (SELECT 1 FROM p WHERE $2::text = ANY (p.newest_keys)) AS search,
+			(SELECT p.device_ids[array_position(p.newest_keys, $2::text)] FROM p WHERE $2::text <> '') AS known),
+	hits AS (
+		SELECT dk.lookup_key, dk.device_id, dk.written FROM {s}.device_keys dk
+		WHERE (SELECT search FROM k) AND dk.lookup_key = ANY ($3::text[])),
+	ranked AS (
+		SELECT h.device_id, row_number() OVER (ORDER BY sum($5::bigint / n.n) DESC, max(h.written) DESC, h.device_id COLLATE "C") AS rank
+		FROM hits h JOIN (SELECT lookup_key, count(*) AS n FROM hits GROUP BY lookup_key) n USING (lookup_key)
+		GROUP BY h.device_id
+		ORDER BY rank LIMIT $4)
+	SELECT 0 AS part, p.version, p.data, ` + failureCounts + `,
+		CASE WHEN $11::timestamptz IS NULL THEN 0 ELSE (SELECT count(*) FROM (SELECT 1 FROM {s}.challenges
+			WHERE user_id = $1 AND created_at >= $11 LIMIT $12) c) END,
+		NULL::text, NULL::text[], NULL::text[], NULL::timestamptz, NULL::timestamptz, NULL::text[], NULL::timestamptz[], 0::bigint
+	FROM (SELECT 1) one LEFT JOIN p ON true
+	UNION ALL
+	SELECT 1, NULL, NULL, 0, 0, 0, 0, d.id, d.hashes, d.keys, d.first_seen, d.last_seen, d.user_ids, d.user_seen, r.rank
+	FROM ranked r JOIN {s}.devices d ON d.id = r.device_id
+	UNION ALL
+	SELECT 1, NULL, NULL, 0, 0, 0, 0, d.id, d.hashes, d.keys, d.first_seen, d.last_seen, d.user_ids, d.user_seen, 0
+	FROM {s}.devices d WHERE d.id = (SELECT known FROM k)
+	UNION ALL
+	SELECT 2, NULL, NULL, 0, 0, 0, 0, h.device_id, h.hashes, NULL, NULL, NULL, NULL, NULL, 0
+	FROM {s}.user_hashes h WHERE (SELECT search FROM k) AND h.user_id = $1`)
+
+// Load implements [storage.Store], in one statement: see qLoad. It calls
+// r.DeviceKeys whenever the attempt has a fingerprint, before it knows
+// whether the keys will be searched.
+func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State, error) {
+	if err := r.Validate(); err != nil {
+		return storage.State{}, err
+	}
+	if err := s.enter(); err != nil {
+		return storage.State{}, err
+	}
+	defer s.leave()
+	keys := []string{}
+	if r.FingerprintKey != "" && r.DeviceKeys != nil {
+		keys = r.DeviceKeys()
+	}
+	var (
+		userSince, networkSince, challengesSince *time.Time
+		maxUser, maxNetwork, maxChallenges       int
+		network                                  string
+	)
+	if q := r.Failures; q != nil {
+		us, ns := at(q.UserSince), at(q.NetworkSince)
+		userSince, networkSince, maxUser, maxNetwork, network = &us, &ns, q.MaxUser, q.MaxNetworkUsers, q.Network
+	}
+	if q := r.Challenges; q != nil {
+		cs := at(q.Since)
+		challengesSince, maxChallenges = &cs, q.Max
+	}
+	rows, err := s.pool.Query(ctx, s.sql[qLoad], r.User, r.FingerprintKey, keys, max(r.MaxCandidates, 1), int64(storage.KeyWeight),
+		userSince, maxUser, network, networkSince, maxNetwork, challengesSince, maxChallenges)
+	if err != nil {
+		return storage.State{}, fmt.Errorf("pgstore: load %q: %w", r.User, err)
+	}
+	st := storage.State{Profile: profile.Profile{User: r.User}}
+	var ranks []int64
+	for rows.Next() {
+		var (
+			part       int32
+			version    *int64
+			data       []byte
+			n          [4]int64
+			d          storage.Device
+			ids        []string
+			seen       []time.Time
+			rank       int64
+			firstSeen  *time.Time
+			lastSeen   *time.Time
+			deviceID   *string
+			hashes     []string
+			deviceKeys []string
+		)
+		if err := rows.Scan(&part, &version, &data, &n[0], &n[1], &n[2], &n[3],
+			&deviceID, &hashes, &deviceKeys, &firstSeen, &lastSeen, &ids, &seen, &rank); err != nil {
+			rows.Close()
+			return storage.State{}, fmt.Errorf("pgstore: load %q: %w", r.User, err)
+		}
+		switch part {
+		case 0:
+			st.Failures = storage.FailureCounts{User: int(n[0]), UserUnknown: int(n[1]), NetworkUsers: int(n[2])}
+			st.Challenges = int(n[3])
+			if version != nil {
+				st.Profile.Version = *version
+				if err := decodeProfile(data, &st.Profile); err != nil {
+					rows.Close()
+					return storage.State{}, fmt.Errorf("pgstore: load: %w", err)
+				}
+			}
+		case 1:
+			d.ID, d.Hashes, d.Keys = *deviceID, hashes, deviceKeys
+			if firstSeen != nil {
+				d.FirstSeen = *firstSeen
+			}
+			if lastSeen != nil {
+				d.LastSeen = *lastSeen
+			}
+			finishDevice(&d, ids, seen)
+			st.Candidates = append(st.Candidates, d)
+			ranks = append(ranks, rank)
+		case 2:
+			if st.Hashes == nil {
+				st.Hashes = map[string][]string{}
+			}
+			st.Hashes[*deviceID] = emptyNil(hashes)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return storage.State{}, fmt.Errorf("pgstore: load %q: %w", r.User, err)
+	}
+	if len(st.Candidates) > 1 {
+		byRank := make([]int, len(st.Candidates))
+		for i := range byRank {
+			byRank[i] = i
+		}
+		slices.SortFunc(byRank, func(a, b int) int { return int(ranks[a] - ranks[b]) })
+		sorted := make([]storage.Device, len(byRank))
+		for i, j := range byRank {
+			sorted[i] = st.Candidates[j]
+		}
+		st.Candidates = sorted
+	}
+	if st.Hashes == nil && storage.NeedsHashes(&st.Profile, r.FingerprintKey) {
+		st.Hashes = map[string][]string{}
+	}
+	return st, nil
+}
+
+// Commit implements [storage.Store]: one batch, one implicit transaction.
+// If the profile was written since the engine loaded it, the batch fails
+// whole; then, in a transaction holding the lock of the user's writes, the
+// stored profile is read, the change applied to it again
+// ([storage.ResolveProfile]), and the batch sent again.
+func (s *Store) Commit(ctx context.Context, c storage.Commit) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	var b pgx.Batch
+	err := run(ctx, func() error {
+		b.QueuedQueries = b.QueuedQueries[:0]
+		if err := s.commitBatch(&b, &c, c.Profile); err != nil {
+			return err
+		}
+		err := mapError(s.pool.SendBatch(ctx, &b).Close())
+		if !errors.Is(err, errStale) {
+			return err
+		}
+		// Written meanwhile: under the lock of the user's writes, read the
+		// stored profile, apply the change to it and write the rest.
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, s.sql[qLockUser], c.User, s.lockSeed); err != nil {
+				return err
+			}
+			stored, err := s.readProfile(ctx, tx, c.User)
+			if err != nil {
+				return err
+			}
+			next, gone, err := storage.ResolveProfile(stored, *c.Profile)
+			if err != nil {
+				return err
+			}
+			w := &storage.ProfileWrite{Base: stored.Version, New: next, Change: c.Profile.Change, Gone: gone}
+			b.QueuedQueries = b.QueuedQueries[:0]
+			if err := s.commitBatch(&b, &c, w); err != nil {
+				return err
+			}
+			return mapError(tx.SendBatch(ctx, &b).Close())
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("pgstore: commit for %q: %w", c.User, err)
+	}
+	return nil
+}
+
+// commitBatch queues the statements of a commit, with w as its profile
+// write: the lock of the user's writes; the checks (the transition, the
+// challenge limit), whose failures fail the batch; then the writes.
+func (s *Store) commitBatch(b *pgx.Batch, c *storage.Commit, w *storage.ProfileWrite) error {
+	s.lock(b, c.User)
+	if tr := c.Transition; tr != nil {
+		s.queueTransition(b, c.User, tr)
+	}
+	if l := c.ChallengeLimit; l != nil {
+		s.queue(b, qChallengeLimit, c.User, at(l.Since), l.Max)
+	}
+	if w != nil {
+		s.queueProfile(b, c.User, w.Base, &w.New)
+		if len(w.Gone) > 0 {
+			gone := slices.Sorted(slices.Values(w.Gone))
+			s.queue(b, qDeleteHashes, c.User, gone)
+			s.queue(b, qLeaveDevices, gone, c.User)
+		}
+	}
+	if h := c.Hashes; h != nil {
+		s.queueHashes(b, c.User, h)
+	}
+	if d := c.Device; d != nil {
+		s.queueDevice(b, c.User, d)
+	}
+	if e := c.Event; e != nil {
+		s.queueEvent(b, c.User, e, c.History)
+	}
+	if ch := c.Challenge; ch != nil {
+		x := *ch
+		x.User = c.User
+		if err := s.queueChallenge(b, &x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddFailure implements [storage.Store]: one batch, one implicit
+// transaction, which classifies the failure in SQL against the profile it
+// reads; so its cost is the same whether or not the user has a history.
+func (s *Store) AddFailure(ctx context.Context, f storage.Failure, lim storage.FailureLimits) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	if err := lim.Validate(); err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	var b pgx.Batch
+	s.lock(&b, f.User)
+	s.queueFailure(&b, &f, &lim)
+	if err := run(ctx, func() error { return s.pool.SendBatch(ctx, &b).Close() }); err != nil {
+		return fmt.Errorf("pgstore: add failure of %q: %w", f.User, err)
+	}
+	return nil
+}
+
+// Challenge implements [storage.Store].
+func (s *Store) Challenge(ctx context.Context, id string) (storage.Challenge, error) {
+	if err := s.enter(); err != nil {
+		return storage.Challenge{}, err
+	}
+	defer s.leave()
+	c, err := scanChallenge(s.pool.QueryRow(ctx, s.sql[qChallenge], id))
+	if err != nil {
+		return storage.Challenge{}, challengeError(id, err)
+	}
+	return c, nil
+}
+
+// challengeError names the challenge in err; a missing row is
+// storage.ErrNotFound.
+func challengeError(id string, err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = storage.ErrNotFound
+	}
+	return fmt.Errorf("pgstore: challenge %q: %w", id, err)
+}
+
+// UpdateChallenge implements [storage.Store]: in one transaction the
+// challenge is read and locked, update runs, and what it made is written;
+// so update must not call the store.
+func (s *Store) UpdateChallenge(ctx context.Context, id string, update func(*storage.Challenge) error) (storage.Challenge, error) {
+	if err := s.enter(); err != nil {
+		return storage.Challenge{}, err
+	}
+	defer s.leave()
+	var out storage.Challenge
+	var updateErr error
+	err := run(ctx, func() error {
+		updateErr = nil
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			c, err := scanChallenge(tx.QueryRow(ctx, s.sql[qLockChallenge], id))
+			if err != nil {
+				return err
+			}
+			user := c.User
+			if updateErr = update(&c); updateErr != nil {
+				return updateErr
+			}
+			c.ID, c.User = id, user // neither can change
+			args, err := challengeArgs(&c)
+			if err != nil {
+				return err
+			}
+			out, err = scanChallenge(tx.QueryRow(ctx, s.sql[qUpdateChallenge], args...))
+			return err
+		})
+	})
+	switch {
+	case updateErr != nil:
+		return storage.Challenge{}, updateErr
+	case err != nil:
+		return storage.Challenge{}, challengeError(id, err)
+	}
+	return out, nil
+}
+
+// Events implements [storage.Store].
+func (s *Store) Events(ctx context.Context, user string, since time.Time, limit int) ([]storage.Event, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("pgstore: events: %w: limit %d", storage.ErrInvalid, limit)
+	}
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	rows, err := s.pool.Query(ctx, s.sql[qEvents], user, at(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: events of %q: %w", user, err)
+	}
+	defer rows.Close()
+	var out []storage.Event
+	for rows.Next() {
+		var e storage.Event
+		var asn int64
+		if err := rows.Scan(scanEvent(&e, &asn)...); err != nil {
+			return nil, fmt.Errorf("pgstore: events of %q: %w", user, err)
+		}
+		finishEvent(&e, asn)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: events of %q: %w", user, err)
+	}
+	return out, nil
+}
+
+// DeleteUser implements [storage.Store], in one batch: the devices of the
+// user's profile are locked in the order of their ids; those the user is
+// the only user of go with their index entries; the user leaves the
+// others; then every record of the user goes.
+func (s *Store) DeleteUser(ctx context.Context, user string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	var b pgx.Batch
+	s.lock(&b, user)
+	for _, q := range []statement{qLockUserDevices, qUnindexLastUser, qDeleteLastUser, qLeaveProfileDevices,
+		qDeleteProfile, qDeleteAllHashes, qDeleteEvents, qDeleteFailures, qDeleteNetworkFailures,
+		qDeleteChallenges, qDeleteFactors} {
+		s.queue(&b, q, user)
+	}
+	if err := run(ctx, func() error { return s.pool.SendBatch(ctx, &b).Close() }); err != nil {
+		return fmt.Errorf("pgstore: delete user %q: %w", user, err)
+	}
+	return nil
+}
+
+// Purge implements [storage.Store]: one transaction of at most r.Batch
+// deletions, oldest first, through the time indexes, skipping rows that
+// writers hold.
+func (s *Store) Purge(ctx context.Context, r storage.PurgeRequest) (int, error) {
+	if err := r.Validate(); err != nil {
+		return 0, err
+	}
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	n := 0
+	err := run(ctx, func() error {
+		n = 0
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			for _, p := range []struct {
+				q      statement
+				before time.Time
+			}{
+				{qPurgeEvents, r.EventsBefore},
+				{qExpireFailures, r.FailuresBefore},
+				{qExpireNetworks, r.FailuresBefore},
+				{qPurgeChallenges, r.ChallengesBefore},
+			} {
+				if n >= r.Batch || p.before.IsZero() {
+					continue
+				}
+				tag, err := tx.Exec(ctx, s.sql[p.q], at(p.before), r.Batch-n)
+				if err != nil {
+					return err
+				}
+				n += int(tag.RowsAffected())
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: purge: %w", err)
+	}
+	return n, nil
+}
