@@ -44,18 +44,6 @@ var (
 		SELECT network, user_id FROM {s}.network_failures WHERE time < $1 ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED)`)
 	qDeleteFailures        = stmt(`DELETE FROM {s}.failures WHERE user_id = $1`)
 	qDeleteNetworkFailures = stmt(`DELETE FROM {s}.network_failures WHERE user_id = $1`)
-
-	// failureCounts are the counts of a load: user $1's failures since $6
-	// (of the newest $7), all and from unknown devices; the users of
-	// network $8 since $9 (at most $10). Each is 0 when $6 is NULL.
-	failureCounts = `
-		CASE WHEN $6::timestamptz IS NULL THEN 0 ELSE (SELECT count(*) FROM (SELECT 1 FROM {s}.failures
-			WHERE user_id = $1 AND time >= $6 ORDER BY time DESC, seq DESC LIMIT $7) f) END,
-		CASE WHEN $6::timestamptz IS NULL THEN 0 ELSE (SELECT count(*) FILTER (WHERE NOT known_device) FROM (
-			SELECT known_device FROM {s}.failures
-			WHERE user_id = $1 AND time >= $6 ORDER BY time DESC, seq DESC LIMIT $7) f) END,
-		CASE WHEN $6::timestamptz IS NULL THEN 0 ELSE (SELECT count(*) FROM (SELECT 1 FROM {s}.network_failures
-			WHERE network = $8 AND time >= $9 LIMIT $10) n) END`
 )
 
 // queueFailure queues the keeping of a failure, the bounds of its lists

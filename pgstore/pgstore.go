@@ -190,9 +190,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	} else if err := checkSchema(ctx, pool, schema); err != nil {
 		return nil, err
 	}
-	h := fnv.New64a()
-	h.Write([]byte(o.schema))
-	s := &Store{pool: pool, schema: schema, lockSeed: int64(h.Sum64()), sql: make([]string, len(statements))}
+	s := &Store{pool: pool, schema: schema, lockSeed: lockSeed(o.schema), sql: make([]string, len(statements))}
 	for i, q := range statements {
 		s.sql[i] = strings.ReplaceAll(q, "{s}", schema)
 	}
@@ -335,7 +333,15 @@ func run(ctx context.Context, f func() error) error {
 // at is the stored form of a time: UTC, at millisecond precision.
 func at(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
-// lockUser is the statement that takes the advisory lock of a user's
+// lockSeed is the seed of the advisory lock keys of the users of the
+// schema.
+func lockSeed(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	return int64(h.Sum64())
+}
+
+// qLockUser is the statement that takes the advisory lock of a user's
 // writes, released when the transaction ends.
 var qLockUser = stmt(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`)
 

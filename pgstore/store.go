@@ -13,49 +13,10 @@ import (
 )
 
 // qLoad reads everything an evaluation needs in one statement, so in one
-// round trip and one snapshot. Its rows are in parts:
-//
-//   - part 0, one row: the profile of user $1 (a NULL version when there is
-//     none) and the counts (failureCounts; the user's challenges created
-//     since $11, up to $12, or 0 when $11 is NULL);
-//   - part 1: global devices, each with its rank ($4 at most, ranked as
-//     storage.RankCandidates ranks them: a device scores $5 / n, an integer
-//     division, for each of the keys $3 it is indexed under, n being the
-//     devices under the key; ties go to the highest entry number, then to
-//     the least id) — or, when the fingerprint's key $2 is the newest key
-//     of a device of the profile, that device alone, with rank 0;
-//   - part 2: the hashes the user saw from each device, when the
-//     candidates were searched.
-//
-// Whether to search is storage.NeedsHashes, decided from the profile's
-// newest_keys: the keys are searched only when $2 is not among them.
-var qLoad = stmt(`WITH p AS (
-		SELECT version, data, device_ids, newest_keys FROM {s}.profiles WHERE user_id = $1),
-	k AS (
-		SELECT $2::text <> '' AND NOT EXISTS (SELECT 1 FROM p WHERE $2::text = ANY (p.newest_keys)) AS search,
-			(SELECT p.device_ids[array_position(p.newest_keys, $2::text)] FROM p WHERE $2::text <> '') AS known),
-	hits AS (
-		SELECT dk.lookup_key, dk.device_id, dk.written FROM {s}.device_keys dk
-		WHERE (SELECT search FROM k) AND dk.lookup_key = ANY ($3::text[])),
-	ranked AS (
-		SELECT h.device_id, row_number() OVER (ORDER BY sum($5::bigint / n.n) DESC, max(h.written) DESC, h.device_id COLLATE "C") AS rank
-		FROM hits h JOIN (SELECT lookup_key, count(*) AS n FROM hits GROUP BY lookup_key) n USING (lookup_key)
-		GROUP BY h.device_id
-		ORDER BY rank LIMIT $4)
-	SELECT 0 AS part, p.version, p.data, ` + failureCounts + `,
-		CASE WHEN $11::timestamptz IS NULL THEN 0 ELSE (SELECT count(*) FROM (SELECT 1 FROM {s}.challenges
-			WHERE user_id = $1 AND created_at >= $11 LIMIT $12) c) END,
-		NULL::text, NULL::text[], NULL::text[], NULL::timestamptz, NULL::timestamptz, NULL::text[], NULL::timestamptz[], 0::bigint
-	FROM (SELECT 1) one LEFT JOIN p ON true
-	UNION ALL
-	SELECT 1, NULL, NULL, 0, 0, 0, 0, d.id, d.hashes, d.keys, d.first_seen, d.last_seen, d.user_ids, d.user_seen, r.rank
-	FROM ranked r JOIN {s}.devices d ON d.id = r.device_id
-	UNION ALL
-	SELECT 1, NULL, NULL, 0, 0, 0, 0, d.id, d.hashes, d.keys, d.first_seen, d.last_seen, d.user_ids, d.user_seen, 0
-	FROM {s}.devices d WHERE d.id = (SELECT known FROM k)
-	UNION ALL
-	SELECT 2, NULL, NULL, 0, 0, 0, 0, h.device_id, h.hashes, NULL, NULL, NULL, NULL, NULL, 0
-	FROM {s}.user_hashes h WHERE (SELECT search FROM k) AND h.user_id = $1`)
+// round trip and one snapshot: see the function ato_load in the schema.
+// Whether to search candidates is storage.NeedsHashes, decided there from
+// the profile's newest_keys.
+var qLoad = stmt(`SELECT * FROM {s}.ato_load($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`)
 
 // Load implements [storage.Store], in one statement: see qLoad. It calls
 // r.DeviceKeys whenever the attempt has a fingerprint, before it knows

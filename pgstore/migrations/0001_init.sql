@@ -163,3 +163,83 @@ CREATE TABLE {s}.secrets (
 	name text PRIMARY KEY,
 	value bytea NOT NULL
 );
+
+-- ato_load reads everything an evaluation needs (pgstore's Load): as a
+-- STABLE function, its queries see the snapshot of the statement that
+-- calls it, and it runs only those the attempt needs. Its rows are in
+-- parts:
+--
+--   - part 0, one row: the profile of the user (a NULL version when there
+--     is none) and the counts: the user's failures since p_fsince (of the
+--     newest p_maxu), all and from unknown devices; the users who failed
+--     from p_net since p_nsince (at most p_maxn); the user's challenges
+--     created since p_csince (at most p_maxc). A count whose time is NULL
+--     is 0.
+--   - part 1: global devices with their rank. When the fingerprint's key
+--     p_key is the newest key of a device of the profile, that device
+--     alone (rank 0); otherwise, when there is a fingerprint, the best
+--     p_max of the devices indexed under the keys p_keys, ranked as
+--     storage.RankCandidates ranks them: a device scores p_weight / n, an
+--     integer division, for each key it is indexed under, n being the
+--     devices under the key; ties go to the highest entry number, then to
+--     the least id (in Go's order of strings).
+--   - part 2: when the candidates were searched, the hashes the user saw
+--     from each device.
+CREATE FUNCTION {s}.ato_load(p_user text, p_key text, p_keys text[], p_max int, p_weight bigint,
+	p_fsince timestamptz, p_maxu int, p_net text, p_nsince timestamptz, p_maxn int,
+	p_csince timestamptz, p_maxc int)
+RETURNS TABLE (o_part int, o_version bigint, o_data bytea,
+	o_user bigint, o_unknown bigint, o_network bigint, o_challenges bigint,
+	o_id text, o_hashes text[], o_keys text[], o_first_seen timestamptz, o_last_seen timestamptz,
+	o_user_ids text[], o_user_seen timestamptz[], o_rank bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	pr record;
+	known text;
+BEGIN
+	SELECT p.version, p.data, p.device_ids, p.newest_keys INTO pr FROM {s}.profiles p WHERE p.user_id = p_user;
+	o_part := 0;
+	o_version := pr.version;
+	o_data := pr.data;
+	o_user := 0; o_unknown := 0; o_network := 0; o_challenges := 0; o_rank := 0;
+	IF p_fsince IS NOT NULL THEN
+		SELECT count(*), count(*) FILTER (WHERE NOT f.known_device) INTO o_user, o_unknown
+		FROM (SELECT f.known_device FROM {s}.failures f WHERE f.user_id = p_user AND f.time >= p_fsince
+			ORDER BY f.time DESC, f.seq DESC LIMIT p_maxu) f;
+		IF p_net <> '' THEN
+			SELECT count(*) INTO o_network
+			FROM (SELECT 1 FROM {s}.network_failures n WHERE n.network = p_net AND n.time >= p_nsince LIMIT p_maxn) n;
+		END IF;
+	END IF;
+	IF p_csince IS NOT NULL THEN
+		SELECT count(*) INTO o_challenges
+		FROM (SELECT 1 FROM {s}.challenges c WHERE c.user_id = p_user AND c.created_at >= p_csince LIMIT p_maxc) c;
+	END IF;
+	RETURN NEXT;
+	IF p_key = '' THEN
+		RETURN;
+	END IF;
+	known := pr.device_ids[array_position(pr.newest_keys, p_key)];
+	IF known IS NOT NULL THEN
+		RETURN QUERY SELECT 1, NULL::bigint, NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+			d.id, d.hashes, d.keys, d.first_seen, d.last_seen, d.user_ids, d.user_seen, 0::bigint
+		FROM {s}.devices d WHERE d.id = known;
+		RETURN;
+	END IF;
+	IF cardinality(p_keys) > 0 THEN
+		RETURN QUERY WITH hits AS (
+				SELECT dk.lookup_key, dk.device_id, dk.written FROM {s}.device_keys dk WHERE dk.lookup_key = ANY (p_keys)),
+			ranked AS (
+				SELECT h.device_id, row_number() OVER (ORDER BY sum(p_weight / n.n) DESC, max(h.written) DESC, h.device_id COLLATE "C") AS rank
+				FROM hits h JOIN (SELECT lookup_key, count(*) AS n FROM hits GROUP BY lookup_key) n USING (lookup_key)
+				GROUP BY h.device_id
+				ORDER BY rank LIMIT p_max)
+			SELECT 1, NULL::bigint, NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+				d.id, d.hashes, d.keys, d.first_seen, d.last_seen, d.user_ids, d.user_seen, r.rank
+			FROM ranked r JOIN {s}.devices d ON d.id = r.device_id;
+	END IF;
+	RETURN QUERY SELECT 2, NULL::bigint, NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+		h.device_id, h.hashes, NULL::text[], NULL::timestamptz, NULL::timestamptz, NULL::text[], NULL::timestamptz[], 0::bigint
+	FROM {s}.user_hashes h WHERE h.user_id = p_user;
+END
+$$;
