@@ -34,7 +34,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	return migrate(ctx, pool, pgx.Identifier{o.schema}.Sanitize())
+	return migrate(ctx, pool, o.schema)
 }
 
 // latest is the version of the newest migration of this release.
@@ -46,7 +46,9 @@ func latest() (int64, error) {
 	return ms[len(ms)-1].Version, nil
 }
 
-func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+// migrate applies the migrations the schema named name lacks.
+func migrate(ctx context.Context, pool *pgxpool.Pool, name string) error {
+	schema := pgx.Identifier{name}.Sanitize()
 	ms, err := sqlmigrate.Read(migrationFiles, "migrations")
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
@@ -70,11 +72,19 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 			conn.Conn().Close(context.Background())
 		}
 	}()
-	setup := `CREATE SCHEMA IF NOT EXISTS ` + schema + `;
-		CREATE TABLE IF NOT EXISTS ` + schema + `.schema_migrations (
+	// The schema is created only when missing, so that a role without
+	// the right to create schemas can use one made for it.
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("pgstore: migrate: schema %s: %w", schema, err)
+	}
+	setup := `CREATE TABLE IF NOT EXISTS ` + schema + `.schema_migrations (
 			version bigint PRIMARY KEY,
 			name text NOT NULL,
 			applied_at timestamptz NOT NULL DEFAULT now())`
+	if !exists {
+		setup = `CREATE SCHEMA ` + schema + `; ` + setup
+	}
 	if _, err := conn.Exec(ctx, setup); err != nil {
 		return fmt.Errorf("pgstore: migrate: schema %s: %w", schema, err)
 	}

@@ -49,33 +49,46 @@
 //
 // # Failure
 //
-// Every call takes the caller's context: when its deadline passes while
-// the database is down or slow, the call returns an error wrapping the
-// context's, and a write either committed whole or did not happen. What an
-// app does then is its choice per action; see the package example.
+// Every call takes the caller's context. When its deadline passes while the
+// database is down, slow, or holding a lock the call waits for, the call
+// returns an error wrapping the context's (pgx asks the server to cancel
+// the statement and drops the connection), and never hangs. A write is one
+// transaction: it commits whole or not at all. One that was already on its
+// way when the context ended may still commit — whole — so an error does
+// not prove that nothing was written; an evaluation written twice is only
+// an extra event in the history. What an app does when ato cannot answer
+// is its choice, per action: see the package example.
 //
 // # Growth
 //
-// Measured on PostgreSQL 15 with the default policy (see
-// TestSpaceUsed for how): a user with one device and a full history of 50
-// events takes about 30 kB, nearly all of it the history (an event row
-// and its index entries are about 500 bytes); the profile row itself is
-// a few hundred bytes and is updated in place (HOT: it has no index but
-// its key, and its table leaves room on each page). A device takes about
-// 3.5 kB with its 22 index entries. A login of a known device writes one
-// profile update, one event row and deletes the oldest: about 1 kB of WAL
-// and no growth once the history is full.
+// Measured on PostgreSQL 15 with the engine's defaults (TestSpaceUsed
+// prints the figures), live data, after VACUUM FULL:
 //
-// For 10 million users with full histories that is about 300 GB, nearly
-// all of it history: a shorter history (ato.WithMaxHistory) or age
-// (ato.WithHistoryAge) shrinks it in proportion. At 1,000 logins a second,
-// a server writes about 1 MB/s of WAL and deletes as many events as it
-// inserts, which autovacuum keeps up with at its defaults; each login
-// costs the server two statements of well under a millisecond, so the
-// bound is the pool: with one round trip for Load and one for Commit, 16
-// connections of an instance carry a few thousand logins a second.
-// [Store.Purge] (called by ato's Engine.Purge) deletes in bounded batches
-// through the time indexes.
+//   - a user with one device and a full history of 50 events takes about
+//     24 kB: 19 kB of history (an event row with its index entries is about
+//     380 bytes), 4 kB for the hash the user saw from the device, and a
+//     profile row of about 1.4 kB;
+//   - a device takes about 11.5 kB: its record, with its hashes, about
+//     4.7 kB, and its 22 index entries about 6.8 kB;
+//   - a login of a known device updates the profile row in place (HOT: the
+//     table has no index but its key, and leaves room on each page),
+//     appends an event and deletes the oldest: about 1.2 kB of WAL, and no
+//     growth once the history is full.
+//
+// So 10 million users with a device each take about 360 GB, two thirds of
+// it history: a shorter history (ato.WithHistory) shrinks that part in
+// proportion. Rows updated in place leave dead versions until autovacuum
+// reclaims them: leave it room beyond these figures. At 1,000 logins a
+// second the server writes about 1.2 MB/s of WAL and deletes as many
+// events as it inserts, which autovacuum keeps up with at its defaults. A
+// known device's login is one Load (a function running five index
+// lookups) and one Commit (four short statements) on the server: well
+// under a millisecond of its time, so what bounds the rate is round trips
+// and connections — on the 2-core development machine, with client and
+// server sharing it, 16 goroutines on one instance reach about 2,000
+// logins a second. [Store.Purge] (called by ato's Engine.Purge) deletes
+// in bounded batches through the time indexes, skipping rows that writers
+// hold.
 //
 // A Store is safe for concurrent use by many goroutines.
 package pgstore
@@ -184,7 +197,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	}
 	schema := pgx.Identifier{o.schema}.Sanitize()
 	if o.migrate {
-		if err := migrate(ctx, pool, schema); err != nil {
+		if err := migrate(ctx, pool, o.schema); err != nil {
 			return nil, err
 		}
 	} else if err := checkSchema(ctx, pool, schema); err != nil {
