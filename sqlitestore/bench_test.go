@@ -12,28 +12,10 @@ import (
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/fingerprint"
+	"github.com/atoguard/ato/internal/fakehash"
 	"github.com/atoguard/ato/sqlitestore"
 	"github.com/atoguard/ato/verdict"
 )
-
-// benchHash is a fuzzy hash of random content.
-func benchHash(r *rand.Rand) string {
-	b := make([]byte, 2048)
-	for i := range b {
-		b[i] = "0123456789abcdef"[r.IntN(16)]
-	}
-	return string(b)
-}
-
-// benchDrift changes one signal segment of h.
-func benchDrift(r *rand.Rand, h string) string {
-	b := []byte(h)
-	seg := r.IntN(21)
-	for i := seg * 94; i < (seg+1)*94; i++ {
-		b[i] = "0123456789abcdef"[r.IntN(16)]
-	}
-	return string(b)
-}
 
 func benchClock() func() time.Time { return steppingClock(time.Second) }
 
@@ -62,11 +44,11 @@ func benchEngine(b *testing.B) (*ato.Engine, *sqlitestore.Store, string) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 1000 {
 		ip := fmt.Sprintf("10.0.%d.%d", i>>8, i&255)
-		if _, err := e.Evaluate(ctx, ato.Request{User: fmt.Sprint("user", i), Fingerprint: benchHash(r), IP: ip}); err != nil {
+		if _, err := e.Evaluate(ctx, ato.Request{User: fmt.Sprint("user", i), Fingerprint: fakehash.Random(r), IP: ip}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	laptop := benchHash(r)
+	laptop := fakehash.Random(r)
 	for range 50 {
 		if _, err := e.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: laptop, IP: "203.0.113.9"}); err != nil {
 			b.Fatal(err)
@@ -98,7 +80,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			b.StopTimer()
-			h = benchDrift(r, h)
+			h = fakehash.Drift(r, h)
 			b.StartTimer()
 			res, err := e.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: h, IP: "203.0.113.9"})
 			if err != nil || res.Verdict != verdict.Allow || res.Confidence == 1 {
@@ -112,7 +94,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			b.StopTimer()
-			h := benchHash(r)
+			h := fakehash.Random(r)
 			b.StartTimer()
 			res, err := e.Evaluate(ctx, ato.Request{User: fmt.Sprint("user", i%1000), Fingerprint: h,
 				IP: fmt.Sprintf("10.0.%d.%d", i%1000>>8, i%1000&255)})
@@ -328,17 +310,17 @@ func BenchmarkPlantedTies(b *testing.B) {
 	e, _, _ := benchEngine(b)
 	ctx := b.Context()
 	r := rand.New(rand.NewPCG(9, 9))
-	bomb := benchHash(r)
+	bomb := fakehash.Random(r)
 	for seg := range 22 {
 		for range 64 {
-			h := []byte(benchHash(r))
+			h := []byte(fakehash.Random(r))
 			copy(h[seg*94:min((seg+1)*94, 2048)], bomb[seg*94:min((seg+1)*94, 2048)])
 			if _, err := e.Evaluate(ctx, ato.Request{User: "mallory", Fingerprint: string(h), IP: "192.0.2.66"}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	plain := benchHash(r)
+	plain := fakehash.Random(r)
 	for _, tc := range []struct{ name, hash string }{{"failure/plain", plain}, {"failure/bomb", bomb}} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()

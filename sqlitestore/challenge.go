@@ -2,15 +2,15 @@ package sqlitestore
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/atoguard/ato/internal/eventjson"
 	"github.com/atoguard/ato/storage"
 )
 
 // Challenges. A challenge's attempt (the evaluation that created it) is
-// kept as JSON.
+// kept as JSON (internal/eventjson).
 
 // challengeCols are the columns of a challenge, in scanChallenge's and
 // challengeArgs' order.
@@ -49,7 +49,7 @@ var (
 
 // challengeArgs returns the values of challengeCols for c.
 func challengeArgs(c *storage.Challenge) ([]any, error) {
-	attempt, err := encodeEvent(&c.Attempt)
+	attempt, err := eventjson.Encode(&c.Attempt)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func challengeArgs(c *storage.Challenge) ([]any, error) {
 	return []any{
 		c.ID, c.User, c.DeviceID, c.Fingerprint, string(c.Status), encodeStrings(c.Reasons),
 		c.Email, c.Phone, code, int64(c.Sends), int64(c.Attempts),
-		ms(c.CreatedAt), ms(c.SentAt), ms(c.ExpiresAt), ms(c.UpdatedAt), attempt, c.Channel,
+		ms(c.CreatedAt), ms(c.SentAt), ms(c.ExpiresAt), ms(c.UpdatedAt), string(attempt), c.Channel,
 		boolInt(c.KnownDevice),
 	}, nil
 }
@@ -89,7 +89,7 @@ func scanChallenge(sc scanner, id string) (storage.Challenge, error) {
 		c.CodeHash = code // Scan copies into a fresh slice
 	}
 	c.Sends, c.Attempts = int(sends), int(attempts)
-	if c.Attempt, err = decodeEvent(attempt); err != nil {
+	if c.Attempt, err = eventjson.Decode([]byte(attempt)); err != nil {
 		return storage.Challenge{}, fmt.Errorf("sqlitestore: challenge %q: %w", id, err)
 	}
 	return c, nil
@@ -147,66 +147,4 @@ func transition(t *tx, user string, tr *storage.Transition) error {
 		return err
 	}
 	return fmt.Errorf("challenge %q: status not one of %v: %w", tr.ChallengeID, tr.From, storage.ErrConflict)
-}
-
-// eventJSON is the stored form of a challenge's attempt.
-type eventJSON struct {
-	ID          string   `json:"id,omitempty"`
-	User        string   `json:"user,omitempty"`
-	Time        int64    `json:"time,omitempty"`
-	Kind        string   `json:"kind,omitempty"`
-	Action      string   `json:"action,omitempty"`
-	Verdict     string   `json:"verdict,omitempty"`
-	Success     bool     `json:"success,omitempty"`
-	DeviceID    string   `json:"device_id,omitempty"`
-	IP          string   `json:"ip,omitempty"`
-	Network     string   `json:"network,omitempty"`
-	Located     bool     `json:"located,omitempty"`
-	Country     string   `json:"country,omitempty"`
-	Region      string   `json:"region,omitempty"`
-	City        string   `json:"city,omitempty"`
-	Latitude    float64  `json:"lat,omitempty"`
-	Longitude   float64  `json:"lon,omitempty"`
-	AccuracyKm  float64  `json:"accuracy_km,omitempty"`
-	ASN         uint32   `json:"asn,omitempty"`
-	Reasons     []string `json:"reasons,omitempty"`
-	ChallengeID string   `json:"challenge_id,omitempty"`
-}
-
-// encodeEvent returns the stored form of a challenge's attempt.
-func encodeEvent(e *storage.Event) (string, error) {
-	b, err := json.Marshal(eventJSON{
-		ID: e.ID, User: e.User, Time: ms(e.Time),
-		Kind: e.Kind, Action: e.Action, Verdict: e.Verdict, Success: e.Success,
-		DeviceID: e.DeviceID, IP: e.IP, Network: e.Network,
-		Located: e.Located, Country: e.Country, Region: e.Region, City: e.City,
-		Latitude: e.Latitude, Longitude: e.Longitude, AccuracyKm: e.AccuracyKm,
-		ASN: e.ASN, Reasons: e.Reasons, ChallengeID: e.ChallengeID,
-	})
-	if err != nil {
-		return "", fmt.Errorf("encode attempt: %w", err)
-	}
-	return string(b), nil
-}
-
-// decodeEvent is the inverse of encodeEvent.
-func decodeEvent(s string) (storage.Event, error) {
-	var j eventJSON
-	if s != "" {
-		if err := json.Unmarshal([]byte(s), &j); err != nil {
-			return storage.Event{}, fmt.Errorf("decode attempt: %w", err)
-		}
-	}
-	e := storage.Event{
-		ID: j.ID, User: j.User, Time: fromMS(j.Time),
-		Kind: j.Kind, Action: j.Action, Verdict: j.Verdict, Success: j.Success,
-		DeviceID: j.DeviceID, IP: j.IP, Network: j.Network,
-		Located: j.Located, Country: j.Country, Region: j.Region, City: j.City,
-		Latitude: j.Latitude, Longitude: j.Longitude, AccuracyKm: j.AccuracyKm,
-		ASN: j.ASN, ChallengeID: j.ChallengeID,
-	}
-	if len(j.Reasons) > 0 {
-		e.Reasons = j.Reasons
-	}
-	return e, nil
 }

@@ -6,11 +6,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/atoguard/ato/internal/sqlmigrate"
 )
 
 // migrationFiles holds the schema migrations, named NNNN_description.sql
@@ -26,55 +24,23 @@ var goSteps = map[int64]func(ctx context.Context, tx *sql.Tx) error{
 	7: buildProfiles,
 }
 
-// migration is one schema step.
+// migration is one schema step: its SQL and, for some, a step in Go.
 type migration struct {
-	version int64
-	name    string
-	sql     string
-	step    func(ctx context.Context, tx *sql.Tx) error
+	sqlmigrate.Migration
+	step func(ctx context.Context, tx *sql.Tx) error
 }
 
 // migrations returns the embedded migrations in order of version.
 func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	ms, err := sqlmigrate.Read(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	var ms []migration
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		if !ok {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_description.sql", name)
-		}
-		v, err := strconv.ParseInt(num, 10, 64)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_description.sql", name)
-		}
-		b, err := fs.ReadFile(migrationFiles, "migrations/"+name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b), step: goSteps[v]})
+	out := make([]migration, len(ms))
+	for i, m := range ms {
+		out[i] = migration{Migration: m, step: goSteps[m.Version]}
 	}
-	slices.SortFunc(ms, func(a, b migration) int {
-		switch {
-		case a.version < b.version:
-			return -1
-		case a.version > b.version:
-			return 1
-		}
-		return 0
-	})
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
+	return out, nil
 }
 
 // migrate creates schema_migrations if needed and applies, in order, the
@@ -108,7 +74,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	for _, m := range ms {
 		if err := retryBusy(ctx, func() error { return applyMigration(ctx, db, m) }); err != nil {
-			return fmt.Errorf("migrate: %s: %w", m.name, err)
+			return fmt.Errorf("migrate: %s: %w", m.Name, err)
 		}
 	}
 	return nil
@@ -122,14 +88,14 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 	}
 	defer tx.Rollback()
 	var one int
-	err = tx.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE version = ?1`, m.version).Scan(&one)
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE version = ?1`, m.Version).Scan(&one)
 	switch {
 	case err == nil:
 		return nil // already applied
 	case !errors.Is(err, sql.ErrNoRows):
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return err
 	}
 	if m.step != nil {
@@ -138,7 +104,7 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)`,
-		m.version, time.Now().UnixMilli()); err != nil {
+		m.Version, time.Now().UnixMilli()); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -32,7 +32,7 @@ func databaseAt(t *testing.T, version int64) (*sql.DB, string) {
 	require.NoError(t, err)
 	var applied int64
 	for _, m := range ms {
-		if m.version <= version {
+		if m.Version <= version {
 			require.NoError(t, applyMigration(ctx, db, m))
 			applied++
 		}
