@@ -1,6 +1,6 @@
 // Package challenge delivers and checks the one-time codes that let the
-// real owner of an account through a challenge. It holds the primitives;
-// the engine (package ato) keeps the challenges and applies the limits.
+// real owner of an account through a challenge, and holds the rules of a
+// challenge's life, applied inside a store's atomic updates.
 //
 // # Codes
 //
@@ -24,6 +24,36 @@
 // [TOTPSkew] steps of now and never accepts a step twice: store the step
 // it returns. [SealSecret] and [OpenSecret] encrypt the TOTP secret under
 // the engine's key, so that stores never see it in plain text.
+//
+// # Lifecycle
+//
+// A challenge is pending, then sent ([Send]), verified ([Settle] with the
+// right code) and completed ([Completable]); or failed, when its attempts
+// run out or a newer challenge for the device replaces it, or expired
+// ([Expire]). The rules are functions over the stored record
+// ([storage.Challenge]) and the [Limits], without a store: [Usable],
+// [Verifiable], [CodeExpiry], [Unsend] and [Describe], which gives what a
+// page may show ([Info]).
+//
+// A [Keeper] runs those rules against a store: it sends and checks codes,
+// enrols authenticators and records every step in the user's history. The
+// engine keeps one, and completes challenges itself.
+//
+// # Lockouts
+//
+// Wrong codes are also counted per user, across challenges, in counters
+// kept as [storage.Factor] records: email and SMS codes lock after
+// [CodeMaxFailures] in a row ([CodeGuard], [TakeGuess]), the authenticator
+// after [TOTPMaxFailures] ([CheckTOTP]), each lock growing while the
+// guessing goes on ([Lockout]).
+//
+// # Errors
+//
+// One sentinel per thing a caller can act on ([ErrNotFound], [ErrExpired],
+// [ErrFailed], [ErrCompleted], [ErrNotVerified], [ErrVerified],
+// [ErrRateLimited], [ErrNoDestination], [ErrNoSender]); the errors returned
+// match one with errors.Is and say which challenge or user they are about,
+// without a package prefix, for the caller to put its own before them.
 //
 // # Thread safety
 //
