@@ -237,6 +237,24 @@ func Identify(a Attempt, p *profile.Profile, hashes map[string][]string, candida
 	return Identity{Match: signals.MatchNew, Confidence: 1}
 }
 
+// Named returns the identity of the device with the id, which no hash
+// matched (a new fingerprint's id, made from it): one of the user's known
+// devices, or a device the store returned among the candidates, matched
+// exactly; or else a new device. The confidence is 1.
+func Named(id string, p *profile.Profile, candidates []storage.Device) Identity {
+	if d, ok := p.Device(id); ok {
+		ident := known(d, candidates)
+		ident.Match, ident.Confidence = signals.MatchExact, 1
+		return ident
+	}
+	for _, c := range candidates {
+		if c.ID == id {
+			return Identity{ID: id, Device: c, Match: signals.MatchExact, Confidence: 1}
+		}
+	}
+	return Identity{ID: id, Match: signals.MatchNew, Confidence: 1}
+}
+
 // known returns the identity of the user's device d.
 func known(d *profile.Device, candidates []storage.Device) Identity {
 	id := Identity{ID: d.ID, Known: true, Profile: d}
@@ -406,6 +424,48 @@ func Keys(hashes []string) []string {
 		out[i] = Key(h)
 	}
 	return out
+}
+
+// Lesson is what a successful login from an identified device teaches
+// ([Learn]): what a commit writes of the device, and the keys of the
+// user's hashes of it for the profile (nil when they did not change).
+type Lesson struct {
+	Device *storage.DeviceWrite
+	Hashes *storage.DeviceHashes
+	Keys   []string
+}
+
+// Learn returns what a successful login of the user at the time, with
+// fingerprint fp (whose exact key is fpKey), teaches about the identified
+// device: its global record, seen now ([Observe]), when it changed or was
+// last written a while ago ([storage.NeedsTouch]), or always if always is
+// set; and the hashes the user saw from it, when fp is not the one they saw
+// last. hashes are those of the user's devices as the store loaded them,
+// nil when it did not; maxUsers bounds the accounts the device remembers.
+func Learn(ident *Identity, user, fp, fpKey string, hashes map[string][]string, at time.Time, maxUsers int, always bool) Lesson {
+	var l Lesson
+	var stored *storage.Device
+	if ident.Device.ID != "" {
+		stored = &ident.Device
+	}
+	if always || storage.NeedsTouch(stored, user, fp, at) {
+		d := ident.Device
+		d.ID = ident.ID
+		l.Device = &storage.DeviceWrite{Device: Observe(d, fp, at), Seen: at, MaxUsers: maxUsers}
+	}
+	switch {
+	case ident.Known && len(ident.Profile.Keys) > 0 && ident.Profile.Keys[0] == fpKey:
+		// the hash the user saw last from it
+	case hashes == nil && ident.Known:
+		// The hashes were not read (the fingerprint is another of the
+		// device's newest ones): move its key up.
+		l.Keys = PushKey(ident.Profile.Keys, fpKey)
+	default:
+		seen := Push(hashes[ident.ID], fp)
+		l.Hashes = &storage.DeviceHashes{DeviceID: ident.ID, Hashes: seen}
+		l.Keys = Keys(seen)
+	}
+	return l
 }
 
 // Observe returns the device as it is after being seen with fingerprint at

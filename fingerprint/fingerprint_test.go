@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/atoguard/ato/fingerprint"
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestKeys(t *testing.T) {
@@ -132,4 +134,60 @@ func hexHash(r *rand.Rand) string {
 		b[i] = "0123456789abcdef"[r.IntN(16)]
 	}
 	return string(b)
+}
+
+func TestNamed(t *testing.T) {
+	t.Parallel()
+	p := &profile.Profile{User: "alice", Devices: []profile.Device{{ID: "mine", Trusted: true}}}
+	cands := []storage.Device{{ID: "mine", Hashes: []string{"h1"}}, {ID: "theirs", Hashes: []string{"h2"}}}
+
+	id := fingerprint.Named("mine", p, cands)
+	assert.True(t, id.Known)
+	assert.Equal(t, "mine", id.Profile.ID)
+	assert.Equal(t, []string{"h1"}, id.Device.Hashes, "its global record, when the store returned it")
+	assert.Equal(t, signals.MatchExact, id.Match)
+	assert.Equal(t, 1.0, id.Confidence)
+
+	id = fingerprint.Named("theirs", p, cands)
+	assert.False(t, id.Known)
+	assert.Equal(t, "theirs", id.Device.ID)
+	assert.Equal(t, signals.MatchExact, id.Match)
+
+	id = fingerprint.Named("fresh", p, cands)
+	assert.Equal(t, fingerprint.Identity{ID: "fresh", Match: signals.MatchNew, Confidence: 1}, id)
+}
+
+func TestLearn(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
+	fp, older := hexHash(rand.New(rand.NewPCG(1, 2))), hexHash(rand.New(rand.NewPCG(3, 4)))
+	stored := storage.Device{ID: "d1", Hashes: []string{fp}, LastSeen: at, Users: []storage.DeviceUser{{User: "alice", LastSeen: at}}}
+	known := func(keys ...string) fingerprint.Identity {
+		return fingerprint.Identity{ID: "d1", Device: stored, Known: true, Profile: &profile.Device{ID: "d1", Keys: keys}}
+	}
+
+	// The hash the user saw last, from a device written a minute ago: nothing to write.
+	id := known(fingerprint.Key(fp))
+	l := fingerprint.Learn(&id, "alice", fp, fingerprint.Key(fp), nil, at.Add(time.Minute), 32, false)
+	assert.Equal(t, fingerprint.Lesson{}, l)
+
+	// Completing a challenge writes the device whatever.
+	l = fingerprint.Learn(&id, "alice", fp, fingerprint.Key(fp), nil, at.Add(time.Minute), 32, true)
+	require.NotNil(t, l.Device)
+	assert.Equal(t, "d1", l.Device.Device.ID)
+	assert.Equal(t, 32, l.Device.MaxUsers)
+
+	// Another of the device's newest hashes, without the hashes read: its key moves up.
+	id = known(fingerprint.Key(older), fingerprint.Key(fp))
+	l = fingerprint.Learn(&id, "alice", fp, fingerprint.Key(fp), nil, at.Add(time.Minute), 32, false)
+	assert.Nil(t, l.Hashes)
+	assert.Equal(t, []string{fingerprint.Key(fp), fingerprint.Key(older)}, l.Keys)
+
+	// A new device: its record, and the user's hashes of it.
+	fresh := fingerprint.Identity{ID: "d2"}
+	l = fingerprint.Learn(&fresh, "alice", fp, fingerprint.Key(fp), map[string][]string{}, at, 32, false)
+	require.NotNil(t, l.Device)
+	assert.Equal(t, []string{fp}, l.Device.Device.Hashes)
+	assert.Equal(t, &storage.DeviceHashes{DeviceID: "d2", Hashes: []string{fp}}, l.Hashes)
+	assert.Equal(t, []string{fingerprint.Key(fp)}, l.Keys)
 }

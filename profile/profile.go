@@ -222,6 +222,18 @@ func (p *Profile) RestrictionInForce(at time.Time) (until time.Time, actions []s
 	return until, ActionSet(actions, nil)
 }
 
+// Inherit returns the restriction r of a device that joins the user now,
+// merged with whatever restriction is in force at the time on the user's
+// other devices ([Profile.RestrictionInForce]): it ends at the later end,
+// and holds back both lists of actions. Otherwise a restricted session could
+// shed its restriction by logging in again with another fingerprint.
+func (p *Profile) Inherit(r Restriction, at time.Time) Restriction {
+	if until, actions := p.RestrictionInForce(at); len(actions) > 0 {
+		r.Until, r.Actions = later(r.Until, until), append(r.Actions, actions...)
+	}
+	return r
+}
+
 // Change is one write to a profile, described so that it can be applied
 // again to a newer version of the profile (see [Profile.Apply]).
 type Change struct {

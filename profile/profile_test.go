@@ -171,3 +171,37 @@ func TestRestrictions(t *testing.T) {
 		t.Errorf("forgetting an unknown device: %v", err)
 	}
 }
+
+func TestAJoiningDeviceInheritsTheRestrictionInForce(t *testing.T) {
+	p, _ := login(t, profile.Profile{}, "laptop", "203.0.113.9", t0, profile.DefaultLimits)
+	p, _ = login(t, p, "tablet", "203.0.113.9", t0, profile.DefaultLimits)
+	restrict := func(device string, until time.Time, actions ...string) {
+		next, _, err := p.Apply(profile.Change{Now: t0, Restrict: &profile.Restriction{DeviceID: device, Until: until, Actions: actions}, Limits: profile.DefaultLimits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = next
+	}
+	restrict("laptop", t0.Add(72*time.Hour), "payment")
+	restrict("tablet", t0.Add(24*time.Hour), "email_change")
+	for _, tc := range []struct {
+		name   string
+		r      profile.Restriction
+		at     time.Time
+		until  time.Time
+		action []string
+	}{
+		{"nothing asked: both in force", profile.Restriction{DeviceID: "phone"}, t0.Add(time.Hour),
+			t0.Add(72 * time.Hour), []string{"email_change", "payment"}},
+		{"one asked, the later end wins", profile.Restriction{DeviceID: "phone", Until: t0.Add(100 * time.Hour), Actions: []string{"mfa_change"}},
+			t0.Add(time.Hour), t0.Add(100 * time.Hour), []string{"email_change", "mfa_change", "payment"}},
+		{"the tablet's ended", profile.Restriction{DeviceID: "phone"}, t0.Add(48 * time.Hour), t0.Add(72 * time.Hour), []string{"payment"}},
+		{"none in force", profile.Restriction{DeviceID: "phone"}, t0.Add(72 * time.Hour), time.Time{}, nil},
+	} {
+		got := p.Inherit(tc.r, tc.at)
+		slices.Sort(got.Actions)
+		if got.DeviceID != "phone" || !got.Until.Equal(tc.until) || !slices.Equal(got.Actions, tc.action) {
+			t.Errorf("%s: %+v", tc.name, got)
+		}
+	}
+}
