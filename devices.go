@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/atoguard/ato/internal/errs"
 	"github.com/atoguard/ato/internal/id"
 	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/storage"
@@ -33,6 +34,8 @@ type DeviceInfo struct {
 func (d DeviceInfo) Restricted(at time.Time) bool { return d.RestrictedUntil.After(at) }
 
 // Devices lists the user's known devices, most recently seen first.
+//
+// Errors: [ErrInvalidRequest] without a user; store failures.
 func (e *Engine) Devices(ctx context.Context, user string) ([]DeviceInfo, error) {
 	if user == "" {
 		return nil, invalid("user", "required")
@@ -59,11 +62,14 @@ func (e *Engine) Devices(ctx context.Context, user string) ([]DeviceInfo, error)
 }
 
 // ForgetDevice removes a device from the user's known devices: the next
-// login from it is a new device again, and a trust earned by completing a
-// challenge there is gone. It returns an error matching
-// storage.ErrNotFound when the device is not one of the user's, and
+// login from it is a new device again (with the same id: the id comes from
+// the browser's fingerprint), and a trust earned by completing a challenge
+// there is gone.
+//
+// Errors: [ErrInvalidRequest] without a user or device id;
+// [ErrDeviceNotFound] when the device is not one of the user's;
 // [ErrDeviceRestricted] while a restriction holds on it (forgetting it
-// would drop the restriction).
+// would drop the restriction); store failures.
 func (e *Engine) ForgetDevice(ctx context.Context, user, deviceID string) error {
 	if user == "" {
 		return invalid("user", "required")
@@ -89,10 +95,9 @@ func (e *Engine) ForgetDevice(ctx context.Context, user, deviceID string) error 
 	}
 	switch {
 	case errors.Is(err, profile.ErrNoDevice):
-		return fmt.Errorf("ato: forget device: device %q is not one of user %q's: %w", deviceID, user, storage.ErrNotFound)
+		return errs.Errorf(ErrDeviceNotFound, "ato: device %q is not one of user %q's", deviceID, user)
 	case errors.Is(err, profile.ErrRestricted):
-		return fmt.Errorf("%w: device %q: it can be forgotten when its restriction ends or a challenge from it completes",
-			ErrDeviceRestricted, deviceID)
+		return errs.Errorf(ErrDeviceRestricted, "ato: device %q is restricted: it can be forgotten when its restriction ends or a challenge from it completes", deviceID)
 	case err != nil:
 		return fmt.Errorf("ato: forget device: %w", err)
 	}

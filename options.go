@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"time"
 
 	"github.com/atoguard/ato/challenge"
@@ -33,37 +32,16 @@ const (
 	// MinSecretLen is the shortest key WithSecret accepts.
 	MinSecretLen = 32
 	// MaxThreshold bounds the counts the brute-force, credential-stuffing
-	// and multiple-accounts options ask for: a store keeps as many failures
-	// per user, failing users per network and accounts per device as the
-	// thresholds need, and their cost must stay bounded.
-	MaxThreshold = 1000
+	// and multiple-accounts detectors ask for: [signals.MaxThreshold].
+	MaxThreshold = signals.MaxThreshold
 )
 
-// ChallengeLimits bound what a challenge allows; see [WithChallengeLimits].
-// A zero field takes its default.
-type ChallengeLimits struct {
-	// CodeTTL: a code is valid this long from its sending. Default 10 min.
-	CodeTTL time.Duration
-	// MaxAttempts wrong codes fail the challenge. Default 5.
-	MaxAttempts int
-	// MaxSends codes may be sent per challenge, at least SendSpacing
-	// apart. Defaults 3 and 30 s.
-	MaxSends    int
-	SendSpacing time.Duration
-	// PerHour challenges may be created per user in an hour; an
-	// evaluation that would create one more is denied with
-	// too_many_challenges. Default 10.
-	PerHour int
-}
+// ChallengeLimits bound what a challenge allows; see [WithChallengeLimits]
+// and [challenge.Limits], which it is.
+type ChallengeLimits = challenge.Limits
 
 // DefaultChallengeLimits are the limits without [WithChallengeLimits].
-var DefaultChallengeLimits = ChallengeLimits{
-	CodeTTL:     10 * time.Minute,
-	MaxAttempts: 5,
-	MaxSends:    3,
-	SendSpacing: 30 * time.Second,
-	PerHour:     10,
-}
+var DefaultChallengeLimits = challenge.DefaultLimits
 
 // Option configures an [Engine].
 type Option func(*config) error
@@ -79,71 +57,38 @@ type config struct {
 	historyAge   time.Duration
 	knownWindow  time.Duration
 	challengeTTL time.Duration
-	limits       ChallengeLimits
+	limits       challenge.Limits
 	restrictFor  time.Duration
 	replay       bool
-	// declared are the reasons plug-ins declare, by reason.
-	declared map[signals.Reason]declared
 	// matchThreshold is the least similarity of a fuzzy device match.
 	matchThreshold float64
 	// profile bounds each user's profile.
 	profile profile.Limits
-
-	travelMinKm, travelMaxKmh float64
-	bruteForceFailures        int
-	bruteForceWindow          time.Duration
-	stuffingUsers             int
-	stuffingWindow            time.Duration
-	accountsAtSignup          int
-	accountsAtLogin           int
-	accountsWindow            time.Duration
-	anonymousIPs              *signals.IPSet
-	hostingASNs               map[uint32]string
-	allowList, denyList       *signals.List
+	// detectors configures the built-in detectors; New sets its defaults.
+	detectors signals.Config
 }
+
+// Bounds the engine asks a store to keep, from the detectors' thresholds
+// and windows.
 
 // maxUserFailures is how many of a user's failures are kept and counted:
 // enough for the brute-force threshold with room for the owner's own typos.
-func (c *config) maxUserFailures() int { return max(64, 4*c.bruteForceFailures) }
+func (c *config) maxUserFailures() int { return max(64, 4*c.detectors.BruteForce.Failures) }
 
 // maxNetworkUsers is how many users failing from one network are kept and
 // counted: at least the credential-stuffing threshold.
-func (c *config) maxNetworkUsers() int { return max(64, c.stuffingUsers) }
+func (c *config) maxNetworkUsers() int { return max(64, c.detectors.CredentialStuffing.Users) }
 
 // maxDeviceUsers is how many accounts a device remembers: at least the
 // multiple-accounts thresholds.
-func (c *config) maxDeviceUsers() int { return max(32, c.accountsAtSignup, c.accountsAtLogin) }
-
-// failureKeep is how long failures are kept: the longest window a signal
-// counts them in.
-func (c *config) failureKeep() time.Duration { return max(c.bruteForceWindow, c.stuffingWindow) }
-
-// declared is a reason a plug-in declares, and the plug-in's name.
-type declared struct {
-	signals.ReasonInfo
-	signal string
+func (c *config) maxDeviceUsers() int {
+	return max(32, c.detectors.MultipleAccounts.AtSignup, c.detectors.MultipleAccounts.AtLogin)
 }
 
-// builtin returns the built-in signals, in the order they run.
-func builtin(c *config) []signals.Signal {
-	s := []signals.Signal{
-		signals.NewUser(),
-		signals.NewDevice(),
-		signals.NewIP(),
-		signals.NewCountry(),
-		signals.ImpossibleTravel(c.travelMinKm, c.travelMaxKmh),
-		signals.AnonymousIP(c.anonymousIPs),
-		signals.HostingIP(c.hostingASNs),
-		signals.BruteForce(c.bruteForceFailures, c.bruteForceWindow),
-		signals.CredentialStuffing(c.stuffingUsers, c.stuffingWindow),
-		signals.MultipleAccounts(c.accountsAtSignup, c.accountsAtLogin, c.accountsWindow),
-		signals.MissingFingerprint(),
-		signals.Restricted(),
-	}
-	if c.allowList != nil || c.denyList != nil {
-		s = append(s, signals.Lists(c.allowList, c.denyList))
-	}
-	return s
+// failureKeep is how long failures are kept: the longest window a detector
+// counts them in.
+func (c *config) failureKeep() time.Duration {
+	return max(c.detectors.BruteForce.Window, c.detectors.CredentialStuffing.Window)
 }
 
 func defaults() config {
@@ -154,21 +99,11 @@ func defaults() config {
 		historyAge:   DefaultHistoryAge,
 		knownWindow:  DefaultKnownWindow,
 		challengeTTL: DefaultChallengeTTL,
-		limits:       DefaultChallengeLimits,
+		limits:       challenge.DefaultLimits,
 		restrictFor:  DefaultRestrictFor,
 
 		matchThreshold: fingerprint.DefaultThreshold,
 		profile:        profile.DefaultLimits,
-
-		travelMinKm:        signals.DefaultTravelMinKm,
-		travelMaxKmh:       signals.DefaultTravelMaxKmh,
-		bruteForceFailures: signals.DefaultBruteForceFailures,
-		bruteForceWindow:   signals.DefaultBruteForceWindow,
-		stuffingUsers:      signals.DefaultStuffingUsers,
-		stuffingWindow:     signals.DefaultStuffingWindow,
-		accountsAtSignup:   signals.DefaultAccountsAtSignup,
-		accountsAtLogin:    signals.DefaultAccountsAtLogin,
-		accountsWindow:     signals.DefaultAccountsWindow,
 	}
 }
 
@@ -257,14 +192,7 @@ func WithChallengeLimits(l ChallengeLimits, ttl time.Duration) Option {
 		if l.CodeTTL < 0 || l.MaxAttempts < 0 || l.MaxSends < 0 || l.SendSpacing < 0 || l.PerHour < 0 || ttl < 0 {
 			return fmt.Errorf("ato: WithChallengeLimits: negative limit in %+v, ttl %v", l, ttl)
 		}
-		d := DefaultChallengeLimits
-		c.limits = ChallengeLimits{
-			CodeTTL:     cmp.Or(l.CodeTTL, d.CodeTTL),
-			MaxAttempts: cmp.Or(l.MaxAttempts, d.MaxAttempts),
-			MaxSends:    cmp.Or(l.MaxSends, d.MaxSends),
-			SendSpacing: cmp.Or(l.SendSpacing, d.SendSpacing),
-			PerHour:     cmp.Or(l.PerHour, d.PerHour),
-		}
+		c.limits = l.WithDefaults()
 		c.challengeTTL = cmp.Or(ttl, c.challengeTTL)
 		return nil
 	}
@@ -333,102 +261,100 @@ func WithDeviceMatchThreshold(t float64) Option {
 	}
 }
 
-// WithImpossibleTravel sets when travel from the last successful login is
-// impossible: the distance less both places' accuracy radii is over minKm
-// and the speed over maxKmh. Defaults: 200 km, 1000 km/h.
+// WithDetectors configures the built-in detectors: their thresholds,
+// windows and lists, each zero field meaning its default (see
+// [signals.Config]). It replaces the configuration set before, including
+// by the shorthands below.
+func WithDetectors(d signals.Config) Option {
+	return func(c *config) error {
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("ato: WithDetectors: %w", err)
+		}
+		c.detectors = d
+		return nil
+	}
+}
+
+// The options below are shorthands, kept for the code that uses them: each
+// sets one detector's part of [signals.Config], as [WithDetectors] does,
+// and refuses the zero values that WithDetectors takes for defaults.
+
+// WithImpossibleTravel sets [signals.Config].ImpossibleTravel: travel from
+// the last successful login is impossible when the distance less both
+// places' accuracy radii is over minKm and the speed over maxKmh. Defaults:
+// 200 km, 1000 km/h.
 func WithImpossibleTravel(minKm, maxKmh float64) Option {
-	return func(c *config) error {
-		if !(minKm > 0) || !(maxKmh > 0) || math.IsInf(minKm, 0) || math.IsInf(maxKmh, 0) {
-			return fmt.Errorf("ato: WithImpossibleTravel: need positive distance and speed, got %v km and %v km/h", minKm, maxKmh)
-		}
-		c.travelMinKm, c.travelMaxKmh = minKm, maxKmh
-		return nil
-	}
+	return detector("WithImpossibleTravel", minKm > 0 && maxKmh > 0, func(d *signals.Config) {
+		d.ImpossibleTravel = signals.ImpossibleTravelConfig{MinKm: minKm, MaxKmh: maxKmh}
+	})
 }
 
-// WithBruteForce sets brute_force: at least failures failed attempts on
-// the user from unknown devices and networks within window. Defaults: 5
-// in 15 minutes.
+// WithBruteForce sets [signals.Config].BruteForce: at least failures
+// failed attempts on the user from unknown devices within window. Defaults:
+// 5 in 15 minutes.
 func WithBruteForce(failures int, window time.Duration) Option {
-	return func(c *config) error {
-		if failures < 1 || failures > MaxThreshold || window <= 0 {
-			return fmt.Errorf("ato: WithBruteForce: need 1 to %d failures and a positive window, got %d and %v", MaxThreshold, failures, window)
-		}
-		c.bruteForceFailures, c.bruteForceWindow = failures, window
-		return nil
-	}
+	return detector("WithBruteForce", failures > 0 && window > 0, func(d *signals.Config) {
+		d.BruteForce = signals.BruteForceConfig{Failures: failures, Window: window}
+	})
 }
 
-// WithCredentialStuffing sets credential_stuffing: at least users distinct
-// users failing from one network within window. Defaults: 10 in 1 hour.
+// WithCredentialStuffing sets [signals.Config].CredentialStuffing: at
+// least users distinct users failing from one network within window.
+// Defaults: 10 in 1 hour.
 func WithCredentialStuffing(users int, window time.Duration) Option {
-	return func(c *config) error {
-		if users < 1 || users > MaxThreshold || window <= 0 {
-			return fmt.Errorf("ato: WithCredentialStuffing: need 1 to %d users and a positive window, got %d and %v", MaxThreshold, users, window)
-		}
-		c.stuffingUsers, c.stuffingWindow = users, window
-		return nil
-	}
+	return detector("WithCredentialStuffing", users > 0 && window > 0, func(d *signals.Config) {
+		d.CredentialStuffing = signals.CredentialStuffingConfig{Users: users, Window: window}
+	})
 }
 
-// WithMultipleAccounts sets multiple_accounts_per_device: a device used by
-// at least signup accounts (at signup) or login accounts (otherwise)
-// within window. Defaults: 5, 10, 30 days.
+// WithMultipleAccounts sets [signals.Config].MultipleAccounts: a device
+// used by at least signup accounts (at signup) or login accounts
+// (otherwise) within window. Defaults: 5, 10, 30 days.
 func WithMultipleAccounts(signup, login int, window time.Duration) Option {
-	return func(c *config) error {
-		if signup < 1 || login < 1 || signup > MaxThreshold || login > MaxThreshold || window <= 0 {
-			return fmt.Errorf("ato: WithMultipleAccounts: need thresholds of 1 to %d and a positive window, got %d, %d and %v", MaxThreshold, signup, login, window)
-		}
-		c.accountsAtSignup, c.accountsAtLogin, c.accountsWindow = signup, login, window
-		return nil
-	}
+	return detector("WithMultipleAccounts", signup > 0 && login > 0 && window > 0, func(d *signals.Config) {
+		d.MultipleAccounts = signals.MultipleAccountsConfig{AtSignup: signup, AtLogin: login, Window: window}
+	})
 }
 
-// WithAnonymousIPs adds an operator's list of anonymising addresses (a Tor
-// exit list, say; see [signals.LoadIPSet]) to the geo data's flags.
+// WithAnonymousIPs sets [signals.Config].AnonymousIP: an operator's list of
+// anonymising addresses (a Tor exit list, say; see [signals.LoadIPSet]),
+// added to the geo data's flags.
 func WithAnonymousIPs(s *signals.IPSet) Option {
-	return func(c *config) error {
-		if s == nil {
-			return errors.New("ato: WithAnonymousIPs: nil set")
-		}
-		c.anonymousIPs = s
-		return nil
-	}
+	return detector("WithAnonymousIPs", s != nil, func(d *signals.Config) { d.AnonymousIP.List = s })
 }
 
-// WithHostingASNs adds networks, by ASN and name, to the built-in list of
-// hosting and cloud networks ([signals.HostingASNs]).
+// WithHostingASNs sets [signals.Config].HostingIP: networks, by ASN and
+// name, added to the built-in list of hosting and cloud networks
+// ([signals.HostingASNs]).
 func WithHostingASNs(asns map[uint32]string) Option {
-	return func(c *config) error {
-		for asn := range asns {
-			if asn == 0 {
-				return errors.New("ato: WithHostingASNs: ASN 0")
-			}
-		}
-		c.hostingASNs = maps.Clone(asns)
-		return nil
-	}
+	return detector("WithHostingASNs", true, func(d *signals.Config) { d.HostingIP.ASNs = maps.Clone(asns) })
 }
 
-// WithAllowList lets through attempts that match the list (reason
-// allow_listed): an IP or network, ASN, country, user or device id.
+// WithAllowList sets [signals.Config].Lists.Allow: attempts that match the
+// list are let through (reason allow_listed): an IP or network, ASN,
+// country, user or device id.
 func WithAllowList(l *signals.List) Option {
-	return func(c *config) error {
-		if l == nil {
-			return errors.New("ato: WithAllowList: nil list")
-		}
-		c.allowList = l
-		return nil
-	}
+	return detector("WithAllowList", l != nil, func(d *signals.Config) { d.Lists.Allow = l })
 }
 
-// WithDenyList refuses attempts that match the list (reason deny_listed).
+// WithDenyList sets [signals.Config].Lists.Deny: attempts that match the
+// list are refused (reason deny_listed).
 func WithDenyList(l *signals.List) Option {
+	return detector("WithDenyList", l != nil, func(d *signals.Config) { d.Lists.Deny = l })
+}
+
+// detector is the option that sets a part of the detectors' configuration
+// when given is true: the shorthand's arguments are all set (not zero,
+// not nil).
+func detector(name string, given bool, set func(*signals.Config)) Option {
 	return func(c *config) error {
-		if l == nil {
-			return errors.New("ato: WithDenyList: nil list")
+		if !given {
+			return fmt.Errorf("ato: %s: a zero or negative setting, or nil (WithDetectors takes zero for the default)", name)
 		}
-		c.denyList = l
+		set(&c.detectors)
+		if err := c.detectors.Validate(); err != nil {
+			return fmt.Errorf("ato: %s: %w", name, err)
+		}
 		return nil
 	}
 }

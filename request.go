@@ -1,16 +1,15 @@
 package ato
 
 import (
-	"encoding/binary"
-	"errors"
 	"net/netip"
 	"strconv"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/atoguard/ato/fingerprint"
+	"github.com/atoguard/ato/internal/ident"
 	"github.com/atoguard/ato/internal/netaddr"
+	"github.com/atoguard/ato/internal/text"
 )
 
 // Action is what the person is trying to do.
@@ -53,7 +52,7 @@ type Request struct {
 const (
 	MaxUserLen        = 256
 	MaxFingerprintLen = 4096
-	MaxActionLen      = 32
+	MaxActionLen      = ident.MaxAction
 	MaxVersionLen     = 64
 	MaxEmailLen       = 254
 	MaxPhoneLen       = 32
@@ -66,221 +65,150 @@ const (
 	MaxTimeSkew = 5 * time.Minute
 )
 
-// attempt is a validated, normalised request.
+// attempt is a request as the steps of an evaluation compare it: valid,
+// with the action defaulted, the IP canonical and its network key, the
+// time checked and in UTC, and the exact keys of the hashes.
 type attempt struct {
-	Request
-	action  string
-	ip      netip.Addr // invalid when none
-	network string
-	time    time.Time
-	// fpKey and lastKey are the exact keys of the hashes (see withKeys).
-	fpKey, lastKey string
+	action, user          string
+	fingerprint, last     string // the fingerprint and the last one
+	fpKey, lastKey        string // their exact keys (see withKeys)
+	version, email, phone string
+	userAgent             string
+	metadata              map[string]string
+	ip                    netip.Addr // invalid when none
+	ipText                string     // ip as text; "" when none
+	network               string     // the key IPs are compared by
+	time                  time.Time
 }
 
 // withKeys fills in the exact keys of the attempt's hashes.
 func (a *attempt) withKeys() {
-	if a.Fingerprint == "" {
+	if a.fingerprint == "" {
 		return
 	}
-	a.fpKey = fingerprint.Key(a.Fingerprint)
-	switch a.LastFingerprint {
+	a.fpKey = fingerprint.Key(a.fingerprint)
+	switch a.last {
 	case "":
-	case a.Fingerprint:
+	case a.fingerprint:
 		a.lastKey = a.fpKey
 	default:
-		a.lastKey = fingerprint.Key(a.LastFingerprint)
+		a.lastKey = fingerprint.Key(a.last)
 	}
 }
 
-// lookupKeys returns the keys that find the devices the attempt may be:
-// made only when the store searches them.
-func (a *attempt) lookupKeys() []string {
-	return fingerprint.LookupKeys(a.Fingerprint, a.LastFingerprint)
-}
-
-// normaliseLenient is normalise that drops invalid optional fields rather
-// than refusing the request; only a missing or invalid user is an error.
-func normaliseLenient(r Request, now func() time.Time, replay bool) (attempt, error) {
-	for range 16 { // more than the fields that can be dropped
-		a, err := normalise(r, now, replay)
-		var re *RequestError
-		if err == nil || !errors.As(err, &re) {
-			return a, err
-		}
-		switch re.Field {
-		case "action":
-			r.Action = ""
-		case "fingerprint":
-			r.Fingerprint, r.LastFingerprint = "", ""
-		case "last_fingerprint":
-			r.LastFingerprint = ""
-		case "version":
-			r.Version = ""
-		case "email":
-			r.Email = ""
-		case "phone":
-			r.Phone = ""
-		case "user_agent":
-			r.UserAgent = ""
-		case "metadata":
-			r.Metadata = nil
-		case "ip":
-			r.IP = ""
-		case "time":
-			r.Time = time.Time{}
-		default: // the user
-			return attempt{}, err
-		}
+// normalise validates r and returns it as an attempt at the time of the
+// clock (or r.Time). Every error wraps ErrInvalidRequest and names the
+// field; strict, the first invalid field in the order of [Request]'s
+// checks is the error. Lenient, an invalid optional field is dropped rather
+// than refusing the request (it keeps its zero value; an invalid action is
+// a login), and only a missing or invalid user is an error.
+func normalise(r Request, clock func() time.Time, replay, lenient bool) (attempt, error) {
+	a := attempt{
+		action: string(r.Action), user: r.User, fingerprint: r.Fingerprint, last: r.LastFingerprint,
+		version: r.Version, email: r.Email, phone: r.Phone, userAgent: r.UserAgent, metadata: r.Metadata,
 	}
-	return normalise(r, now, replay)
-}
-
-// normalise validates r and returns it normalised. Every error wraps
-// ErrInvalidRequest and names the field.
-func normalise(r Request, now func() time.Time, replay bool) (attempt, error) {
-	a := attempt{Request: r, action: string(r.Action)}
-	if a.action == "" {
+	var first error // the first invalid field
+	bad := func(err error) bool {
+		if err != nil && first == nil {
+			first = err
+		}
+		return err != nil
+	}
+	if a.action == "" || bad(checkAction(a.action)) {
 		a.action = string(ActionLogin)
 	}
-	if err := checkAction(a.action); err != nil {
-		return attempt{}, err
-	}
-	if r.User == "" {
-		return attempt{}, invalid("user", "required")
-	}
-	for _, f := range []struct {
-		name, value string
-		max         int
-	}{
-		{"user", r.User, MaxUserLen},
-		{"fingerprint", r.Fingerprint, MaxFingerprintLen},
-		{"last_fingerprint", lastToCheck(r), MaxFingerprintLen},
-		{"version", r.Version, MaxVersionLen},
-		{"email", r.Email, MaxEmailLen},
-		{"phone", r.Phone, MaxPhoneLen},
-		{"user_agent", r.UserAgent, MaxUserAgentLen},
-	} {
-		if err := checkText(f.name, f.value, f.max); err != nil {
-			return attempt{}, err
+	if err := checkUser(r.User); err != nil {
+		if first != nil && !lenient {
+			return attempt{}, first
 		}
-	}
-	if r.Fingerprint == "" && r.LastFingerprint != "" {
-		return attempt{}, invalid("last_fingerprint", "given without fingerprint")
-	}
-	if err := checkMetadata(r.Metadata); err != nil {
 		return attempt{}, err
+	}
+	if bad(checkText("fingerprint", a.fingerprint, MaxFingerprintLen)) {
+		a.fingerprint, a.last = "", ""
+	}
+	// A browser that did not change sends its fingerprint as the last one,
+	// checked already.
+	if a.last != a.fingerprint && bad(checkText("last_fingerprint", a.last, MaxFingerprintLen)) {
+		a.last = ""
+	}
+	if bad(checkText("version", a.version, MaxVersionLen)) {
+		a.version = ""
+	}
+	if bad(checkText("email", a.email, MaxEmailLen)) {
+		a.email = ""
+	}
+	if bad(checkText("phone", a.phone, MaxPhoneLen)) {
+		a.phone = ""
+	}
+	if bad(checkText("user_agent", a.userAgent, MaxUserAgentLen)) {
+		a.userAgent = ""
+	}
+	if a.fingerprint == "" && a.last != "" && bad(invalid("last_fingerprint", "given without fingerprint")) {
+		a.last = ""
+	}
+	if bad(checkMetadata(a.metadata)) {
+		a.metadata = nil
 	}
 	if r.IP != "" {
-		ip, err := netip.ParseAddr(r.IP)
-		if err != nil {
-			return attempt{}, invalid("ip", excerpt(r.IP)+" is not an IP address")
-		}
-		a.ip, _ = netaddr.Canonical(ip)
-		a.IP = a.ip.String()
-		if a.ip.Is4() {
-			a.network = a.IP // the network of an IPv4 address is the address
-		} else {
-			a.network = netaddr.Network(a.ip)
+		if ip, err := netip.ParseAddr(r.IP); !bad(addrError(r.IP, err)) {
+			a.ip, _ = netaddr.Canonical(ip)
+			a.ipText = a.ip.String()
+			if a.ip.Is4() {
+				a.network = a.ipText // the network of an IPv4 address is the address
+			} else {
+				a.network = netaddr.Network(a.ip)
+			}
 		}
 	}
-	a.time = now()
-	if !r.Time.IsZero() {
-		if d := r.Time.Sub(a.time); !replay && (d > MaxTimeSkew || d < -MaxTimeSkew) {
-			return attempt{}, invalid("time", r.Time.UTC().Format(time.RFC3339)+" is more than "+MaxTimeSkew.String()+
-				" from the engine's clock; only a replay (WithReplay) may set another time")
-		}
+	a.time = clock()
+	if !r.Time.IsZero() && !bad(checkTime(r.Time, a.time, replay)) {
 		a.time = r.Time
 	}
 	a.time = a.time.UTC()
+	if first != nil && !lenient {
+		return attempt{}, first
+	}
 	return a, nil
 }
 
-// lastToCheck is the last fingerprint to validate: none when it is the
-// fingerprint itself, as a browser that did not change sends it, and which
-// is checked already.
-func lastToCheck(r Request) string {
-	if r.LastFingerprint == r.Fingerprint {
-		return ""
-	}
-	return r.LastFingerprint
-}
-
 func checkAction(a string) error {
-	if !lowerIdent(a, MaxActionLen, false) {
+	if !ident.Action(a) {
 		return invalid("action", excerpt(a)+" must be 1 to "+strconv.Itoa(MaxActionLen)+" lower-case letters, digits and '_'")
 	}
 	return nil
 }
 
-// lowerIdent reports whether s is 1 to max bytes of [a-z0-9_], starting
-// with a letter if letterFirst.
-func lowerIdent(s string, max int, letterFirst bool) bool {
-	if s == "" || len(s) > max || letterFirst && (s[0] < 'a' || s[0] > 'z') {
-		return false
+func checkUser(u string) error {
+	if u == "" {
+		return invalid("user", "required")
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
-			return false
-		}
+	return checkText("user", u, MaxUserLen)
+}
+
+func addrError(s string, err error) error {
+	if err != nil {
+		return invalid("ip", excerpt(s)+" is not an IP address")
 	}
-	return true
+	return nil
+}
+
+// checkTime refuses a time more than MaxTimeSkew from the engine's clock,
+// unless the engine replays history.
+func checkTime(t, now time.Time, replay bool) error {
+	if d := t.Sub(now); !replay && (d > MaxTimeSkew || d < -MaxTimeSkew) {
+		return invalid("time", t.UTC().Format(time.RFC3339)+" is more than "+MaxTimeSkew.String()+
+			" from the engine's clock; only a replay (WithReplay) may set another time")
+	}
+	return nil
 }
 
 // checkText refuses values that are too long, not UTF-8, or hold control
 // characters.
 func checkText(field, s string, max int) error {
-	if len(s) > max {
-		return invalid(field, "longer than "+strconv.Itoa(max)+" bytes ("+strconv.Itoa(len(s))+")")
-	}
-	for i := 0; i < len(s); {
-		if i+32 <= len(s) && plainASCII32(s[i:i+32]) {
-			i += 32
-			continue
-		}
-		if i+8 <= len(s) && plainASCII8(s[i:i+8]) {
-			i += 8
-			continue
-		}
-		if b := s[i]; b < utf8.RuneSelf {
-			if b < 0x20 || b == 0x7f {
-				return invalid(field, "contains control character "+strconv.QuoteRune(rune(b)))
-			}
-			i++
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			return invalid(field, "not valid UTF-8")
-		}
-		if unicode.IsControl(c) {
-			return invalid(field, "contains control character "+strconv.QuoteRune(c))
-		}
-		i += size
+	if problem := text.Check(s, max); problem != "" {
+		return invalid(field, problem)
 	}
 	return nil
-}
-
-// plainASCII8 reports whether the 8 bytes of s are printable ASCII (0x20 to
-// 0x7e), testing them at once, so that 4 KiB fingerprints are checked fast.
-func plainASCII8(s string) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	x := binary.LittleEndian.Uint64([]byte(s))
-	ctl := (x - 0x20*lo) & ^x & hi // a byte below 0x20
-	y := x ^ 0x7f*lo
-	del := (y - lo) & ^y & hi // a byte equal to 0x7f
-	return (x&hi)|ctl|del == 0
-}
-
-// plainASCII32 is plainASCII8 for 32 bytes, the four words tested at once.
-func plainASCII32(s string) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	var bad uint64
-	for w := 0; w < 32; w += 8 {
-		x := binary.LittleEndian.Uint64([]byte(s[w : w+8]))
-		y := x ^ 0x7f*lo
-		bad |= (x & hi) | (x-0x20*lo)&^x&hi | (y-lo)&^y&hi
-	}
-	return bad == 0
 }
 
 func checkMetadata(m map[string]string) error {
@@ -291,8 +219,8 @@ func checkMetadata(m map[string]string) error {
 		if k == "" {
 			return invalid("metadata", "empty key")
 		}
-		if err := checkText("metadata", k, MaxMetadataKeyLen); err != nil {
-			return invalid("metadata", "key "+excerpt(k)+": "+err.(*RequestError).Problem)
+		if problem := text.Check(k, MaxMetadataKeyLen); problem != "" {
+			return invalid("metadata", "key "+excerpt(k)+": "+problem)
 		}
 		if len(v) > MaxMetadataValLen {
 			return invalid("metadata", "value of "+strconv.Quote(k)+" longer than "+strconv.Itoa(MaxMetadataValLen)+" bytes")

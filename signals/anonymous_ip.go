@@ -2,8 +2,19 @@ package signals
 
 import "context"
 
+// AnonymousIPReason: the attempt comes through Tor, a VPN or a proxy.
+const AnonymousIPReason Reason = "anonymous_ip"
+
 // AnonymousIPScore is the score of an anonymous_ip finding.
 const AnonymousIPScore = 0.4
+
+// AnonymousIPConfig configures [AnonymousIP].
+type AnonymousIPConfig struct {
+	// List is an operator's list of anonymising addresses (a Tor exit
+	// list, say; see [LoadIPSet]), added to the geo data's flags. Nil: the
+	// flags only.
+	List *IPSet
+}
 
 // AnonymousIP reports anonymous_ip when the attempt comes through Tor, a
 // VPN or a proxy: the Locator's data flags it, or its address is in list
@@ -14,9 +25,13 @@ type anonymousIP struct{ list *IPSet }
 
 func (anonymousIP) Name() string { return string(AnonymousIPReason) }
 
+func (anonymousIP) Reasons() []ReasonInfo {
+	return []ReasonInfo{{AnonymousIPReason, AnonymousIPScore, "Tor, VPN or proxy address"}}
+}
+
 func (s anonymousIP) Detect(_ context.Context, in *Input) ([]Finding, error) {
-	ip := in.IP.String()
 	if entry, ok := s.list.Contains(in.IP); ok {
+		ip := in.IP.String()
 		return []Finding{{
 			Reason:   AnonymousIPReason,
 			Score:    AnonymousIPScore,
@@ -25,6 +40,7 @@ func (s anonymousIP) Detect(_ context.Context, in *Input) ([]Finding, error) {
 		}}, nil
 	}
 	if in.Located && in.Location.Anonymous {
+		ip := in.IP.String()
 		return []Finding{{
 			Reason:   AnonymousIPReason,
 			Score:    AnonymousIPScore,
@@ -34,3 +50,5 @@ func (s anonymousIP) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	}
 	return nil, nil
 }
+
+func (anonymousIP) summary(f *Finding) string { return with("anonymous network", f.Evidence["ip"]) }

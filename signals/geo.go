@@ -1,9 +1,6 @@
 package signals
 
-import (
-	"math"
-	"strconv"
-)
+import "math"
 
 // earthRadiusKm is the mean radius of the Earth.
 const earthRadiusKm = 6371.0088
@@ -16,18 +13,3 @@ func DistanceKm(lat1, lon1, lat2, lon2 float64) float64 {
 	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
 	return 2 * earthRadiusKm * math.Asin(math.Min(1, math.Sqrt(a)))
 }
-
-// place names a location for a person: "Amsterdam, NL".
-func place(city, country string) string {
-	switch {
-	case city != "" && country != "":
-		return city + ", " + country
-	case country != "":
-		return country
-	case city != "":
-		return city
-	}
-	return "an unknown place"
-}
-
-func formatFloat(f float64, prec int) string { return strconv.FormatFloat(f, 'f', prec, 64) }

@@ -2,8 +2,12 @@ package signals
 
 import (
 	"context"
+	"errors"
 	"strconv"
 )
+
+// HostingIPReason: the attempt comes from a cloud or hosting network.
+const HostingIPReason Reason = "hosting_ip"
 
 // HostingIPScore is the score of a hosting_ip finding.
 const HostingIPScore = 0.3
@@ -46,6 +50,20 @@ var HostingASNs = map[uint32]string{
 	135377: "UCloud",
 }
 
+// HostingIPConfig configures [HostingIP].
+type HostingIPConfig struct {
+	// ASNs are more networks, by ASN and name, to take for hosting
+	// networks besides [HostingASNs]. Nil: none.
+	ASNs map[uint32]string
+}
+
+func (c HostingIPConfig) validate() error {
+	if _, zero := c.ASNs[0]; zero {
+		return errors.New("signals: HostingIP: ASN 0 names no network")
+	}
+	return nil
+}
+
 // HostingIP reports hosting_ip when the attempt comes from a cloud or
 // hosting network: its ASN is in [HostingASNs] or extra, or the Locator's
 // data flags it.
@@ -54,6 +72,10 @@ func HostingIP(extra map[uint32]string) Signal { return hostingIP{extra} }
 type hostingIP struct{ extra map[uint32]string }
 
 func (hostingIP) Name() string { return string(HostingIPReason) }
+
+func (hostingIP) Reasons() []ReasonInfo {
+	return []ReasonInfo{{HostingIPReason, HostingIPScore, "hosting or cloud network"}}
+}
 
 func (s hostingIP) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	if !in.Located {
@@ -86,4 +108,15 @@ func (s hostingIP) Detect(_ context.Context, in *Input) ([]Finding, error) {
 		detail += ", a hosting network per the geo data"
 	}
 	return []Finding{{Reason: HostingIPReason, Score: HostingIPScore, Detail: detail, Evidence: ev}}, nil
+}
+
+func (hostingIP) summary(f *Finding) string {
+	s := "hosting network"
+	if a := f.Evidence["asn"]; a != "" {
+		s += " AS" + a
+	}
+	if o := f.Evidence["as_org"]; o != "" {
+		s += " (" + o + ")"
+	}
+	return s
 }

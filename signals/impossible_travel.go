@@ -2,14 +2,18 @@ package signals
 
 import (
 	"context"
+	"fmt"
 	"math"
-	"time"
 )
+
+// ImpossibleTravelReason: too far, too fast from the last successful
+// login.
+const ImpossibleTravelReason Reason = "impossible_travel"
 
 // ImpossibleTravelScore is the score of an impossible_travel finding.
 const ImpossibleTravelScore = 0.7
 
-// Defaults of [ImpossibleTravel].
+// Defaults of [ImpossibleTravelConfig].
 const (
 	DefaultTravelMinKm  = 200.0
 	DefaultTravelMaxKmh = 1000.0
@@ -19,6 +23,33 @@ const (
 // gives none (DB-IP and ip-location-db carry no radius): a mobile carrier's
 // address is often placed at a hub far from the person.
 const UnknownAccuracyKm = 50.0
+
+// ImpossibleTravelConfig configures [ImpossibleTravel].
+type ImpossibleTravelConfig struct {
+	// MinKm is the least distance, less both places' accuracy radii, that
+	// can be impossible. Zero means [DefaultTravelMinKm].
+	MinKm float64
+	// MaxKmh is the highest speed that is possible. Zero means
+	// [DefaultTravelMaxKmh].
+	MaxKmh float64
+}
+
+func (c ImpossibleTravelConfig) withDefaults() ImpossibleTravelConfig {
+	if c.MinKm == 0 {
+		c.MinKm = DefaultTravelMinKm
+	}
+	if c.MaxKmh == 0 {
+		c.MaxKmh = DefaultTravelMaxKmh
+	}
+	return c
+}
+
+func (c ImpossibleTravelConfig) validate() error {
+	if !(c.MinKm >= 0) || !(c.MaxKmh >= 0) || math.IsInf(c.MinKm, 0) || math.IsInf(c.MaxKmh, 0) {
+		return fmt.Errorf("signals: ImpossibleTravel: need a distance and a speed of 0 (the default) or more, got %v km and %v km/h", c.MinKm, c.MaxKmh)
+	}
+	return nil
+}
 
 // ImpossibleTravel reports impossible_travel when the user could not have
 // gone from the place of their last successful login to the attempt's place
@@ -30,17 +61,22 @@ const UnknownAccuracyKm = 50.0
 // defaults, 200 km and 1000 km/h.
 func ImpossibleTravel(minKm, maxKmh float64) Signal {
 	if minKm <= 0 {
-		minKm = DefaultTravelMinKm
+		minKm = 0
 	}
 	if maxKmh <= 0 {
-		maxKmh = DefaultTravelMaxKmh
+		maxKmh = 0
 	}
-	return impossibleTravel{minKm, maxKmh}
+	c := ImpossibleTravelConfig{MinKm: minKm, MaxKmh: maxKmh}.withDefaults()
+	return impossibleTravel{c.MinKm, c.MaxKmh}
 }
 
 type impossibleTravel struct{ minKm, maxKmh float64 }
 
 func (impossibleTravel) Name() string { return string(ImpossibleTravelReason) }
+
+func (impossibleTravel) Reasons() []ReasonInfo {
+	return []ReasonInfo{{ImpossibleTravelReason, ImpossibleTravelScore, "too far, too fast from the last successful login"}}
+}
 
 func (s impossibleTravel) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	if !in.Located || !hasCoordinates(in.Location.Latitude, in.Location.Longitude) {
@@ -93,6 +129,14 @@ func (s impossibleTravel) Detect(_ context.Context, in *Input) ([]Finding, error
 	}}, nil
 }
 
+func (impossibleTravel) summary(f *Finding) string {
+	ev := f.Evidence
+	if ev["from"] == "" || ev["to"] == "" {
+		return ""
+	}
+	return "impossible travel from " + ev["from"] + " to " + ev["to"] + " (" + ev["distance_km"] + " km in " + ev["hours"] + " h)"
+}
+
 func accuracy(km float64) float64 {
 	if km <= 0 {
 		return UnknownAccuracyKm
@@ -103,10 +147,3 @@ func accuracy(km float64) float64 {
 // hasCoordinates reports whether a place has coordinates: a Locator that
 // knows only the country gives 0,0.
 func hasCoordinates(lat, lon float64) bool { return lat != 0 || lon != 0 }
-
-func formatDuration(d time.Duration) string {
-	if d < time.Minute {
-		return d.Round(time.Second).String()
-	}
-	return d.Round(time.Minute).String()
-}

@@ -121,8 +121,22 @@ func (l *List) match(in *Input) (string, bool) {
 	return "", false
 }
 
+// Reasons of [Lists]: the attempt matches an entry of the operator's deny
+// list, or of the allow list.
+const (
+	DenyListedReason  Reason = "deny_listed"
+	AllowListedReason Reason = "allow_listed"
+)
+
 // ListsScore is the score of a deny_listed finding; allow_listed scores 0.
 const ListsScore = 1.0
+
+// ListsConfig configures [Lists]: the operator's lists of attempts to let
+// through (reason allow_listed) and to refuse (deny_listed). Nil: none;
+// without either list the detector does not run.
+type ListsConfig struct {
+	Allow, Deny *List
+}
 
 // Lists reports allow_listed when the attempt matches an entry of allow
 // and deny_listed when it matches one of deny (either may be nil). The
@@ -135,6 +149,13 @@ type lists struct{ allow, deny *List }
 
 func (lists) Name() string { return "operator_lists" }
 
+func (lists) Reasons() []ReasonInfo {
+	return []ReasonInfo{
+		{DenyListedReason, ListsScore, "on the operator's deny list"},
+		{AllowListedReason, 0, "on the operator's allow list"},
+	}
+}
+
 func (s lists) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	var fs []Finding
 	if e, ok := s.allow.match(in); ok {
@@ -146,4 +167,15 @@ func (s lists) Detect(_ context.Context, in *Input) ([]Finding, error) {
 			Detail: "on the deny list: " + e, Evidence: map[string]string{"entry": e}})
 	}
 	return fs, nil
+}
+
+func (lists) summary(f *Finding) string {
+	s := "deny-listed"
+	if f.Reason == AllowListedReason {
+		s = "allow-listed"
+	}
+	if e := f.Evidence["entry"]; e != "" {
+		s += " (" + e + ")"
+	}
+	return s
 }

@@ -5,6 +5,9 @@ import (
 	"strconv"
 )
 
+// MissingFingerprintReason: the attempt carries no fingerprint.
+const MissingFingerprintReason Reason = "missing_fingerprint"
+
 // MissingFingerprintScore is the score of a missing_fingerprint finding.
 const MissingFingerprintScore = 0.3
 
@@ -15,6 +18,10 @@ func MissingFingerprint() Signal { return missingFingerprint{} }
 type missingFingerprint struct{}
 
 func (missingFingerprint) Name() string { return string(MissingFingerprintReason) }
+
+func (missingFingerprint) Reasons() []ReasonInfo {
+	return []ReasonInfo{{MissingFingerprintReason, MissingFingerprintScore, "the request carried no fingerprint"}}
+}
 
 func (missingFingerprint) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	if in.Fingerprint != "" { // a last fingerprint comes only with a fingerprint
@@ -27,3 +34,5 @@ func (missingFingerprint) Detect(_ context.Context, in *Input) ([]Finding, error
 		Evidence: map[string]string{"user_agent": strconv.Quote(in.UserAgent)},
 	}}, nil
 }
+
+func (missingFingerprint) summary(*Finding) string { return "no fingerprint" }

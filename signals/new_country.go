@@ -6,6 +6,10 @@ import (
 	"strings"
 )
 
+// NewCountryReason: the attempt's country is not among the user's recent
+// successful logins.
+const NewCountryReason Reason = "new_country"
+
 // NewCountryScore is the score of a new_country finding.
 const NewCountryScore = 0.3
 
@@ -17,6 +21,10 @@ func NewCountry() Signal { return newCountry{} }
 type newCountry struct{}
 
 func (newCountry) Name() string { return string(NewCountryReason) }
+
+func (newCountry) Reasons() []ReasonInfo {
+	return []ReasonInfo{{NewCountryReason, NewCountryScore, "the country is not among the user's recent successful logins"}}
+}
 
 func (newCountry) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	c := in.Location.Country
@@ -39,4 +47,12 @@ func (newCountry) Detect(_ context.Context, in *Input) ([]Finding, error) {
 			"known_countries": strings.Join(known, ","),
 		},
 	}}, nil
+}
+
+func (newCountry) summary(f *Finding) string {
+	s := with("new country", f.Evidence["country"])
+	if k := f.Evidence["known_countries"]; k != "" {
+		s += " (known: " + k + ")"
+	}
+	return s
 }

@@ -5,6 +5,10 @@ import (
 	"strconv"
 )
 
+// NewDeviceReason: the attempt's device is none of the user's known
+// devices.
+const NewDeviceReason Reason = "new_device"
+
 // NewDeviceScore is the score of a new_device finding.
 const NewDeviceScore = 0.4
 
@@ -16,6 +20,10 @@ func NewDevice() Signal { return newDevice{} }
 type newDevice struct{}
 
 func (newDevice) Name() string { return string(NewDeviceReason) }
+
+func (newDevice) Reasons() []ReasonInfo {
+	return []ReasonInfo{{NewDeviceReason, NewDeviceScore, "the device is none of the user's known devices"}}
+}
 
 func (newDevice) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	if in.Device.ID == "" || in.Device.Known || in.NewUser() {
@@ -32,3 +40,5 @@ func (newDevice) Detect(_ context.Context, in *Input) ([]Finding, error) {
 		},
 	}}, nil
 }
+
+func (newDevice) summary(*Finding) string { return "new device" }

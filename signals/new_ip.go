@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// NewIPReason: the attempt's network is not among the user's recent
+// successful logins.
+const NewIPReason Reason = "new_ip"
+
 // NewIPScore is the score of a new_ip finding.
 const NewIPScore = 0.25
 
@@ -18,6 +22,10 @@ func NewIP() Signal { return newIP{} }
 type newIP struct{}
 
 func (newIP) Name() string { return string(NewIPReason) }
+
+func (newIP) Reasons() []ReasonInfo {
+	return []ReasonInfo{{NewIPReason, NewIPScore, "the IP (IPv6: its /64) is not among the user's recent successful logins"}}
+}
 
 func (newIP) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	if in.NewUser() {
@@ -54,4 +62,11 @@ func (newIP) Detect(_ context.Context, in *Input) ([]Finding, error) {
 		detail += " (compared by /64: " + in.Network + ")"
 	}
 	return []Finding{{Reason: NewIPReason, Score: NewIPScore, Detail: detail, Evidence: ev}}, nil
+}
+
+func (newIP) summary(f *Finding) string {
+	if f.Evidence["missing"] == "true" {
+		return "no IP address (an unknown network)"
+	}
+	return with("new IP", f.Evidence["ip"]) + " (first seen)"
 }

@@ -5,6 +5,9 @@ import (
 	"strconv"
 )
 
+// NewUserReason: the engine has no history for the user.
+const NewUserReason Reason = "new_user"
+
 // NewUserScore is the score of a new_user finding: a first login is not
 // risky in itself.
 const NewUserScore = 0.05
@@ -17,6 +20,10 @@ func NewUser() Signal { return newUser{} }
 type newUser struct{}
 
 func (newUser) Name() string { return string(NewUserReason) }
+
+func (newUser) Reasons() []ReasonInfo {
+	return []ReasonInfo{{NewUserReason, NewUserScore, "the engine has no history for the user"}}
+}
 
 func (newUser) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	if !in.NewUser() {
@@ -31,3 +38,5 @@ func (newUser) Detect(_ context.Context, in *Input) ([]Finding, error) {
 		},
 	}}, nil
 }
+
+func (newUser) summary(*Finding) string { return "first login of the user" }

@@ -19,9 +19,14 @@
 // [NewUser], [NewDevice], [NewIP], [NewCountry], [ImpossibleTravel],
 // [AnonymousIP], [HostingIP], [BruteForce], [CredentialStuffing],
 // [MultipleAccounts], [MissingFingerprint], [Restricted] and the operator
-// [Lists] are ordinary Signals, built exactly as a plug-in would be; the
-// engine runs them with the thresholds of its options. [BuiltinReasons]
-// lists their reasons and scores.
+// [Lists] are ordinary Signals, built exactly as a plug-in would be, one
+// file each: its reason, score, thresholds and window (a configuration
+// struct whose zero value means the defaults), the evidence it reports and
+// the short phrase [Finding.Summary] gives for it. [Config] gathers their
+// configurations, the engine's one option for them; [Builtin] lists them
+// in the order they run, and [BuiltinReasons] their reasons and scores.
+// A new detector is a new file and a line in [Builtin] (and a field in
+// [Config] if it has settings).
 //
 // # Declaring reasons
 //
@@ -40,24 +45,6 @@ import (
 
 // Reason names why an attempt looks risky, e.g. "new_device".
 type Reason string
-
-// The reasons of the built-in signals.
-const (
-	NewUserReason            Reason = "new_user"
-	NewDeviceReason          Reason = "new_device"
-	NewIPReason              Reason = "new_ip"
-	NewCountryReason         Reason = "new_country"
-	ImpossibleTravelReason   Reason = "impossible_travel"
-	AnonymousIPReason        Reason = "anonymous_ip"
-	HostingIPReason          Reason = "hosting_ip"
-	BruteForceReason         Reason = "brute_force"
-	CredentialStuffingReason Reason = "credential_stuffing"
-	MultipleAccountsReason   Reason = "multiple_accounts_per_device"
-	DenyListedReason         Reason = "deny_listed"
-	AllowListedReason        Reason = "allow_listed"
-	MissingFingerprintReason Reason = "missing_fingerprint"
-	RestrictedReason         Reason = "restricted"
-)
 
 // Finding is one thing a signal found.
 type Finding struct {

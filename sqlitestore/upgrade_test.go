@@ -111,7 +111,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 	}
 	res = eval(ato.Request{User: "alice", Action: "password_change", Fingerprint: laptop, IP: home})
 	assert.Equal(t, verdict.Deny, res.Verdict, "a held-back action from the restricted laptop")
-	assert.Equal(t, verdict.RuleRestricted, res.Rule)
+	assert.Equal(t, ato.RuleRestricted, res.Rule)
 
 	// The authenticator: a step-up from the trusted phone, answered by the
 	// app whose secret was enrolled before the upgrade.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/atoguard/ato/internal/ident"
 	"github.com/atoguard/ato/signals"
 )
 
@@ -13,8 +14,6 @@ const (
 	maxExprLen   = 4096     // bytes besides whitespace and parentheses
 	maxExprBytes = 64 << 10 // bytes in all
 	maxDepth     = 64       // nested parentheses
-	maxReasonLen = 64
-	maxActionLen = 32
 )
 
 // SyntaxError reports an expression that does not parse.
@@ -256,10 +255,10 @@ func (p *parser) primary() (Condition, error) {
 		return p.score()
 	}
 	switch {
-	case !validWord(t.text):
+	case !ident.Word(t.text):
 		return nil, p.errorf(t, `invalid reason %q: want lower-case letters, digits and "_", starting with a letter`, excerpt(t.text))
-	case len(t.text) > maxReasonLen:
-		return nil, p.errorf(t, "reason is longer than %d bytes", maxReasonLen)
+	case len(t.text) > ident.MaxReason:
+		return nil, p.errorf(t, "reason is longer than %d bytes", ident.MaxReason)
 	}
 	return Reason(signals.Reason(t.text)), nil
 }
@@ -299,8 +298,8 @@ func (p *parser) action() (Condition, error) {
 		return nil, p.expected("a quoted action", "action "+op.text)
 	}
 	a := s.text[1 : len(s.text)-1]
-	if !validAction(a) {
-		return nil, p.errorf(s, `invalid action %q: want 1 to %d lower-case letters, digits or "_"`, excerpt(a), maxActionLen)
+	if !ident.Action(a) {
+		return nil, p.errorf(s, `invalid action %q: want 1 to %d lower-case letters, digits or "_"`, excerpt(a), ident.MaxAction)
 	}
 	if op.text == "!=" {
 		return Not(ActionIs(a)), p.advance()
@@ -368,34 +367,6 @@ func parseNumber(s string) (float64, bool) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	return v, err == nil
-}
-
-// validWord reports whether s is lower-case letters, digits and '_',
-// starting with a letter.
-func validWord(s string) bool {
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !('a' <= c && c <= 'z' || isDigit(c) || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// validAction reports whether s may name an action: 1 to 32 lower-case
-// letters, digits and '_'.
-func validAction(s string) bool {
-	if s == "" || len(s) > maxActionLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('a' <= c && c <= 'z' || isDigit(c) || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // excerpt shortens s for an error message.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/atoguard/ato/internal/ident"
 	"github.com/atoguard/ato/signals"
 )
 
@@ -21,19 +22,10 @@ type Rule struct {
 	Shadow bool
 }
 
-// Rule names the ato engine gives decisions it makes itself, whatever the
-// policy. Policies may not use them (see [EngineRules]).
-const (
-	// RuleRestricted: an action held back by a restriction.
-	RuleRestricted = "restricted"
-	// RuleStepUp: a challenge asked for by the engine's StepUp.
-	RuleStepUp = "step-up"
-	// RuleChallengeLimit: a challenge past the user's hourly limit.
-	RuleChallengeLimit = "challenge-limit"
-)
-
-// EngineRules are the rule names reserved for the engine's own decisions.
-var EngineRules = []string{RuleRestricted, RuleStepUp, RuleChallengeLimit}
+// EngineRules are the rule names the ato engine gives the decisions it
+// takes whatever the policy (its overrides: ato.RuleRestricted,
+// ato.RuleStepUp, ato.RuleChallengeLimit). A policy may not use them.
+var EngineRules = []string{"restricted", "step-up", "challenge-limit"}
 
 // Rules is a [Policy]: the first rule whose condition holds decides. When
 // none does, the verdict is allow, by the rule "otherwise". A rule without
@@ -176,7 +168,7 @@ func (r *Rule) validate(known func(signals.Reason) bool) *ruleError {
 	switch {
 	case r.Name == "":
 		return &ruleError{msg: "no name"}
-	case !validName(r.Name):
+	case !ident.Rule(r.Name):
 		return &ruleError{msg: "invalid name: want at most 64 lower-case letters, digits, '-' and '_'"}
 	case r.Name == "otherwise":
 		return &ruleError{msg: `the name "otherwise" is reserved for the implicit last rule`}
@@ -192,8 +184,8 @@ func (r *Rule) validate(known func(signals.Reason) bool) *ruleError {
 		return &ruleError{msg: fmt.Sprintf("restrict is set but verdict %q does not restrict", r.Verdict)}
 	}
 	for _, a := range r.Restrict {
-		if !validAction(a) {
-			return &ruleError{msg: fmt.Sprintf(`invalid restrict action %q: want 1 to %d lower-case letters, digits or "_"`, a, maxActionLen)}
+		if !ident.Action(a) {
+			return &ruleError{msg: fmt.Sprintf(`invalid restrict action %q: want 1 to %d lower-case letters, digits or "_"`, a, ident.MaxAction)}
 		}
 	}
 	var err *ruleError
@@ -207,31 +199,18 @@ func (r *Rule) validate(known func(signals.Reason) bool) *ruleError {
 		case reasonCond:
 			name := string(c)
 			switch {
-			case !validWord(name) || len(name) > maxReasonLen || isKeyword(name):
-				err = &ruleError{msg: fmt.Sprintf("invalid reason %q: want at most %d lower-case letters, digits and '_', starting with a letter", name, maxReasonLen)}
+			case !ident.Reason(name) || isKeyword(name):
+				err = &ruleError{msg: fmt.Sprintf("invalid reason %q: want at most %d lower-case letters, digits and '_', starting with a letter", name, ident.MaxReason)}
 			case known != nil && !known(signals.Reason(c)):
 				err = &ruleError{msg: fmt.Sprintf("unknown reason %q", name), err: ErrUnknownReason}
 			}
 		case actionCond:
-			if !validAction(string(c)) {
-				err = &ruleError{msg: fmt.Sprintf(`invalid action %q in the condition: want 1 to %d lower-case letters, digits or "_"`, string(c), maxActionLen)}
+			if !ident.Action(string(c)) {
+				err = &ruleError{msg: fmt.Sprintf(`invalid action %q in the condition: want 1 to %d lower-case letters, digits or "_"`, string(c), ident.MaxAction)}
 			}
 		}
 	})
 	return err
-}
-
-// validName reports whether s may name a rule.
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('a' <= c && c <= 'z' || isDigit(c) || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // isKeyword reports whether s is a word of the expression syntax, which
