@@ -128,7 +128,7 @@ func (k *Keeper) Send(ctx context.Context, challengeID string, ch Channel, now t
 		return Usable(&c, now)
 	}
 	if ch != TOTP {
-		m := Message{ChallengeID: c.ID, User: c.User, Channel: ch, To: to, Code: code, SentAt: now, ExpiresAt: CodeExpiry(&c, k.Limits)}
+		m := Message{ChallengeID: c.ID, User: c.User, Channel: ch, To: to, Code: code, SentAt: c.SentAt, ExpiresAt: CodeExpiry(&c, k.Limits)}
 		if err := k.Sender.Send(ctx, m); err != nil {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second) // ctx may be what failed
 			defer cancel()
