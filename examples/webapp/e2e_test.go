@@ -98,10 +98,12 @@ func TestE2E(t *testing.T) {
 	sent := phone.submit("send-code", `#send-email`)
 	assert.Equal(t, "challenge", sent.Page)
 
-	// 5. alice reads it in the outbox, on her desktop.
+	// 5. alice reads it in the outbox, on her desktop. The challenge's page
+	// opens only in the phone, whose login waits for it: no link here.
 	desktop.open("outbox", "/outbox")
 	code := desktop.eval(fmt.Sprintf(`document.querySelector('tr[data-challenge=%q]').dataset.code`, challenged.Challenge))
 	require.Len(t, code, 6)
+	assert.Equal(t, "0", desktop.eval(fmt.Sprintf(`String(document.querySelectorAll('a[href="/challenge/%s"]').length)`, challenged.Challenge)))
 
 	// 6. Verify and complete, with a double click that sends the code
 	// once: logged in, the phone now trusted, another device.
@@ -128,6 +130,29 @@ func TestE2E(t *testing.T) {
 	again := phone.login("alice", "wonderland", phoneIP, "ato")
 	assert.Equal(t, "allow", again.Verdict)
 	assert.Equal(t, done.Device, again.Device)
+
+	// 8. The devices page names each device by its browser and system,
+	// and marks the one looking at it.
+	names := phone.eval(`[...document.querySelectorAll("#device-list .device-name")].map(e => e.textContent).join("|")`)
+	assert.Contains(t, names, "on iPhone", "the phone's emulated Safari")
+	assert.Contains(t, names, "Chrome", "the desktop's Chromium")
+	assert.Equal(t, again.Device, phone.eval(`document.querySelector('tr[data-current="true"]').dataset.device`))
+	assert.Equal(t, "this device", phone.eval(`document.querySelector('tr[data-current="true"] .this-device').textContent`))
+
+	// 9. Forget the desktop: the page asks first and says what comes next.
+	asked := phone.submit("forget-ask", fmt.Sprintf(`tr[data-device=%q] button.forget`, first.Device))
+	require.Equal(t, "forget", asked.Page)
+	assert.Equal(t, first.Device, asked.Device)
+	assert.Contains(t, phone.eval(`document.querySelector("main").textContent`), "confidence 1.000")
+	forgot := phone.submit("forget", "#confirm-forget")
+	require.Equal(t, "devices", forgot.Page)
+	assert.Contains(t, phone.eval(`document.querySelector(".notice").textContent`), "Forgot device")
+	assert.Equal(t, "0", phone.eval(fmt.Sprintf(`String(document.querySelectorAll('tr[data-device=%q]').length)`, first.Device)))
+
+	// 10. Its next login: the same device id, new to alice again.
+	back := desktop.login("alice", "wonderland", "", "ato")
+	assert.Equal(t, first.Device, back.Device)
+	assert.Contains(t, desktop.eval(`document.getElementById("outcome").textContent`), "new_device")
 
 	// The Rupt SDK's getHash(), in a profile of its own: one device id
 	// across a reload.

@@ -169,9 +169,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	s.logVerdict(res, req)
 	o := s.outcome(res, req)
 	switch {
 	case res.Verdict.Succeeds(): // allow, restrict
+		s.nameDevice(res.FingerprintID, r)
 		s.sessions.start(w, r, session{User: u.Name, LoggedIn: true, Outcome: o})
 		http.Redirect(w, r, "/devices", http.StatusSeeOther)
 	case res.Verdict.Challenges() && res.ChallengeID != "":
@@ -182,6 +184,28 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	default: // deny
 		s.sessions.end(w, r)
 		s.render(w, r, http.StatusForbidden, "deny", &view{Title: "Login refused", Outcome: &o})
+	}
+}
+
+// logVerdict writes the verdict in one line of the terminal's log: who,
+// what, by which rule and why.
+func (s *server) logVerdict(res ato.Result, req ato.Request) {
+	reasons := make([]string, len(res.Reasons))
+	for i, r := range res.Reasons {
+		reasons[i] = string(r)
+	}
+	why := strings.Join(reasons, ",")
+	if why == "" {
+		why = "none"
+	}
+	s.log.Info("verdict", "user", req.User, "verdict", string(res.Verdict), "rule", res.Rule, "reasons", why, "ip", req.IP)
+}
+
+// nameDevice remembers the browser and system of the request for the
+// device, for the devices page.
+func (s *server) nameDevice(id string, r *http.Request) {
+	if err := s.names.set(id, r.UserAgent()); err != nil {
+		s.log.Warn("the browser of the device is not kept", "device", id, "err", err)
 	}
 }
 
@@ -439,6 +463,8 @@ func (s *server) verifyCode(w http.ResponseWriter, r *http.Request) {
 	}
 	o := sess.Outcome
 	o.Completed = true
+	s.log.Info("challenge completed", "user", sess.User, "challenge", sess.ChallengeID)
+	s.nameDevice(o.DeviceID, r)
 	s.sessions.start(w, r, session{User: sess.User, LoggedIn: true, FromChallenge: sess.ChallengeID, Outcome: o})
 	http.Redirect(w, r, "/devices", http.StatusSeeOther)
 }
@@ -450,9 +476,29 @@ var deviceIDPattern = regexp.MustCompile(`^[0-9a-f-]{36}$`)
 // deviceRow is a device as the devices page shows it.
 type deviceRow struct {
 	ato.DeviceInfo
+	// Name is the browser and system it was last let in from, "Chrome 131
+	// on Linux"; Current marks the browser looking at the page.
+	Name       string
 	Place      string
 	Restricted bool
 	Current    bool
+}
+
+// deviceRow is the row of the device, as the session looks at it.
+func (s *server) deviceRow(d ato.DeviceInfo, sess session) deviceRow {
+	row := deviceRow{DeviceInfo: d, Name: s.names.get(d.ID), Restricted: d.Restricted(s.now()), Current: d.ID == sess.Outcome.DeviceID}
+	if row.Name == "" {
+		row.Name = "an unknown browser" // no user agent the demo knows, or a login before it kept them
+	}
+	switch {
+	case d.City != "" || d.Country != "":
+		row.Place = placeName(d.City, d.Country)
+	case s.geo == nil:
+		row.Place = "unknown (geo off)"
+	default:
+		row.Place = "unknown"
+	}
+	return row
 }
 
 func (s *server) devicesPage(w http.ResponseWriter, r *http.Request) {
@@ -469,26 +515,51 @@ func (s *server) devicesPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &view{Title: "My devices", Outcome: &sess.Outcome}
-	now := s.now()
 	for _, d := range list {
-		row := deviceRow{DeviceInfo: d, Restricted: d.Restricted(now), Current: d.ID == sess.Outcome.DeviceID}
-		switch {
-		case d.City != "" || d.Country != "":
-			row.Place = placeName(d.City, d.Country)
-		case s.geo == nil:
-			row.Place = "unknown (geo off)"
-		default:
-			row.Place = "unknown"
-		}
-		v.Devices = append(v.Devices, row)
+		v.Devices = append(v.Devices, s.deviceRow(d, sess))
 	}
 	if id := r.URL.Query().Get("forgot"); deviceIDPattern.MatchString(id) { // not any text
-		v.Notice = "Forgot device " + shortID(id) + ": its next login is a new device again."
+		what := shortID(id)
+		if name := s.names.get(id); name != "" {
+			what += " (" + name + ")"
+		}
+		v.Notice = "Forgot device " + what + ". " + forgottenNextLogin
 	}
 	s.render(w, r, http.StatusOK, "devices", v)
 	// The page asked the browser to save the hash: the session needs it
 	// no more.
 	s.sessions.dropFingerprint(r)
+}
+
+// forgottenNextLogin says what the next login from a forgotten device
+// looks like, and why.
+const forgottenNextLogin = "Its next login is a new device for you: the engine still recognises the browser " +
+	"(the same device id, confidence 1.000: it is sure which browser it is), but the browser is no longer one of yours, " +
+	"so the login reports new_device, and from a network you have not logged in from lately it is challenged."
+
+// forgetPage asks whether to forget a device, and says what happens then.
+func (s *server) forgetPage(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.sessions.get(r)
+	if !ok || !sess.LoggedIn {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	ctx, cancel := requestContext(r)
+	defer cancel()
+	list, err := s.engine.Devices(ctx, sess.User)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	id := r.URL.Query().Get("device")
+	for _, d := range list {
+		if d.ID == id {
+			row := s.deviceRow(d, sess)
+			s.render(w, r, http.StatusOK, "forget", &view{Title: "Forget a device", Forget: &row})
+			return
+		}
+	}
+	s.fail(w, r, http.StatusNotFound, "That device is not one of yours.")
 }
 
 // forget removes one of the user's devices.
@@ -503,7 +574,7 @@ func (s *server) forget(w http.ResponseWriter, r *http.Request) {
 	id := r.PostForm.Get("device")
 	err := s.engine.ForgetDevice(ctx, sess.User, id)
 	switch {
-	case errors.Is(err, storage.ErrNotFound), errors.Is(err, ato.ErrInvalidRequest):
+	case errors.Is(err, ato.ErrDeviceNotFound), errors.Is(err, ato.ErrInvalidRequest):
 		s.fail(w, r, http.StatusNotFound, "That device is not one of yours.")
 		return
 	case errors.Is(err, ato.ErrDeviceRestricted):
@@ -525,7 +596,11 @@ func (s *server) outboxPage(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs := s.outbox.Messages()
 	slices.Reverse(msgs) // newest first
-	s.render(w, r, http.StatusOK, "outbox", &view{Title: "Outbox", Messages: msgs})
+	v := &view{Title: "Outbox", Messages: msgs}
+	if sess, ok := s.sessions.get(r); ok && !sess.LoggedIn {
+		v.Waiting = sess.ChallengeID // its page opens in this browser only
+	}
+	s.render(w, r, http.StatusOK, "outbox", v)
 }
 
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {

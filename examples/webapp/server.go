@@ -24,6 +24,7 @@ import (
 	"github.com/atoguard/ato/geoip"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/sqlitestore"
+	"github.com/atoguard/ato/verdict"
 )
 
 //go:embed templates/*.html static/*
@@ -36,8 +37,11 @@ type config struct {
 	DBPath string
 	// GeoIP lists MaxMind-format databases: the first is opened, the
 	// others are consulted after it (geoip.WithLocationDB), e.g. the IPv4
-	// and IPv6 files of DB-IP Lite. Empty: geo signals are off.
+	// and IPv6 files of DB-IP Lite. Empty: geo signals are off. (main
+	// finds the free DB-IP data when it is installed: findDBIP.)
 	GeoIP []string
+	// GeoOff says that geography is off on purpose (-geoip none).
+	GeoOff bool
 	// TrustProxy takes the client's address from X-Forwarded-For, and
 	// whether it came over HTTPS from X-Forwarded-Proto, for a demo behind
 	// a reverse proxy. It turns the "come from" control off.
@@ -59,7 +63,8 @@ type config struct {
 	// Now is the clock of the engine and the sessions; nil means
 	// time.Now.
 	Now func() time.Time
-	// Log receives server errors; nil means slog.Default().
+	// Log receives server errors and a line for each verdict; nil means
+	// slog.Default().
 	Log *slog.Logger
 }
 
@@ -71,6 +76,7 @@ type server struct {
 	geo      *geoip.DB         // nil: geo signals off
 	outbox   *challenge.Outbox // the development sender: codes land here
 	sessions *sessions
+	names    *deviceNames // the browser and system of each device
 	pages    map[string]*template.Template
 	rupt     *ruptSDK // nil: not installed
 	now      func() time.Time
@@ -103,6 +109,10 @@ func newServer(cfg config) (*server, error) {
 		})
 	}
 	s.sessions = newSessions(s.now, 8*time.Hour, maxSessions, s.secure)
+	var err error
+	if s.names, err = loadDeviceNames(namesPath(cfg.DBPath)); err != nil {
+		s.log.Warn("the browsers of the devices are forgotten", "err", err)
+	}
 
 	pages, err := parsePages()
 	if err != nil {
@@ -167,6 +177,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /challenge/{id}/send", s.post(s.sendCode))
 	mux.HandleFunc("POST /challenge/{id}/verify", s.post(s.verifyCode))
 	mux.HandleFunc("GET /devices", s.devicesPage)
+	mux.HandleFunc("GET /devices/forget", s.forgetPage)
 	mux.HandleFunc("POST /devices/forget", s.post(s.forget))
 	mux.HandleFunc("GET /outbox", s.outboxPage)
 	mux.HandleFunc("POST /logout", s.post(s.logout))
@@ -238,6 +249,8 @@ func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"when":  func(t time.Time) string { return formatTime(t) },
 		"short": shortID,
+		// label writes a verdict for a person: "challenge and restrict".
+		"label": func(v verdict.Verdict) string { return strings.ReplaceAll(string(v), "_", " ") },
 	}
 	names, err := fs.Glob(assets, "templates/*.html")
 	if err != nil {
@@ -256,6 +269,22 @@ func parsePages() (map[string]*template.Template, error) {
 		pages[base] = t
 	}
 	return pages, nil
+}
+
+// geoNote names the GeoIP files by their base names (visitors need not see
+// the server's paths), crediting DB-IP for its data.
+func geoNote(paths []string) string {
+	names := make([]string, len(paths))
+	dbip := false
+	for i, p := range paths {
+		names[i] = filepath.Base(p)
+		dbip = dbip || strings.HasPrefix(names[i], "dbip-")
+	}
+	note := strings.Join(names, ", ")
+	if dbip {
+		note += "; IP geolocation by DB-IP, CC BY 4.0"
+	}
+	return note
 }
 
 func formatTime(t time.Time) string {
@@ -282,7 +311,7 @@ type view struct {
 	User          string // logged in
 	Error, Notice string
 	GeoOn         bool
-	GeoNote       string // the base names of the GeoIP files
+	GeoNote       string // the GeoIP files, by base name
 	DevTools      bool   // the outbox and the "come from" control are on
 	PublicDemo    bool   // … because the demo was started as a public one
 	LoadRupt      bool
@@ -292,7 +321,11 @@ type view struct {
 	Challenge ato.ChallengeInfo
 	Channels  []channelButton
 	Devices   []deviceRow
+	Forget    *deviceRow // the device the forget page asks about
 	Messages  []challenge.Message
+	// Waiting is the challenge this browser's login waits for, if any:
+	// the outbox links to that one's page only.
+	Waiting string
 }
 
 // render executes a page into a buffer, so that a template error is a
@@ -304,12 +337,8 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 	}
 	v.GeoOn = s.geo != nil
 	v.DevTools, v.PublicDemo = s.cfg.DevTools, s.cfg.PublicDemo
-	if v.GeoOn { // base names only: visitors need not see the server's paths
-		names := make([]string, len(s.cfg.GeoIP))
-		for i, p := range s.cfg.GeoIP {
-			names[i] = filepath.Base(p)
-		}
-		v.GeoNote = strings.Join(names, ", ")
+	if v.GeoOn {
+		v.GeoNote = geoNote(s.cfg.GeoIP)
 	}
 	var buf bytes.Buffer
 	if err := s.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
