@@ -57,8 +57,8 @@ var (
 		'AT429', format('user %L has %s challenges since %s', $1::text, $3::int, $2::timestamptz))`)
 	qDeleteChallenges = stmt(`DELETE FROM {s}.challenges WHERE user_id = $1`)
 	// qPurgeChallenges drops up to $2 challenges created before $1.
-	qPurgeChallenges = stmt(`DELETE FROM {s}.challenges WHERE id IN (
-		SELECT id FROM {s}.challenges WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`)
+	qPurgeChallenges = stmt(`DELETE FROM {s}.challenges WHERE id = ANY (ARRAY (
+		SELECT id FROM {s}.challenges WHERE created_at < $1 ORDER BY created_at LIMIT $2))`)
 )
 
 // challengeArgs returns the values of challengeCols for c.

@@ -343,3 +343,48 @@ func TestNoDeadlockUnderLoad(t *testing.T) {
 		WHERE NOT EXISTS (SELECT 1 FROM `+pgx.Identifier{schema}.Sanitize()+`.devices d WHERE d.id = dk.device_id AND dk.lookup_key = ANY (d.keys))`).Scan(&orphans))
 	assert.Zero(t, orphans, "index entries without their device")
 }
+
+// TestStuffingFromOneNetwork: hundreds of users fail at once from one
+// network, over four pools, as a stuffing campaign does: every failure is
+// recorded (writers of one network's list take turns, so none deadlocks
+// or trims another's row), and the network counts its users up to the
+// cap.
+func TestStuffingFromOneNetwork(t *testing.T) {
+	url := serverURL(t)
+	schema := newSchema(t)
+	ctx := t.Context()
+	engines := make([]*ato.Engine, 4)
+	var first *pgstore.Store
+	for i := range engines {
+		s, err := pgstore.Open(ctx, url, pgstore.WithSchema(schema))
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		if first == nil {
+			first = s
+		}
+		engines[i], err = ato.New(s, ato.WithClock(hammerClock), ato.WithSecret(testSecret))
+		require.NoError(t, err)
+	}
+	const goroutines, each = 32, 8
+	errs := make(chan error, goroutines*each)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				if err := engines[g%len(engines)].RecordFailure(ctx, ato.Request{User: fmt.Sprintf("u%d-%d", g, i), IP: "198.51.100.66"}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st, err := first.Load(ctx, storage.LoadRequest{User: "anyone", Failures: &storage.FailureQuery{
+		UserSince: hammerClock().Add(-time.Hour), MaxUser: 1, Network: "198.51.100.66",
+		NetworkSince: hammerClock().Add(-time.Hour), MaxNetworkUsers: 1000}})
+	require.NoError(t, err)
+	assert.Equal(t, 64, st.Failures.NetworkUsers, "the network's list holds its cap of users")
+}

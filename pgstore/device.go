@@ -9,7 +9,7 @@ import (
 )
 
 // Devices, global, and their index: device_keys has an entry per key of a
-// device, numbered from the sequence device_key_seq when the device is
+// device, numbered (written, an identity column) when the device is
 // indexed under the key; a key keeps the storage.MaxKeyDevices entries
 // with the highest numbers. A device's users are two arrays, user_ids and
 // user_seen, most recent first. Strings are ordered as Go orders them
@@ -19,10 +19,10 @@ import (
 const deviceCols = `id, hashes, keys, first_seen, last_seen, user_ids, user_seen`
 
 var (
-	// qUnindexGone drops the entries of device $1 under the keys it had
-	// and will not have ($2). It runs before qMergeDevice replaces them.
-	qUnindexGone = stmt(`DELETE FROM {s}.device_keys dk USING {s}.devices d
-		WHERE d.id = $1 AND dk.device_id = $1 AND dk.lookup_key = ANY (d.keys) AND dk.lookup_key <> ALL ($2::text[])`)
+	// qUnindexGone drops the entries of device $1 under keys other than
+	// $2. It runs after qMergeDevice, which locks the device's row, so
+	// that it sees every entry a writer before it made.
+	qUnindexGone = stmt(`DELETE FROM {s}.device_keys WHERE device_id = $1 AND lookup_key <> ALL ($2::text[])`)
 	// qMergeDevice writes device $1 as storage.MergeDevice merges it into
 	// the stored one: hashes $2 and keys $3, the earliest first_seen
 	// (the stored one unless it is zero), the latest last_seen, and user
@@ -44,11 +44,11 @@ var (
 					) a ORDER BY s DESC, u COLLATE "C" LIMIT $8
 				) b)`)
 	// qIndexDevice indexes device $1 under each of the keys $2 it is not
-	// indexed under, numbering the new entries from the sequence; in the
-	// order of the keys, so that writers lock entries in one order.
-	qIndexDevice = stmt(`INSERT INTO {s}.device_keys (lookup_key, device_id, written)
-		SELECT k, $1, nextval('{s}.device_key_seq') FROM unnest($2::text[]) AS k
-		ORDER BY k COLLATE "C"
+	// indexed under, numbering the new entries (written, an identity
+	// column) in the order of the keys, so that writers lock entries in
+	// one order.
+	qIndexDevice = stmt(`INSERT INTO {s}.device_keys (lookup_key, device_id)
+		SELECT k, $1 FROM unnest($2::text[]) AS k ORDER BY k COLLATE "C"
 		ON CONFLICT (lookup_key, device_id) DO NOTHING`)
 	// qCapKeys drops, from each key of $1, the entries past the $2 highest
 	// numbers.
@@ -69,10 +69,9 @@ var (
 	qLockUserDevices = stmt(`SELECT id FROM {s}.devices
 		WHERE id = ANY ((SELECT device_ids FROM {s}.profiles WHERE user_id = $1)::text[])
 		ORDER BY id COLLATE "C" FOR UPDATE`)
-	qUnindexLastUser = stmt(`DELETE FROM {s}.device_keys dk USING {s}.devices d
-		WHERE d.id = ANY ((SELECT device_ids FROM {s}.profiles WHERE user_id = $1)::text[])
-			AND cardinality(array_remove(d.user_ids, $1)) = 0
-			AND dk.device_id = d.id AND dk.lookup_key = ANY (d.keys)`)
+	qUnindexLastUser = stmt(`DELETE FROM {s}.device_keys WHERE device_id IN (SELECT id FROM {s}.devices
+		WHERE id = ANY ((SELECT device_ids FROM {s}.profiles WHERE user_id = $1)::text[])
+			AND cardinality(array_remove(user_ids, $1)) = 0)`)
 	qDeleteLastUser = stmt(`DELETE FROM {s}.devices
 		WHERE id = ANY ((SELECT device_ids FROM {s}.profiles WHERE user_id = $1)::text[])
 			AND cardinality(array_remove(user_ids, $1)) = 0`)
@@ -94,8 +93,8 @@ func (s *Store) queueDevice(b *pgx.Batch, user string, w *storage.DeviceWrite) {
 	if hashes == nil {
 		hashes = []string{}
 	}
-	s.queue(b, qUnindexGone, d.ID, keys)
 	s.queue(b, qMergeDevice, d.ID, hashes, nonNil(d.Keys), at(d.FirstSeen), at(d.LastSeen), user, at(w.Seen), w.MaxUsers)
+	s.queue(b, qUnindexGone, d.ID, keys)
 	if len(keys) > 0 {
 		s.queue(b, qIndexDevice, d.ID, keys)
 		s.queue(b, qCapKeys, keys, storage.MaxKeyDevices)

@@ -34,8 +34,8 @@ var (
 		WHERE user_id = $1 AND time >= $2 ORDER BY time DESC, seq DESC LIMIT $3`)
 	qDeleteEvents = stmt(`DELETE FROM {s}.events WHERE user_id = $1`)
 	// qPurgeEvents drops up to $2 events older than $1, oldest first.
-	qPurgeEvents = stmt(`DELETE FROM {s}.events WHERE seq IN (
-		SELECT seq FROM {s}.events WHERE time < $1 ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED)`)
+	qPurgeEvents = stmt(`DELETE FROM {s}.events WHERE seq = ANY (ARRAY (
+		SELECT seq FROM {s}.events WHERE time < $1 ORDER BY time LIMIT $2))`)
 )
 
 // queueEvent queues the append of an event to the user's history and the

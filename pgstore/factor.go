@@ -75,7 +75,8 @@ func (s *Store) Factor(ctx context.Context, user, kind string) (storage.Factor, 
 
 // UpdateFactor implements [storage.Store]: in one transaction, under the
 // lock of the user's writes, the factor is read and locked, update runs,
-// and what it made is written; so update must not call the store.
+// and what it made is written; so update must not call the store. As in
+// UpdateChallenge, update is called once.
 func (s *Store) UpdateFactor(ctx context.Context, user, kind string, update func(*storage.Factor) error) (storage.Factor, error) {
 	if user == "" || kind == "" {
 		return storage.Factor{}, fmt.Errorf("pgstore: update factor: %w: empty user or kind (%q/%q)", storage.ErrInvalid, user, kind)
@@ -86,9 +87,9 @@ func (s *Store) UpdateFactor(ctx context.Context, user, kind string, update func
 	defer s.leave()
 	var out storage.Factor
 	var updateErr error
+	updated := false
 	err := run(ctx, func() error {
-		updateErr = nil
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, s.sql[qLockUser], user, s.lockSeed); err != nil {
 				return err
 			}
@@ -99,6 +100,7 @@ func (s *Store) UpdateFactor(ctx context.Context, user, kind string, update func
 			if !ok {
 				f = storage.Factor{User: user, Kind: kind}
 			}
+			updated = true
 			switch updateErr = update(&f); {
 			case errors.Is(updateErr, storage.ErrDelete):
 				updateErr = nil
@@ -112,6 +114,10 @@ func (s *Store) UpdateFactor(ctx context.Context, user, kind string, update func
 			out, _, err = scanFactor(tx.QueryRow(ctx, s.sql[qPutFactor], factorArgs(&f)...))
 			return err
 		})
+		if err != nil && updated {
+			return final{err} // update ran: never again
+		}
+		return err
 	})
 	switch {
 	case updateErr != nil:

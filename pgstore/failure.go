@@ -16,15 +16,17 @@ import (
 var (
 	// qAddFailure keeps the failure of user $1 at $2 from network $3 and
 	// device key $4, classified as storage.ClassifyFailure does against
-	// the profile's keys and networks (known since $5), and, unless its
-	// network was known, puts the user in the network's list.
+	// the profile's facts: the device is known when the digest $6 of the
+	// key is one of the profile's keys, the network when its digest $7 is
+	// one of its networks, seen since $5. Unless its network was known,
+	// the user goes into the network's list.
 	qAddFailure = stmt(`WITH p AS (
 			SELECT keys, networks, network_seen FROM {s}.profiles WHERE user_id = $1),
 		f AS (
 			INSERT INTO {s}.failures (user_id, time, network, device_key, known_device, known_network)
 			SELECT $1, $2, $3, $4,
-				$4 <> '' AND EXISTS (SELECT 1 FROM p WHERE $4 = ANY (p.keys)),
-				$3 <> '' AND EXISTS (SELECT 1 FROM p, unnest(p.networks, p.network_seen) AS n(k, s) WHERE n.k = $3 AND n.s >= $5)
+				$4 <> '' AND EXISTS (SELECT 1 FROM p WHERE $6::bigint = ANY (p.keys)),
+				$3 <> '' AND EXISTS (SELECT 1 FROM p, unnest(p.networks, p.network_seen) AS n(k, s) WHERE n.k = $7 AND n.s >= $5)
 			RETURNING known_network)
 		INSERT INTO {s}.network_failures AS nf (network, user_id, time)
 		SELECT $3, $1, $2 FROM f WHERE NOT f.known_network AND $3 <> ''
@@ -37,20 +39,40 @@ var (
 	qTrimNetwork = stmt(`DELETE FROM {s}.network_failures WHERE network = $1 AND (time < $2 OR user_id NOT IN (
 		SELECT user_id FROM {s}.network_failures WHERE network = $1 ORDER BY time DESC, user_id COLLATE "C" LIMIT $3))`)
 	// qExpireFailures and qExpireNetworks drop up to $2 rows older than $1,
-	// the oldest first.
-	qExpireFailures = stmt(`DELETE FROM {s}.failures WHERE seq IN (
-		SELECT seq FROM {s}.failures WHERE time < $1 ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED)`)
+	// the oldest first, skipping rows another writer holds: each
+	// AddFailure drops a few in passing. (= ANY (ARRAY (…)) keeps the
+	// plan on the time index even when it is generic.)
+	qExpireFailures = stmt(`DELETE FROM {s}.failures WHERE seq = ANY (ARRAY (
+		SELECT seq FROM {s}.failures WHERE time < $1 ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED))`)
 	qExpireNetworks = stmt(`DELETE FROM {s}.network_failures WHERE (network, user_id) IN (
 		SELECT network, user_id FROM {s}.network_failures WHERE time < $1 ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED)`)
+	// qPurgeFailures and qPurgeNetworks are the same for Purge, which
+	// waits for rows a writer holds, so that fewer than $2 means none is
+	// left.
+	qPurgeFailures = stmt(`DELETE FROM {s}.failures WHERE seq = ANY (ARRAY (
+		SELECT seq FROM {s}.failures WHERE time < $1 ORDER BY time LIMIT $2))`)
+	qPurgeNetworks = stmt(`DELETE FROM {s}.network_failures WHERE (network, user_id) IN (
+		SELECT network, user_id FROM {s}.network_failures WHERE time < $1 ORDER BY time LIMIT $2)`)
 	qDeleteFailures        = stmt(`DELETE FROM {s}.failures WHERE user_id = $1`)
 	qDeleteNetworkFailures = stmt(`DELETE FROM {s}.network_failures WHERE user_id = $1`)
 )
 
-// queueFailure queues the keeping of a failure, the bounds of its lists
-// and the expiry of a few old rows.
+// queueFailure queues, after the lock of the user's writes, the lock of
+// the network's list, the keeping of a failure, the bounds of its lists and
+// the expiry of a few old rows. Writers of one network's list take turns,
+// always after their user's lock: otherwise two of them could each trim
+// the row the other just wrote.
 func (s *Store) queueFailure(b *pgx.Batch, f *storage.Failure, lim *storage.FailureLimits) {
 	t, cutoff := at(f.Time), at(f.Time.Add(-lim.Keep))
-	s.queue(b, qAddFailure, f.User, t, f.Network, f.DeviceKey, at(lim.KnownSince))
+	var key, network int64
+	if f.DeviceKey != "" {
+		key = digest(f.DeviceKey)
+	}
+	if f.Network != "" {
+		network = digest(f.Network)
+		s.queue(b, qLockNetwork, f.Network, s.lockSeed)
+	}
+	s.queue(b, qAddFailure, f.User, t, f.Network, f.DeviceKey, at(lim.KnownSince), key, network)
 	s.queue(b, qTrimUserFailures, f.User, cutoff, lim.MaxUser)
 	if f.Network != "" {
 		s.queue(b, qTrimNetwork, f.Network, cutoff, lim.MaxNetworkUsers)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/atoguard/ato/internal/sqlmigrate"
 	"github.com/jackc/pgx/v5"
@@ -46,34 +47,42 @@ func latest() (int64, error) {
 	return ms[len(ms)-1].Version, nil
 }
 
-// migrate applies the migrations the schema named name lacks.
+// migrate applies the migrations the schema named name lacks. A schema
+// that has them all is only read: a role without the right to create
+// anything in it can open it.
 func migrate(ctx context.Context, pool *pgxpool.Pool, name string) error {
 	schema := pgx.Identifier{name}.Sanitize()
 	ms, err := sqlmigrate.Read(migrationFiles, "migrations")
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
+	if have, err := schemaVersion(ctx, pool, schema); err != nil {
+		return err
+	} else if have >= ms[len(ms)-1].Version {
+		return nil
+	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
 	defer conn.Release()
-	// A session lock, held across the migrations' transactions; keyed by
-	// the schema, so that two schemas migrate side by side.
+	// A session lock, held across the migrations' transactions (so run
+	// them on a direct connection, not through a pooler that hands each
+	// transaction another one); keyed by the schema, so that two schemas
+	// migrate side by side.
 	const lockKey = `hashtextextended('ato migrate ' || $1, 0)`
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lockKey+`)`, schema); err != nil {
 		return fmt.Errorf("pgstore: migrate: lock: %w", err)
 	}
 	defer func() {
-		// With a live context, so that the lock goes even when ctx is
-		// done; if the unlock fails, the connection is closed, which
-		// releases it.
-		if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock(`+lockKey+`)`, schema); err != nil {
-			conn.Conn().Close(context.Background())
+		// Even when ctx is done; if the unlock fails, the connection is
+		// closed, which releases the lock.
+		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(unlockCtx, `SELECT pg_advisory_unlock(`+lockKey+`)`, schema); err != nil {
+			conn.Conn().Close(unlockCtx)
 		}
 	}()
-	// The schema is created only when missing, so that a role without
-	// the right to create schemas can use one made for it.
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, name).Scan(&exists); err != nil {
 		return fmt.Errorf("pgstore: migrate: schema %s: %w", schema, err)
@@ -96,6 +105,21 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, name string) error {
 	return nil
 }
 
+// schemaVersion is the newest migration the schema records; 0 for a
+// schema, or a database, without any.
+func schemaVersion(ctx context.Context, pool *pgxpool.Pool, schema string) (int64, error) {
+	var have int64
+	err := pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+schema+`.schema_migrations`).Scan(&have)
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000"): // no such table, no such schema
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("pgstore: schema %s: %w", schema, err)
+	}
+	return have, nil
+}
+
 // applyMigration applies m in a transaction with its record, unless it is
 // recorded.
 func applyMigration(ctx context.Context, conn *pgx.Conn, schema string, m sqlmigrate.Migration) error {
@@ -103,6 +127,11 @@ func applyMigration(ctx context.Context, conn *pgx.Conn, schema string, m sqlmig
 		var done bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+schema+`.schema_migrations WHERE version = $1)`,
 			m.Version).Scan(&done); err != nil || done {
+			return err
+		}
+		// A migration that must wait for a lock held by the traffic fails
+		// after a while, rather than holding every login up behind it.
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '10s'`); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, strings.ReplaceAll(m.SQL, "{s}", schema)); err != nil {
@@ -120,14 +149,9 @@ func checkSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	if err != nil {
 		return fmt.Errorf("pgstore: %w", err)
 	}
-	var have int64
-	err = pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+schema+`.schema_migrations`).Scan(&have)
-	var pe *pgconn.PgError
-	switch {
-	case errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000"): // no such table, no such schema
-		have = 0
-	case err != nil:
-		return fmt.Errorf("pgstore: check schema %s: %w", schema, err)
+	have, err := schemaVersion(ctx, pool, schema)
+	if err != nil {
+		return err
 	}
 	if have < want {
 		return fmt.Errorf("pgstore: schema %s is at migration %d, this release needs %d: run pgstore.Migrate", schema, have, want)

@@ -1,10 +1,15 @@
 package pgstore_test
 
 import (
+	"context"
+	"math/rand/v2"
 	"testing"
 
+	"github.com/atoguard/ato"
+	"github.com/atoguard/ato/internal/fakehash"
 	"github.com/atoguard/ato/pgstore"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -48,24 +53,80 @@ func TestMigrationsRecordedOnce(t *testing.T) {
 	assert.Positive(t, n)
 }
 
-// TestBadSchemaName: a schema name PostgreSQL cannot hold is an error, and
-// one with quotes in it is quoted, not spliced.
+// TestBadSchemaName: a schema name is a plain identifier; anything else
+// is refused before it reaches a statement.
 func TestBadSchemaName(t *testing.T) {
 	url := serverURL(t)
-	_, err := pgstore.Open(t.Context(), url, pgstore.WithSchema(""))
-	require.Error(t, err)
-	odd := newSchema(t) + `"; DROP TABLE x; --`
-	t.Cleanup(func() {
-		pool := newPool(t, url)
-		pool.Exec(t.Context(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{odd}.Sanitize()+` CASCADE`)
-	})
-	s, err := pgstore.Open(t.Context(), url, pgstore.WithSchema(odd))
-	require.NoError(t, err)
-	require.NoError(t, s.Close())
+	for _, name := range []string{"", "Ato", "1ato", "ato-x", `a"b`, "a'b", "a$$b", "x'||(select 1)||'",
+		"a234567890123456789012345678901234567890123456789012345678901234"} {
+		_, err := pgstore.Open(t.Context(), url, pgstore.WithSchema(name))
+		assert.Error(t, err, "%q", name)
+	}
 }
 
 // TestOpenBadURL: a connection string that does not parse is an error.
 func TestOpenBadURL(t *testing.T) {
 	_, err := pgstore.Open(t.Context(), "postgres://%zz")
 	require.Error(t, err)
+}
+
+// TestLeastPrivilege: an owner role migrates the schema in a deploy step;
+// the app's role, with only USAGE on the schema and SELECT, INSERT,
+// UPDATE, DELETE on its tables, opens it (migrations on or off) and does
+// every kind of write.
+func TestLeastPrivilege(t *testing.T) {
+	url := serverURL(t)
+	ctx := t.Context()
+	admin := newPool(t, url)
+	schema := newSchema(t)
+	owner, app := schema+"_owner", schema+"_app"
+	for _, q := range []string{
+		`CREATE ROLE ` + owner + ` LOGIN`, `CREATE ROLE ` + app + ` LOGIN`,
+		`CREATE SCHEMA ` + schema + ` AUTHORIZATION ` + owner,
+	} {
+		_, err := admin.Exec(ctx, q)
+		require.NoError(t, err, q)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		admin.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
+		for _, role := range []string{app, owner} {
+			admin.Exec(ctx, `DROP OWNED BY `+role)
+			admin.Exec(ctx, `DROP ROLE `+role)
+		}
+	})
+	as := func(role string) *pgxpool.Pool {
+		cfg, err := pgxpool.ParseConfig(url)
+		require.NoError(t, err)
+		cfg.ConnConfig.User = role
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		return pool
+	}
+	require.NoError(t, pgstore.Migrate(ctx, as(owner), pgstore.WithSchema(schema)))
+	_, err := admin.Exec(ctx, `GRANT USAGE ON SCHEMA `+schema+` TO `+app+`;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA `+schema+` TO `+app)
+	require.NoError(t, err)
+
+	pool := as(app)
+	for _, opts := range [][]pgstore.Option{{pgstore.WithSchema(schema)}, {pgstore.WithSchema(schema), pgstore.WithoutMigrations()}} {
+		s, err := pgstore.New(ctx, pool, opts...)
+		require.NoError(t, err)
+		e, err := ato.New(s, ato.WithSecret(testSecret))
+		require.NoError(t, err)
+		r := rand.New(rand.NewPCG(8, 8))
+		for _, req := range []ato.Request{
+			{User: "alice", Fingerprint: fakehash.Random(r), IP: "203.0.113.9"},
+			{User: "alice", Fingerprint: fakehash.Random(r), IP: "198.51.100.9", Email: "alice@example.com"},
+		} {
+			_, err := e.Evaluate(ctx, req)
+			require.NoError(t, err)
+		}
+		require.NoError(t, e.RecordFailure(ctx, ato.Request{User: "alice", IP: "198.51.100.9"}))
+		_, err = e.Purge(ctx)
+		require.NoError(t, err)
+		require.NoError(t, e.DeleteUser(ctx, "alice"))
+		require.NoError(t, s.Close())
+	}
 }

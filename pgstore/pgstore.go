@@ -14,12 +14,25 @@
 // schema, "ato" unless [WithSchema] names another (tests, or one schema
 // per tenant).
 //
+// A role that migrates needs to create in the database (or in a schema
+// made for it); an app whose owner role runs [Migrate] can run with a role
+// that has only USAGE on the schema and SELECT, INSERT, UPDATE and DELETE
+// on its tables. Run migrations over a direct connection: they hold a
+// session lock across transactions, which a pooler handing out a
+// connection per transaction (PgBouncer's transaction mode) would break.
+// The store itself needs nothing of the session and works through one.
+//
 // Size the pool explicitly: each instance holds up to its pool's
 // maximum (pgxpool's default is the larger of 4 and the number of CPUs;
 // pool_max_conns=N in the connection string sets it), and the sum over all
 // instances must stay under the server's max_connections. Keep
 // synchronous_commit on: a counter increment acknowledged and then lost in
 // a crash is a failed password that no longer counts.
+//
+// pgx prepares each statement on each connection and keeps up to 512 of
+// them; a store uses about 50, so a pool shared by stores on many schemas
+// (one per tenant) should have its statement cache raised to match, or
+// prepared statements will be evicted and prepared again.
 //
 // # Round trips and atomicity
 //
@@ -40,8 +53,12 @@
 // on the user, so that a user's writes run one at a time across all
 // instances (the count of a challenge limit and the insert it admits, the
 // trim of a history and the event it keeps) while different users' writes
-// run side by side. Rows shared between users (devices and their index
-// entries) are written in the order of their keys. A batch that PostgreSQL
+// run side by side; a failure then takes the lock of its network's list,
+// which users share. This needs READ COMMITTED transactions (each
+// statement sees what the lock's previous holder committed), PostgreSQL's
+// default: a write checks it and fails otherwise. Rows shared between
+// users (devices and their index entries) are written in the order of
+// their keys, after the device's row is locked. A batch that PostgreSQL
 // aborts for a deadlock (40P01) or a serialization failure (40001), or
 // that never reached the server, is sent again whole, a few times. A
 // profile written by another instance since it was loaded is merged as
@@ -99,6 +116,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -141,8 +159,9 @@ type options struct {
 	migrate bool
 }
 
-// WithSchema names the schema the tables live in (created if missing);
-// the default is [DefaultSchema].
+// WithSchema names the schema the tables live in (created if missing):
+// 1 to 63 of a-z, 0-9 and _, not starting with a digit. The default is
+// [DefaultSchema].
 func WithSchema(name string) Option { return func(o *options) { o.schema = name } }
 
 // WithoutMigrations makes [Open] and [New] leave the schema as it is, for
@@ -150,13 +169,17 @@ func WithSchema(name string) Option { return func(o *options) { o.schema = name 
 // migration this release needs.
 func WithoutMigrations() Option { return func(o *options) { o.migrate = false } }
 
+// schemaName is what a schema name may be: PostgreSQL's plain
+// identifiers, which need no quoting anywhere a statement names them.
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
 func config(opts []Option) (options, error) {
 	o := options{schema: DefaultSchema, migrate: true}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.schema == "" || len(o.schema) > 63 || strings.ContainsRune(o.schema, 0) {
-		return o, fmt.Errorf("pgstore: schema name %q: want 1 to 63 bytes without NUL", o.schema)
+	if !schemaName.MatchString(o.schema) {
+		return o, fmt.Errorf("pgstore: schema name %q: want 1 to 63 of a-z, 0-9 and _, not starting with a digit", o.schema)
 	}
 	return o, nil
 }
@@ -297,6 +320,12 @@ func mapError(err error) error {
 	return err
 }
 
+// final is an error a write must not be retried after, whatever it wraps:
+// a read-modify-write whose update function ran (it is called once).
+type final struct{ error }
+
+func (f final) Unwrap() error { return f.error }
+
 // maxAttempts bounds how often a write is sent again after a deadlock, a
 // serialization failure, a connection lost before it was sent, or a
 // profile written meanwhile.
@@ -306,6 +335,9 @@ const maxAttempts = 8
 // again whole: PostgreSQL aborted it for a deadlock or a serialization
 // failure (nothing of it was applied), or it never reached the server.
 func retryable(err error) bool {
+	if errors.As(err, new(final)) {
+		return false
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		return pe.Code == "40P01" || pe.Code == "40001"
@@ -337,8 +369,8 @@ func run(ctx context.Context, f func() error) error {
 		if err == nil || n+1 == maxAttempts || !retryable(err) {
 			return err
 		}
-		if err := backoff(ctx, n); err != nil {
-			return errors.Join(err, ctx.Err())
+		if waitErr := backoff(ctx, n); waitErr != nil {
+			return errors.Join(err, waitErr)
 		}
 	}
 }
@@ -354,9 +386,29 @@ func lockSeed(schema string) int64 {
 	return int64(h.Sum64())
 }
 
-// qLockUser is the statement that takes the advisory lock of a user's
-// writes, released when the transaction ends.
-var qLockUser = stmt(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`)
+// qLockUser takes the advisory lock of user $1's writes ($2 is the lock
+// seed of the schema), released when the transaction ends. It first checks
+// that the transaction is READ COMMITTED: each statement after the lock
+// must see what the writes that held the lock before committed, which a
+// snapshot taken before the lock (REPEATABLE READ) would not.
+var qLockUser = stmt(`SELECT {s}.ato_check(current_setting('transaction_isolation') = 'read committed', 'AT500',
+		'pgstore needs READ COMMITTED transactions, not ' || current_setting('transaction_isolation')),
+	pg_advisory_xact_lock(hashtextextended($1, $2))`)
+
+// qLockNetwork takes the advisory lock of the writes of network $1's list
+// of failures. A writer takes it after its user's, never before.
+var qLockNetwork = stmt(`SELECT pg_advisory_xact_lock(hashtextextended('network ' || $1, $2))`)
 
 // lock queues the lock of the user's writes.
 func (s *Store) lock(b *pgx.Batch, user string) { s.queue(b, qLockUser, user, s.lockSeed) }
+
+// digest is the 64-bit digest of a key or a network that the profile's
+// facts hold (FNV-1a); never 0, which stands for none.
+func digest(s string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	if d := int64(h.Sum64()); d != 0 {
+		return d
+	}
+	return 1
+}

@@ -15,14 +15,19 @@ import (
 // Profiles: one row per user, the profile encoded whole
 // (internal/profilecodec) with its version, and beside it the facts of it
 // that statements read, so that Load can decide in SQL what else to read
-// and AddFailure can classify a failure in SQL:
+// and AddFailure can classify a failure in SQL — keys and networks as
+// 64-bit digests, which keep the row small:
 //
-//   - device_ids and newest_keys: each device and the key of the newest
-//     hash the user saw from it (storage.NeedsHashes,
-//     profile.DeviceWithKey);
-//   - keys: every key of every device (storage.ClassifyFailure);
-//   - networks and network_seen: each network and its last login
-//     (profile.KnownNetwork).
+//   - device_ids and newest_keys: each device and the digest of the key of
+//     the newest hash the user saw from it (storage.NeedsHashes,
+//     profile.DeviceWithKey; Load checks the key itself in Go);
+//   - keys: the digest of every key of every device
+//     (storage.ClassifyFailure);
+//   - networks and network_seen: the digest of each network and its last
+//     login (profile.KnownNetwork).
+//
+// Two keys with one digest (a chance of one in 2^64 a pair) would make a
+// failure from an unknown device count as one from a known device.
 
 var (
 	qProfile = stmt(`SELECT version, data FROM {s}.profiles WHERE user_id = $1`)
@@ -77,26 +82,26 @@ func decodeProfile(data []byte, p *profile.Profile) error {
 	return nil
 }
 
-// queueProfile queues the write of p as version base+1 over version base.
+// queueProfile queues the write of p as version base+1 over version base,
+// with its facts.
 func (s *Store) queueProfile(b *pgx.Batch, user string, base int64, p *profile.Profile) {
 	deviceIDs := make([]string, len(p.Devices))
-	newest := make([]string, len(p.Devices))
-	var keys []string
+	newest := make([]int64, len(p.Devices))
+	keys := []int64{}
 	for i := range p.Devices {
 		d := &p.Devices[i]
 		deviceIDs[i] = d.ID
 		if len(d.Keys) > 0 {
-			newest[i] = d.Keys[0]
+			newest[i] = digest(d.Keys[0])
 		}
-		keys = append(keys, d.Keys...)
+		for _, k := range d.Keys {
+			keys = append(keys, digest(k))
+		}
 	}
-	if keys == nil {
-		keys = []string{}
-	}
-	networks := make([]string, len(p.Networks))
+	networks := make([]int64, len(p.Networks))
 	seen := make([]time.Time, len(p.Networks))
 	for i := range p.Networks {
-		networks[i], seen[i] = p.Networks[i].Key, at(p.Networks[i].LastSeen)
+		networks[i], seen[i] = digest(p.Networks[i].Key), at(p.Networks[i].LastSeen)
 	}
 	data := profilecodec.Encode(make([]byte, 0, 512), p)
 	if base == 0 {

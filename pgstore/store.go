@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,10 +14,10 @@ import (
 )
 
 // qLoad reads everything an evaluation needs in one statement, so in one
-// round trip and one snapshot: see the function ato_load in the schema.
+// round trip and one snapshot: see the function ato_load_v1 in the schema.
 // Whether to search candidates is storage.NeedsHashes, decided there from
 // the profile's newest_keys.
-var qLoad = stmt(`SELECT * FROM {s}.ato_load($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`)
+var qLoad = stmt(`SELECT * FROM {s}.ato_load_v1($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`)
 
 // Load implements [storage.Store], in one statement: see qLoad. It calls
 // r.DeviceKeys whenever the attempt has a fingerprint, before it knows
@@ -30,8 +31,12 @@ func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State,
 	}
 	defer s.leave()
 	keys := []string{}
-	if r.FingerprintKey != "" && r.DeviceKeys != nil {
-		keys = r.DeviceKeys()
+	var key int64
+	if r.FingerprintKey != "" {
+		key = digest(r.FingerprintKey)
+		if r.DeviceKeys != nil {
+			keys = r.DeviceKeys()
+		}
 	}
 	var (
 		userSince, networkSince, challengesSince *time.Time
@@ -46,12 +51,52 @@ func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State,
 		cs := at(q.Since)
 		challengesSince, maxChallenges = &cs, q.Max
 	}
-	rows, err := s.pool.Query(ctx, s.sql[qLoad], r.User, r.FingerprintKey, keys, max(r.MaxCandidates, 1), int64(storage.KeyWeight),
-		userSince, maxUser, network, networkSince, maxNetwork, challengesSince, maxChallenges)
+	args := []any{r.User, key, keys, max(r.MaxCandidates, 1), int64(storage.KeyWeight), storage.MaxKeyDevices,
+		userSince, maxUser, network, networkSince, maxNetwork, challengesSince, maxChallenges}
+	st, err := s.load(ctx, r.User, args)
+	if err == nil && key != 0 && storage.NeedsHashes(&st.Profile, r.FingerprintKey) {
+		// The statement searched unless the digest of the newest key of a
+		// device of the profile is the fingerprint's, which is then
+		// another key with the same digest: search with a digest none of
+		// the profile's devices has.
+		newest := newestDigests(&st.Profile)
+		if slices.Contains(newest, key) {
+			for slices.Contains(newest, key) || key == 0 {
+				key++
+			}
+			args[1] = key
+			st, err = s.load(ctx, r.User, args)
+		}
+	}
 	if err != nil {
 		return storage.State{}, fmt.Errorf("pgstore: load %q: %w", r.User, err)
 	}
-	st := storage.State{Profile: profile.Profile{User: r.User}}
+	if st.Hashes == nil && storage.NeedsHashes(&st.Profile, r.FingerprintKey) {
+		st.Hashes = map[string][]string{}
+	}
+	return st, nil
+}
+
+// newestDigests are the digests of the newest keys of the profile's
+// devices, as the profile's facts hold them.
+func newestDigests(p *profile.Profile) []int64 {
+	out := make([]int64, 0, len(p.Devices))
+	for i := range p.Devices {
+		if d := &p.Devices[i]; len(d.Keys) > 0 {
+			out = append(out, digest(d.Keys[0]))
+		}
+	}
+	return out
+}
+
+// load runs qLoad with the arguments and puts its rows together.
+func (s *Store) load(ctx context.Context, user string, args []any) (storage.State, error) {
+	rows, err := s.pool.Query(ctx, s.sql[qLoad], args...)
+	if err != nil {
+		return storage.State{}, err
+	}
+	defer rows.Close()
+	st := storage.State{Profile: profile.Profile{User: user}}
 	var ranks []int64
 	for rows.Next() {
 		var (
@@ -71,8 +116,7 @@ func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State,
 		)
 		if err := rows.Scan(&part, &version, &data, &n[0], &n[1], &n[2], &n[3],
 			&deviceID, &hashes, &deviceKeys, &firstSeen, &lastSeen, &ids, &seen, &rank); err != nil {
-			rows.Close()
-			return storage.State{}, fmt.Errorf("pgstore: load %q: %w", r.User, err)
+			return storage.State{}, err
 		}
 		switch part {
 		case 0:
@@ -81,8 +125,7 @@ func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State,
 			if version != nil {
 				st.Profile.Version = *version
 				if err := decodeProfile(data, &st.Profile); err != nil {
-					rows.Close()
-					return storage.State{}, fmt.Errorf("pgstore: load: %w", err)
+					return storage.State{}, err
 				}
 			}
 		case 1:
@@ -103,24 +146,20 @@ func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State,
 			st.Hashes[*deviceID] = emptyNil(hashes)
 		}
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return storage.State{}, fmt.Errorf("pgstore: load %q: %w", r.User, err)
+		return storage.State{}, err
 	}
 	if len(st.Candidates) > 1 {
 		byRank := make([]int, len(st.Candidates))
 		for i := range byRank {
 			byRank[i] = i
 		}
-		slices.SortFunc(byRank, func(a, b int) int { return int(ranks[a] - ranks[b]) })
+		slices.SortFunc(byRank, func(a, b int) int { return cmp.Compare(ranks[a], ranks[b]) })
 		sorted := make([]storage.Device, len(byRank))
 		for i, j := range byRank {
 			sorted[i] = st.Candidates[j]
 		}
 		st.Candidates = sorted
-	}
-	if st.Hashes == nil && storage.NeedsHashes(&st.Profile, r.FingerprintKey) {
-		st.Hashes = map[string][]string{}
 	}
 	return st, nil
 }
@@ -138,9 +177,10 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) error {
 		return err
 	}
 	defer s.leave()
-	var b pgx.Batch
 	err := run(ctx, func() error {
-		b.QueuedQueries = b.QueuedQueries[:0]
+		// A batch is sent once (pgx keeps what it learnt of its
+		// statements in it): each attempt makes its own.
+		var b pgx.Batch
 		if err := s.commitBatch(&b, &c, c.Profile); err != nil {
 			return err
 		}
@@ -163,7 +203,7 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) error {
 				return err
 			}
 			w := &storage.ProfileWrite{Base: stored.Version, New: next, Change: c.Profile.Change, Gone: gone}
-			b.QueuedQueries = b.QueuedQueries[:0]
+			var b pgx.Batch
 			if err := s.commitBatch(&b, &c, w); err != nil {
 				return err
 			}
@@ -228,10 +268,15 @@ func (s *Store) AddFailure(ctx context.Context, f storage.Failure, lim storage.F
 		return err
 	}
 	defer s.leave()
-	var b pgx.Batch
-	s.lock(&b, f.User)
-	s.queueFailure(&b, &f, &lim)
-	if err := run(ctx, func() error { return s.pool.SendBatch(ctx, &b).Close() }); err != nil {
+	// A batch is sent once (pgx keeps what it learnt of its statements in
+	// it): each attempt makes its own.
+	err := run(ctx, func() error {
+		var b pgx.Batch
+		s.lock(&b, f.User)
+		s.queueFailure(&b, &f, &lim)
+		return s.pool.SendBatch(ctx, &b).Close()
+	})
+	if err != nil {
 		return fmt.Errorf("pgstore: add failure of %q: %w", f.User, err)
 	}
 	return nil
@@ -261,7 +306,9 @@ func challengeError(id string, err error) error {
 
 // UpdateChallenge implements [storage.Store]: in one transaction the
 // challenge is read and locked, update runs, and what it made is written;
-// so update must not call the store.
+// so update must not call the store. A transaction that fails before
+// update runs is tried again; once update has run, never (update is
+// called once).
 func (s *Store) UpdateChallenge(ctx context.Context, id string, update func(*storage.Challenge) error) (storage.Challenge, error) {
 	if err := s.enter(); err != nil {
 		return storage.Challenge{}, err
@@ -269,14 +316,15 @@ func (s *Store) UpdateChallenge(ctx context.Context, id string, update func(*sto
 	defer s.leave()
 	var out storage.Challenge
 	var updateErr error
+	updated := false
 	err := run(ctx, func() error {
-		updateErr = nil
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			c, err := scanChallenge(tx.QueryRow(ctx, s.sql[qLockChallenge], id))
 			if err != nil {
 				return err
 			}
 			user := c.User
+			updated = true
 			if updateErr = update(&c); updateErr != nil {
 				return updateErr
 			}
@@ -288,6 +336,10 @@ func (s *Store) UpdateChallenge(ctx context.Context, id string, update func(*sto
 			out, err = scanChallenge(tx.QueryRow(ctx, s.sql[qUpdateChallenge], args...))
 			return err
 		})
+		if err != nil && updated {
+			return final{err} // update ran: never again
+		}
+		return err
 	})
 	switch {
 	case updateErr != nil:
@@ -337,22 +389,24 @@ func (s *Store) DeleteUser(ctx context.Context, user string) error {
 		return err
 	}
 	defer s.leave()
-	var b pgx.Batch
-	s.lock(&b, user)
-	for _, q := range []statement{qLockUserDevices, qUnindexLastUser, qDeleteLastUser, qLeaveProfileDevices,
-		qDeleteProfile, qDeleteAllHashes, qDeleteEvents, qDeleteFailures, qDeleteNetworkFailures,
-		qDeleteChallenges, qDeleteFactors} {
-		s.queue(&b, q, user)
-	}
-	if err := run(ctx, func() error { return s.pool.SendBatch(ctx, &b).Close() }); err != nil {
+	err := run(ctx, func() error {
+		var b pgx.Batch
+		s.lock(&b, user)
+		for _, q := range []statement{qLockUserDevices, qUnindexLastUser, qDeleteLastUser, qLeaveProfileDevices,
+			qDeleteProfile, qDeleteAllHashes, qDeleteEvents, qDeleteFailures, qDeleteNetworkFailures,
+			qDeleteChallenges, qDeleteFactors} {
+			s.queue(&b, q, user)
+		}
+		return s.pool.SendBatch(ctx, &b).Close()
+	})
+	if err != nil {
 		return fmt.Errorf("pgstore: delete user %q: %w", user, err)
 	}
 	return nil
 }
 
 // Purge implements [storage.Store]: one transaction of at most r.Batch
-// deletions, oldest first, through the time indexes, skipping rows that
-// writers hold.
+// deletions, oldest first, through the time indexes.
 func (s *Store) Purge(ctx context.Context, r storage.PurgeRequest) (int, error) {
 	if err := r.Validate(); err != nil {
 		return 0, err
@@ -370,8 +424,8 @@ func (s *Store) Purge(ctx context.Context, r storage.PurgeRequest) (int, error) 
 				before time.Time
 			}{
 				{qPurgeEvents, r.EventsBefore},
-				{qExpireFailures, r.FailuresBefore},
-				{qExpireNetworks, r.FailuresBefore},
+				{qPurgeFailures, r.FailuresBefore},
+				{qPurgeNetworks, r.FailuresBefore},
 				{qPurgeChallenges, r.ChallengesBefore},
 			} {
 				if n >= r.Batch || p.before.IsZero() {

@@ -26,15 +26,17 @@ CREATE TABLE {s}.profiles (
 	user_id text PRIMARY KEY,
 	version bigint NOT NULL,
 	data bytea NOT NULL,
-	-- device_ids and newest_keys: each device of the profile and the key of
-	-- the newest hash the user saw from it ('' without one), in the
-	-- profile's order; keys: every key of every device.
-	device_ids text[] NOT NULL,
-	newest_keys text[] NOT NULL,
-	keys text[] NOT NULL,
-	-- networks and network_seen: each network of the profile and its last
+	-- The facts of the profile that statements read, keys and networks as
+	-- 64-bit digests (pgstore's digest) to keep the row small:
+	-- device_ids and newest_keys are each device and the digest of the
+	-- key of the newest hash the user saw from it (0 without one), in the
+	-- profile's order; keys, the digest of every key of every device;
+	-- networks and network_seen, the digest of each network and its last
 	-- successful login.
-	networks text[] NOT NULL,
+	device_ids text[] NOT NULL,
+	newest_keys bigint[] NOT NULL,
+	keys bigint[] NOT NULL,
+	networks bigint[] NOT NULL,
 	network_seen timestamptz[] NOT NULL
 ) WITH (fillfactor = 70);
 
@@ -57,15 +59,16 @@ CREATE TABLE {s}.devices (
 ) WITH (fillfactor = 80);
 
 -- The index of devices by lookup key; written numbers entries as
--- storage.Device describes.
-CREATE SEQUENCE {s}.device_key_seq;
+-- storage.Device describes (an identity column: an app's role needs no
+-- right on a sequence to write it).
 CREATE TABLE {s}.device_keys (
 	lookup_key text NOT NULL,
 	device_id text NOT NULL,
-	written bigint NOT NULL,
+	written bigint GENERATED ALWAYS AS IDENTITY,
 	PRIMARY KEY (lookup_key, device_id)
 );
 CREATE INDEX device_keys_written ON {s}.device_keys (lookup_key, written DESC);
+CREATE INDEX device_keys_device ON {s}.device_keys (device_id);
 
 CREATE TABLE {s}.events (
 	seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -142,8 +145,9 @@ CREATE TABLE {s}.challenges (
 );
 CREATE INDEX challenges_user_created ON {s}.challenges (user_id, created_at);
 CREATE INDEX challenges_created ON {s}.challenges (created_at);
--- The open challenges of a user's device, which a new one overrides.
-CREATE INDEX challenges_open ON {s}.challenges (user_id, device_id)
+-- The open challenges of a user's device, which a new one overrides, by
+-- when they end: those that ended are not read again.
+CREATE INDEX challenges_open ON {s}.challenges (user_id, device_id, expires_at)
 	WHERE status IN ('pending', 'sent', 'verified');
 
 CREATE TABLE {s}.factors (
@@ -164,10 +168,12 @@ CREATE TABLE {s}.secrets (
 	value bytea NOT NULL
 );
 
--- ato_load reads everything an evaluation needs (pgstore's Load): as a
+-- ato_load_v1 reads everything an evaluation needs (pgstore's Load): as a
 -- STABLE function, its queries see the snapshot of the statement that
--- calls it, and it runs only those the attempt needs. Its rows are in
--- parts:
+-- calls it, and it runs only those the attempt needs. (A release that
+-- changes what it returns adds ato_load_v2 beside it, so that instances
+-- still running this one keep working during a rolling deploy.) Its rows
+-- are in parts:
 --
 --   - part 0, one row: the profile of the user (a NULL version when there
 --     is none) and the counts: the user's failures since p_fsince (of the
@@ -175,17 +181,21 @@ CREATE TABLE {s}.secrets (
 --     from p_net since p_nsince (at most p_maxn); the user's challenges
 --     created since p_csince (at most p_maxc). A count whose time is NULL
 --     is 0.
---   - part 1: global devices with their rank. When the fingerprint's key
---     p_key is the newest key of a device of the profile, that device
---     alone (rank 0); otherwise, when there is a fingerprint, the best
---     p_max of the devices indexed under the keys p_keys, ranked as
---     storage.RankCandidates ranks them: a device scores p_weight / n, an
---     integer division, for each key it is indexed under, n being the
---     devices under the key; ties go to the highest entry number, then to
---     the least id (in Go's order of strings).
+--   - part 1: global devices with their rank. When p_key, the digest of
+--     the fingerprint's key, is that of the newest key of a device of the
+--     profile, that device alone (rank 0); otherwise, when there is a
+--     fingerprint (p_key is not 0), the best p_max of the devices indexed
+--     under the keys p_keys, ranked as storage.RankCandidates ranks them:
+--     a device scores p_weight / n, an integer division, for each key it
+--     is indexed under, n being the devices under the key (the newest
+--     storage.MaxKeyDevices, p_cap, of them); ties go to the highest entry
+--     number, then to the least id (in Go's order of strings).
 --   - part 2: when the candidates were searched, the hashes the user saw
 --     from each device.
-CREATE FUNCTION {s}.ato_load(p_user text, p_key text, p_keys text[], p_max int, p_weight bigint,
+--
+-- pgstore checks in Go that the profile's newest key is the fingerprint's
+-- (a digest may collide), and searches again if it is not.
+CREATE FUNCTION {s}.ato_load_v1(p_user text, p_key bigint, p_keys text[], p_max int, p_weight bigint, p_cap int,
 	p_fsince timestamptz, p_maxu int, p_net text, p_nsince timestamptz, p_maxn int,
 	p_csince timestamptz, p_maxc int)
 RETURNS TABLE (o_part int, o_version bigint, o_data bytea,
@@ -216,7 +226,7 @@ BEGIN
 		FROM (SELECT 1 FROM {s}.challenges c WHERE c.user_id = p_user AND c.created_at >= p_csince LIMIT p_maxc) c;
 	END IF;
 	RETURN NEXT;
-	IF p_key = '' THEN
+	IF p_key = 0 THEN
 		RETURN;
 	END IF;
 	known := pr.device_ids[array_position(pr.newest_keys, p_key)];
@@ -228,7 +238,10 @@ BEGIN
 	END IF;
 	IF cardinality(p_keys) > 0 THEN
 		RETURN QUERY WITH hits AS (
-				SELECT dk.lookup_key, dk.device_id, dk.written FROM {s}.device_keys dk WHERE dk.lookup_key = ANY (p_keys)),
+				SELECT k.lookup_key, e.device_id, e.written
+				FROM unnest(p_keys) AS k(lookup_key),
+					LATERAL (SELECT dk.device_id, dk.written FROM {s}.device_keys dk WHERE dk.lookup_key = k.lookup_key
+						ORDER BY dk.written DESC LIMIT p_cap) e),
 			ranked AS (
 				SELECT h.device_id, row_number() OVER (ORDER BY sum(p_weight / n.n) DESC, max(h.written) DESC, h.device_id COLLATE "C") AS rank
 				FROM hits h JOIN (SELECT lookup_key, count(*) AS n FROM hits GROUP BY lookup_key) n USING (lookup_key)
