@@ -43,6 +43,17 @@ func (b *browser) as(ua string) *browser {
 	return b
 }
 
+func TestNamesPath(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "ato-demo-devices.json", namesPath("ato-demo.db"))
+	assert.Equal(t, filepath.Join("data", "x-devices.json"), namesPath(filepath.Join("data", "x.sqlite")))
+	assert.Empty(t, namesPath("postgres://localhost/ato"), "in memory for a database that is not a file")
+	d, err := loadDeviceNames("")
+	require.NoError(t, err)
+	require.NoError(t, d.set("dev1", chromeLinux))
+	assert.Equal(t, "Chrome 131 on Linux", d.get("dev1"))
+}
+
 func TestBrowserOS(t *testing.T) {
 	t.Parallel()
 	for ua, want := range map[string]string{

@@ -27,9 +27,13 @@ type deviceNames struct {
 // arbitrary old one.
 const maxDeviceNames = 10000
 
-// namesPath is the file of the device names beside the database db:
-// ato-demo.db's are in ato-demo-devices.json.
+// namesPath is the file of the device names beside the database file db:
+// ato-demo.db's are in ato-demo-devices.json. A database that is not a file
+// (a URL) has them in memory only: "".
 func namesPath(db string) string {
+	if db == "" || strings.Contains(db, "://") {
+		return ""
+	}
 	return strings.TrimSuffix(db, filepath.Ext(db)) + "-devices.json"
 }
 
@@ -37,6 +41,9 @@ func namesPath(db string) string {
 // returns names to use: none when the file cannot be read, with the error.
 func loadDeviceNames(path string) (*deviceNames, error) {
 	d := &deviceNames{path: path, m: map[string]string{}}
+	if path == "" {
+		return d, nil
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return d, nil
