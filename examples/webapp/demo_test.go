@@ -77,7 +77,7 @@ func TestBrowserOS(t *testing.T) {
 func TestDevicesShowTheirBrowserAndThisDevice(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cfg := config{DBPath: filepath.Join(dir, "demo.db"), DevTools: true}
+	cfg := config{Store: filepath.Join(dir, "demo.db"), DevTools: true}
 	srv, err := newServer(cfg)
 	require.NoError(t, err)
 	ts := httptestServer(t, srv)
@@ -96,7 +96,7 @@ func TestDevicesShowTheirBrowserAndThisDevice(t *testing.T) {
 	assert.Contains(t, p.body, `<tr data-device="`+laptopID+`" data-current="true">`, "the laptop is this device, for the laptop")
 	assert.Equal(t, 1, strings.Count(p.body, `class="this-device"`))
 
-	names, err := os.ReadFile(namesPath(cfg.DBPath))
+	names, err := os.ReadFile(namesPath(cfg.Store))
 	require.NoError(t, err)
 	assert.Contains(t, string(names), "Chrome 131 on Linux", "kept beside the database")
 	require.NoError(t, srv.Close())
@@ -163,7 +163,7 @@ func TestBusyPortNamesTheAddrFlag(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	err = run(ln.Addr().String(), config{DBPath: filepath.Join(t.TempDir(), "demo.db")})
+	err = run(ln.Addr().String(), config{Store: filepath.Join(t.TempDir(), "demo.db")})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is in use")
 	assert.Contains(t, err.Error(), "-addr")

@@ -51,7 +51,7 @@ func TestE2E(t *testing.T) {
 	_, err = os.Stat(filepath.Join(ruptDir, "index.js"))
 	require.NoError(t, err, "the Rupt SDK is not installed: run npm ci in examples/webapp")
 
-	srv, err := newServer(config{DBPath: filepath.Join(t.TempDir(), "demo.db"), RuptDir: ruptDir, DevTools: true}) // on loopback
+	srv, err := newServer(config{Store: filepath.Join(t.TempDir(), "demo.db"), RuptDir: ruptDir, DevTools: true}) // on loopback
 	require.NoError(t, err)
 	var verifies atomic.Int32 // POSTs of the challenge's code
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +196,7 @@ func TestE2E(t *testing.T) {
 		if ip == "" {
 			t.Skip("no non-loopback IPv4 address on this machine")
 		}
-		lan, err := newServer(config{DBPath: filepath.Join(t.TempDir(), "demo.db")})
+		lan, err := newServer(config{Store: filepath.Join(t.TempDir(), "demo.db")})
 		require.NoError(t, err)
 		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 		require.NoError(t, err)

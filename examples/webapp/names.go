@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/atoguard/ato/internal/storeopen"
 	"sync"
 )
 
@@ -31,8 +33,8 @@ const maxDeviceNames = 10000
 // ato-demo.db's are in ato-demo-devices.json. A database that is not a file
 // (a URL) has them in memory only: "".
 func namesPath(db string) string {
-	if db == "" || strings.Contains(db, "://") {
-		return ""
+	if db == "" || storeopen.Kind(db) != "sqlite" {
+		return "" // kept in memory
 	}
 	return strings.TrimSuffix(db, filepath.Ext(db)) + "-devices.json"
 }

@@ -22,8 +22,8 @@ import (
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/geoip"
+	"github.com/atoguard/ato/internal/storeopen"
 	"github.com/atoguard/ato/signals"
-	"github.com/atoguard/ato/sqlitestore"
 	"github.com/atoguard/ato/verdict"
 )
 
@@ -33,8 +33,10 @@ var assets embed.FS
 // config is what [newServer] needs. main fills it from the flags; tests
 // fill it by hand.
 type config struct {
-	// DBPath is the SQLite file that keeps the engine's state.
-	DBPath string
+	// Store names where the engine keeps its state, as -store takes it:
+	// a SQLite file, a postgres:// connection string, or :memory:
+	// (internal/storeopen).
+	Store string
 	// GeoIP lists MaxMind-format databases: the first is opened, the
 	// others are consulted after it (geoip.WithLocationDB), e.g. the IPv4
 	// and IPv6 files of DB-IP Lite. Empty: geo signals are off. (main
@@ -72,7 +74,7 @@ type config struct {
 type server struct {
 	cfg      config
 	engine   *ato.Engine
-	store    *sqlitestore.Store
+	store    *storeopen.Store
 	geo      *geoip.DB         // nil: geo signals off
 	outbox   *challenge.Outbox // the development sender: codes land here
 	sessions *sessions
@@ -110,7 +112,7 @@ func newServer(cfg config) (*server, error) {
 	}
 	s.sessions = newSessions(s.now, 8*time.Hour, maxSessions, s.secure)
 	var err error
-	if s.names, err = loadDeviceNames(namesPath(cfg.DBPath)); err != nil {
+	if s.names, err = loadDeviceNames(namesPath(cfg.Store)); err != nil {
 		s.log.Warn("the browsers of the devices are forgotten", "err", err)
 	}
 
@@ -136,9 +138,9 @@ func newServer(cfg config) (*server, error) {
 		}
 		opts = append(opts, ato.WithLocator(s.geo))
 	}
-	if s.store, err = sqlitestore.Open(cfg.DBPath); err != nil {
+	if s.store, err = storeopen.Open(context.Background(), cfg.Store); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("open %s: %w", cfg.DBPath, err)
+		return nil, fmt.Errorf("open the store, %s: %w", storeopen.Describe(cfg.Store), err)
 	}
 	// No WithSecret: the engine makes a key once and keeps it in the
 	// store. A real application passes its own from a secret manager.

@@ -141,7 +141,7 @@ func newTestServer(t *testing.T) (*server, string) {
 // behind a proxy).
 func newTestServerWith(t *testing.T, cfg config) (*server, string) {
 	t.Helper()
-	cfg.DBPath = filepath.Join(t.TempDir(), "demo.db")
+	cfg.Store = filepath.Join(t.TempDir(), "demo.db")
 	cfg.DevTools = cfg.DevTools || devTools(&net.TCPAddr{IP: net.IPv6loopback}, cfg.TrustProxy, cfg.PublicDemo)
 	srv, err := newServer(cfg)
 	require.NoError(t, err)
@@ -178,7 +178,7 @@ func TestLoginChallengeAndDevices(t *testing.T) {
 	assert.Contains(t, p.header.Get("Content-Security-Policy"), "script-src 'self'")
 	assert.Equal(t, "nosniff", p.header.Get("X-Content-Type-Options"))
 	assert.Equal(t, "same-origin", p.header.Get("Referrer-Policy"), "no-referrer makes browsers send Origin: null")
-	assert.NotContains(t, p.body, srv.cfg.DBPath, "no server paths on the page")
+	assert.NotContains(t, p.body, srv.cfg.Store, "no server paths on the page")
 	assert.NotContains(t, p.body, "demo.db")
 	c := cookie(resp.Cookies(), csrfCookie)
 	require.NotNil(t, c)
@@ -828,7 +828,7 @@ func TestDevToolsOnlyOnLoopbackOrWhenPublic(t *testing.T) {
 func TestOutboxAndComeFromOffWhenExposed(t *testing.T) {
 	t.Parallel()
 	var terminal syncBuffer
-	srv, err := newServer(config{DBPath: filepath.Join(t.TempDir(), "demo.db"), Codes: &terminal})
+	srv, err := newServer(config{Store: filepath.Join(t.TempDir(), "demo.db"), Codes: &terminal})
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {

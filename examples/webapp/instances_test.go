@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// postgresDatabase returns the connection string of a new, empty database
+// on the test server (ATO_POSTGRES_URL), dropped when the test ends. Without
+// a server the test is skipped, unless CI is set.
+func postgresDatabase(t *testing.T) string {
+	t.Helper()
+	server := os.Getenv("ATO_POSTGRES_URL")
+	if server == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ATO_POSTGRES_URL is not set, and CI is: the PostgreSQL tests must run")
+		}
+		t.Skip("no PostgreSQL server: set ATO_POSTGRES_URL (eval \"$(.ci/postgres start)\")")
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, server)
+	require.NoError(t, err)
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "demo_" + hex.EncodeToString(b)
+	_, err = admin.Exec(ctx, `CREATE DATABASE `+name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		defer admin.Close(ctx)
+		if _, err := admin.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(server)
+	require.NoError(t, err)
+	u.Path = "/" + name
+	return u.String()
+}
+
+// TestTwoInstancesShareOneDatabase runs two demos on one PostgreSQL
+// database, as two instances of an app behind a load balancer: a device
+// that logged in on one is known on the other, and a brute force spread
+// across both is counted as one.
+func TestTwoInstancesShareOneDatabase(t *testing.T) {
+	db := postgresDatabase(t)
+	start := func() string {
+		srv, err := newServer(config{Store: db, DevTools: true})
+		require.NoError(t, err)
+		ts := httptest.NewServer(srv)
+		t.Cleanup(func() {
+			ts.Close()
+			assert.NoError(t, srv.Close())
+		})
+		return ts.URL
+	}
+	a, b := start(), start()
+	laptop := fakeHash("laptop")
+
+	p := newBrowser(t, a).login("alice", "wonderland", laptop, "", "")
+	require.Equal(t, "allow", p.attr("data-verdict"), p.body)
+	device := p.attr("data-device")
+	require.NotEmpty(t, device)
+
+	// The same browser, sent to the other instance by the load balancer.
+	p = newBrowser(t, b).login("alice", "wonderland", laptop, laptop, "")
+	assert.Equal(t, "allow", p.attr("data-verdict"), "the other instance knows the device")
+	assert.Equal(t, device, p.attr("data-device"), "by the same id")
+	assert.NotContains(t, p.body, "new_device")
+
+	// Wrong passwords for bob, alternating between the instances: both
+	// count all of them.
+	attacker := fakeHash("attacker")
+	for i := range 6 {
+		base := a
+		if i%2 == 1 {
+			base = b
+		}
+		p = newBrowser(t, base).login("bob", "guess", attacker, "", "")
+		require.Equal(t, 401, p.status)
+	}
+	p = newBrowser(t, b).login("bob", "builder", attacker, "", "")
+	assert.NotEqual(t, "allow", p.attr("data-verdict"), "the failures on both instances count together: %s", p.body)
+}
