@@ -9,11 +9,12 @@
 // (profile, hashes, history, failures, challenges, factors) in the shard of
 // the user, devices in the shard of the device, index entries in the shard
 // of the key, and the users failing from a network in the shard of the
-// network. Evaluations of different users share no lock unless they write
-// the same device or index key, which a known device does at most once an
-// hour ([storage.TouchEvery]). Locks are taken in one order — user, device,
-// key, network; the challenge-id index last — so no two calls wait for each
-// other in a circle.
+// network (the campaign list in that of its key, [storage.CampaignKey]; a
+// call holds one network shard at a time). Evaluations of different users
+// share no lock unless they write the same device or index key, which a
+// known device does at most once an hour ([storage.TouchEvery]). Locks are
+// taken in one order — user, device, key, network; the challenge-id index
+// last — so no two calls wait for each other in a circle.
 //
 // # Memory
 //
@@ -71,6 +72,7 @@ type Store struct {
 	secrets   map[string][]byte
 
 	maxTracked int // per shard
+	campaign   int // the shard of the campaign list (storage.CampaignKey)
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -81,12 +83,13 @@ func New() *Store { return newStore(MaxTracked) }
 func newStore(maxTracked int) *Store {
 	s := &Store{seed: maphash.MakeSeed(), secrets: map[string][]byte{}, maxTracked: max(1, maxTracked/shards),
 		ords: map[string]uint32{}}
+	s.campaign = s.shard(storage.CampaignKey)
 	for i := range shards {
 		s.users[i].users = map[string]*user{}
 		s.users[i].failures = map[string][]storage.Failure{}
 		s.devs[i].devs = map[string]*[1]storage.Device{}
 		s.keys[i].keys = map[uint64]indexList{}
-		s.nets[i].nets = map[string][]storage.DeviceUser{}
+		s.nets[i].nets = map[string][]failed{}
 		s.chals[i].users = map[string]string{}
 	}
 	return s
@@ -203,11 +206,22 @@ func listOf(es []indexEntry) indexList {
 	return indexList{first: es[0], rest: slices.Clip(es[1:])}
 }
 
+// networkShard holds the lists of users who failed from networks, and
+// the campaign list under its key (storage.CampaignKey) in its shard.
 type networkShard struct {
 	mu     sync.RWMutex
-	nets   map[string][]storage.DeviceUser // network → users who failed from it, newest first
+	nets   map[string][]failed // network → users who failed from it, newest first
 	expiry fifo
 	_      pad
+}
+
+// failed is an entry of a network's list: a user, when they failed from
+// the network last, and whether that failure was a campaign failure
+// (storage.Failure.Campaign).
+type failed struct {
+	user     string
+	at       time.Time
+	campaign bool
 }
 
 type challengeShard struct {
@@ -352,7 +366,15 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 		if q.Network != "" {
 			ns := &s.nets[s.shard(q.Network)]
 			ns.mu.RLock()
-			st.Failures.NetworkUsers = min(storage.CountUsers(ns.nets[q.Network], q.NetworkSince), q.MaxNetworkUsers)
+			l := ns.nets[q.Network]
+			st.Failures.NetworkUsers = countFailed(l, q.NetworkSince, q.MaxNetworkUsers, false)
+			st.Failures.NetworkUnknown = countFailed(l, ms(q.UnknownSince), q.MaxNetworkUnknown, true)
+			ns.mu.RUnlock()
+		}
+		if q.MaxCampaignUsers > 0 {
+			ns := &s.nets[s.campaign]
+			ns.mu.RLock()
+			st.Failures.CampaignUsers = countFailed(ns.nets[storage.CampaignKey], ms(q.CampaignSince), q.MaxCampaignUsers, false)
 			ns.mu.RUnlock()
 		}
 	}
@@ -670,22 +692,39 @@ func (s *Store) AddFailure(_ context.Context, f storage.Failure, lim storage.Fai
 			us.failures[it] = fs
 		}
 	}
-	if f.KnownNetwork || f.Network == "" {
-		return nil
+	if !f.KnownNetwork && f.Network != "" {
+		s.putFailed(s.shard(f.Network), f.Network, &f, cutoff, &lim)
 	}
-	ns := &s.nets[s.shard(f.Network)]
+	if f.Campaign() && lim.MaxCampaignUsers > 0 {
+		s.putFailed(s.campaign, storage.CampaignKey, &f, cutoff, &lim)
+	}
+	return nil
+}
+
+// putFailed puts the failure's user first in the list of the key, a
+// network's or the campaign list, in shard i; bounds the list; and expires
+// a few old entries of the shard.
+func (s *Store) putFailed(i int, key string, f *storage.Failure, cutoff time.Time, lim *storage.FailureLimits) {
+	ns := &s.nets[i]
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
-	ns.nets[f.Network] = keepUsers(upsertUser(ns.nets[f.Network], f.User, f.Time), cutoff, lim.MaxNetworkUsers)
-	ns.expiry.push(f.Network, f.Time)
+	ns.nets[key] = keepFailed(upsertFailed(ns.nets[key], f.User, f.Time, f.Campaign()), cutoff, listMax(key, lim))
+	ns.expiry.push(key, f.Time)
 	for it, c := range expire(&ns.expiry, cutoff, s.maxTracked) {
-		if l := keepUsers(ns.nets[it], c, lim.MaxNetworkUsers); len(l) == 0 {
+		if l := keepFailed(ns.nets[it], c, listMax(it, lim)); len(l) == 0 {
 			delete(ns.nets, it)
 		} else {
 			ns.nets[it] = l
 		}
 	}
-	return nil
+}
+
+// listMax is how many users the list of the key keeps.
+func listMax(key string, lim *storage.FailureLimits) int {
+	if key == storage.CampaignKey {
+		return lim.MaxCampaignUsers
+	}
+	return lim.MaxNetworkUsers
 }
 
 // expire pops from q the entries to drop now, each with the time before
@@ -723,31 +762,43 @@ func keepFailures(fs []storage.Failure, cutoff time.Time, max int) []storage.Fai
 	return fs[:n]
 }
 
-// upsertUser puts the user first in a newest-first list, with the later of
-// its times.
-func upsertUser(us []storage.DeviceUser, name string, at time.Time) []storage.DeviceUser {
-	i := slices.IndexFunc(us, func(u storage.DeviceUser) bool { return u.User == name })
-	if i >= 0 {
-		if us[i].LastSeen.After(at) {
-			at = us[i].LastSeen
+// upsertFailed puts the user in its place in a newest-first list, with
+// the later of its times and that failure's mark (the new one's when the
+// times are equal).
+func upsertFailed(l []failed, name string, at time.Time, campaign bool) []failed {
+	if i := slices.IndexFunc(l, func(e failed) bool { return e.user == name }); i >= 0 {
+		if l[i].at.After(at) {
+			at, campaign = l[i].at, l[i].campaign
 		}
-		us = slices.Delete(us, i, i+1)
+		l = slices.Delete(l, i, i+1)
 	}
 	j := 0
-	for j < len(us) && us[j].LastSeen.After(at) {
+	for j < len(l) && l[j].at.After(at) {
 		j++
 	}
-	return slices.Insert(us, j, storage.DeviceUser{User: name, LastSeen: at})
+	return slices.Insert(l, j, failed{user: name, at: at, campaign: campaign})
 }
 
-// keepUsers drops entries before the cutoff and past max, newest first.
-func keepUsers(us []storage.DeviceUser, cutoff time.Time, max int) []storage.DeviceUser {
-	n := min(len(us), max)
-	for n > 0 && us[n-1].LastSeen.Before(cutoff) {
+// keepFailed drops entries before the cutoff and past max, newest first.
+func keepFailed(l []failed, cutoff time.Time, max int) []failed {
+	n := min(len(l), max)
+	for n > 0 && l[n-1].at.Before(cutoff) {
 		n--
 	}
-	clear(us[n:])
-	return us[:n]
+	clear(l[n:])
+	return l[:n]
+}
+
+// countFailed counts the entries of a newest-first list since the time, up
+// to max; only the marked ones if campaign.
+func countFailed(l []failed, since time.Time, max int, campaign bool) int {
+	n := 0
+	for i := 0; i < len(l) && n < max && !l[i].at.Before(since); i++ {
+		if !campaign || l[i].campaign {
+			n++
+		}
+	}
+	return n
 }
 
 // userOf returns the user a challenge id belongs to.
@@ -909,10 +960,10 @@ func (s *Store) DeleteUser(_ context.Context, name string) error {
 		ns := &s.nets[i]
 		ns.mu.Lock()
 		for network, l := range ns.nets {
-			if !slices.ContainsFunc(l, func(u storage.DeviceUser) bool { return u.User == name }) {
+			if !slices.ContainsFunc(l, func(e failed) bool { return e.user == name }) {
 				continue
 			}
-			if l = storage.WithoutUser(l, name); len(l) == 0 {
+			if l = slices.DeleteFunc(l, func(e failed) bool { return e.user == name }); len(l) == 0 {
 				delete(ns.nets, network)
 			} else {
 				ns.nets[network] = l
@@ -991,13 +1042,14 @@ func (s *Store) Purge(_ context.Context, r storage.PurgeRequest) (int, error) {
 				break
 			}
 			keep := len(l)
-			for keep > 0 && l[keep-1].LastSeen.Before(failures) && n < r.Batch {
+			for keep > 0 && l[keep-1].at.Before(failures) && n < r.Batch {
 				keep--
 				n++
 			}
 			if keep == 0 {
 				delete(ns.nets, network)
 			} else {
+				clear(l[keep:])
 				ns.nets[network] = l[:keep]
 			}
 		}

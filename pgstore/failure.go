@@ -7,8 +7,10 @@ import (
 
 // Failed attempts: failures holds each user's (the newest MaxUser, none
 // older than Keep), network_failures the users who failed from each network
-// without knowing it (one row per network and user, with the latest time;
-// the newest MaxNetworkUsers, none older than Keep). Each AddFailure also
+// without knowing it (one row per network and user, with the latest time
+// and whether that failure was a campaign failure; the newest
+// MaxNetworkUsers, none older than Keep), and the campaign list as the list
+// of the network storage.CampaignKey (the newest MaxCampaignUsers). Each AddFailure also
 // drops a few rows of each table that are older than Keep
 // (storage.FailureExpiry), skipping rows another writer holds, so that the
 // failures of users and networks that never fail again go too.
@@ -18,8 +20,12 @@ var (
 	// device key $4, classified as storage.ClassifyFailure does against
 	// the profile's facts: the device is known when the digest $6 of the
 	// key is one of the profile's keys, the network when its digest $7 is
-	// one of its networks, seen since $5. Unless its network was known,
-	// the user goes into the network's list.
+	// one of its networks, seen since $5. It is a campaign failure
+	// (storage.Failure.Campaign) when the name is not an account ($8) and
+	// neither was known. Unless its network was known, the user goes into
+	// the network's list, marked if so; a campaign failure goes into the
+	// list of network $9, the campaign list, too, when $9 is not ''. A
+	// list's row takes the later time and that failure's mark.
 	qAddFailure = stmt(`WITH p AS (
 			SELECT keys, networks, network_seen FROM {s}.profiles WHERE user_id = $1),
 		f AS (
@@ -27,10 +33,15 @@ var (
 			SELECT $1, $2, $3, $4,
 				$4 <> '' AND EXISTS (SELECT 1 FROM p WHERE $6::bigint = ANY (p.keys)),
 				$3 <> '' AND EXISTS (SELECT 1 FROM p, unnest(p.networks, p.network_seen) AS n(k, s) WHERE n.k = $7 AND n.s >= $5)
-			RETURNING known_network)
-		INSERT INTO {s}.network_failures AS nf (network, user_id, time)
-		SELECT $3, $1, $2 FROM f WHERE NOT f.known_network AND $3 <> ''
-		ON CONFLICT (network, user_id) DO UPDATE SET time = greatest(nf.time, excluded.time)`)
+			RETURNING known_device, known_network),
+		c AS (
+			SELECT $8::boolean AND NOT f.known_device AND NOT f.known_network AS campaign, f.known_network FROM f)
+		INSERT INTO {s}.network_failures AS nf (network, user_id, time, campaign)
+		SELECT $3, $1, $2, c.campaign FROM c WHERE NOT c.known_network AND $3 <> ''
+		UNION ALL
+		SELECT $9, $1, $2, true FROM c WHERE c.campaign AND $9 <> ''
+		ON CONFLICT (network, user_id) DO UPDATE SET time = greatest(nf.time, excluded.time),
+			campaign = CASE WHEN excluded.time >= nf.time THEN excluded.campaign ELSE nf.campaign END`)
 	// qTrimUserFailures keeps the newest $3 failures of user $1 since $2.
 	qTrimUserFailures = stmt(`DELETE FROM {s}.failures WHERE user_id = $1 AND (time < $2 OR seq NOT IN (
 		SELECT seq FROM {s}.failures WHERE user_id = $1 ORDER BY time DESC, seq DESC LIMIT $3))`)
@@ -58,10 +69,12 @@ var (
 )
 
 // queueFailure queues, after the lock of the user's writes, the lock of
-// the network's list, the keeping of a failure, the bounds of its lists and
-// the expiry of a few old rows. Writers of one network's list take turns,
-// always after their user's lock: otherwise two of them could each trim
-// the row the other just wrote.
+// the network's list (and of the campaign list, for a name that is not an
+// account), the keeping of a failure, the bounds of its lists and the
+// expiry of a few old rows. Writers of one network's list take turns,
+// always after their user's lock, and the campaign list's after their
+// network's: otherwise two of them could each trim the row the other just
+// wrote.
 func (s *Store) queueFailure(b *pgx.Batch, f *storage.Failure, lim *storage.FailureLimits) {
 	t, cutoff := at(f.Time), at(f.Time.Add(-lim.Keep))
 	var key, network int64
@@ -72,10 +85,18 @@ func (s *Store) queueFailure(b *pgx.Batch, f *storage.Failure, lim *storage.Fail
 		network = digest(f.Network)
 		s.queue(b, qLockNetwork, f.Network, s.lockSeed)
 	}
-	s.queue(b, qAddFailure, f.User, t, f.Network, f.DeviceKey, at(lim.KnownSince), key, network)
+	campaign := "" // the campaign list's key, when the failure may go into it
+	if f.UnknownUser && lim.MaxCampaignUsers > 0 {
+		campaign = storage.CampaignKey
+		s.queue(b, qLockNetwork, campaign, s.lockSeed)
+	}
+	s.queue(b, qAddFailure, f.User, t, f.Network, f.DeviceKey, at(lim.KnownSince), key, network, f.UnknownUser, campaign)
 	s.queue(b, qTrimUserFailures, f.User, cutoff, lim.MaxUser)
 	if f.Network != "" {
 		s.queue(b, qTrimNetwork, f.Network, cutoff, lim.MaxNetworkUsers)
+	}
+	if campaign != "" {
+		s.queue(b, qTrimNetwork, campaign, cutoff, lim.MaxCampaignUsers)
 	}
 	s.queue(b, qExpireFailures, cutoff, storage.FailureExpiry)
 	s.queue(b, qExpireNetworks, cutoff, storage.FailureExpiry)

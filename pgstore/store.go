@@ -17,7 +17,7 @@ import (
 // round trip and one snapshot: see the function ato_load_v1 in the schema.
 // Whether to search candidates is storage.NeedsHashes, decided there from
 // the profile's newest_keys.
-var qLoad = stmt(`SELECT * FROM {s}.ato_load_v1($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`)
+var qLoad = stmt(`SELECT * FROM {s}.ato_load_v1($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`)
 
 // Load implements [storage.Store], in one statement: see qLoad. It calls
 // r.DeviceKeys whenever the attempt has a fingerprint, before it knows
@@ -40,19 +40,30 @@ func (s *Store) Load(ctx context.Context, r storage.LoadRequest) (storage.State,
 	}
 	var (
 		userSince, networkSince, challengesSince *time.Time
+		unknownSince, campaignSince              *time.Time
 		maxUser, maxNetwork, maxChallenges       int
+		maxUnknown, maxCampaign                  int
 		network                                  string
 	)
 	if q := r.Failures; q != nil {
 		us, ns := at(q.UserSince), at(q.NetworkSince)
 		userSince, networkSince, maxUser, maxNetwork, network = &us, &ns, q.MaxUser, q.MaxNetworkUsers, q.Network
+		if q.MaxNetworkUnknown > 0 {
+			un := at(q.UnknownSince)
+			unknownSince, maxUnknown = &un, q.MaxNetworkUnknown
+		}
+		if q.MaxCampaignUsers > 0 {
+			cs := at(q.CampaignSince)
+			campaignSince, maxCampaign = &cs, q.MaxCampaignUsers
+		}
 	}
 	if q := r.Challenges; q != nil {
 		cs := at(q.Since)
 		challengesSince, maxChallenges = &cs, q.Max
 	}
 	args := []any{r.User, key, keys, max(r.MaxCandidates, 1), int64(storage.KeyWeight), storage.MaxKeyDevices,
-		userSince, maxUser, network, networkSince, maxNetwork, challengesSince, maxChallenges}
+		userSince, maxUser, network, networkSince, maxNetwork, challengesSince, maxChallenges,
+		unknownSince, maxUnknown, storage.CampaignKey, campaignSince, maxCampaign}
 	st, err := s.load(ctx, r.User, args)
 	if err == nil && key != 0 && storage.NeedsHashes(&st.Profile, r.FingerprintKey) {
 		// The statement searched unless the digest of the newest key of a
@@ -103,7 +114,7 @@ func (s *Store) load(ctx context.Context, user string, args []any) (storage.Stat
 			part       int32
 			version    *int64
 			data       []byte
-			n          [4]int64
+			n          [6]int64
 			d          storage.Device
 			ids        []string
 			seen       []time.Time
@@ -114,13 +125,14 @@ func (s *Store) load(ctx context.Context, user string, args []any) (storage.Stat
 			hashes     []string
 			deviceKeys []string
 		)
-		if err := rows.Scan(&part, &version, &data, &n[0], &n[1], &n[2], &n[3],
+		if err := rows.Scan(&part, &version, &data, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5],
 			&deviceID, &hashes, &deviceKeys, &firstSeen, &lastSeen, &ids, &seen, &rank); err != nil {
 			return storage.State{}, err
 		}
 		switch part {
 		case 0:
-			st.Failures = storage.FailureCounts{User: int(n[0]), UserUnknown: int(n[1]), NetworkUsers: int(n[2])}
+			st.Failures = storage.FailureCounts{User: int(n[0]), UserUnknown: int(n[1]), NetworkUsers: int(n[2]),
+				NetworkUnknown: int(n[4]), CampaignUsers: int(n[5])}
 			st.Challenges = int(n[3])
 			if version != nil {
 				st.Profile.Version = *version

@@ -8,22 +8,31 @@ import (
 
 // Failed attempts: failures holds each user's (the newest MaxUser, none
 // older than Keep), network_failures the users who failed from each network
-// without knowing it (one row per network and user, with the latest time;
-// the newest MaxNetworkUsers, none older than Keep). Each AddFailure also
-// drops a few rows, in each table, that have been older than Keep for a
-// while (storage.FailureExpiry), through the time indexes, so that the
-// failures of users and networks that never fail again go too.
+// without knowing it (one row per network and user, with the latest time
+// and whether that failure was a campaign failure; the newest
+// MaxNetworkUsers, none older than Keep). The campaign list is the list of
+// the network storage.CampaignKey in network_failures (the newest
+// MaxCampaignUsers). Each AddFailure also drops a few rows, in each table,
+// that have been older than Keep for a while (storage.FailureExpiry),
+// through the time indexes, so that the failures of users and networks
+// that never fail again go too.
 
 // failureCounts counts the failures of a load: user ?1 since ?2 (of the
 // newest ?3), all and from unknown devices; the users of network ?4 since
-// ?5 (at most ?6).
+// ?5 (at most ?6), and those marked as campaign failures since ?9 (at most
+// ?10); the names of the campaign list, network ?11, since ?12 (at most
+// ?13).
 const failureCounts = `
 	(SELECT count(*) FROM (SELECT 1 FROM failures
 		WHERE user_id = ?1 AND time >= ?2 ORDER BY time DESC, seq DESC LIMIT ?3)),
 	(SELECT count(*) FROM (SELECT known_device FROM failures
 		WHERE user_id = ?1 AND time >= ?2 ORDER BY time DESC, seq DESC LIMIT ?3) WHERE known_device = 0),
 	(SELECT count(*) FROM (SELECT 1 FROM network_failures
-		WHERE network = ?4 AND time >= ?5 LIMIT ?6))`
+		WHERE network = ?4 AND time >= ?5 LIMIT ?6)),
+	(SELECT count(*) FROM (SELECT 1 FROM network_failures
+		WHERE network = ?4 AND time >= ?9 AND campaign = 1 LIMIT ?10)),
+	(SELECT count(*) FROM (SELECT 1 FROM network_failures
+		WHERE network = ?11 AND time >= ?12 LIMIT ?13))`
 
 var (
 	qInsertFailure = prepared(`INSERT INTO failures (user_id, time, network, device_key, known_device, known_network)
@@ -31,8 +40,12 @@ var (
 	// qTrimUserFailures keeps the newest ?3 failures of user ?1 since ?2.
 	qTrimUserFailures = prepared(`DELETE FROM failures WHERE user_id = ?1 AND (time < ?2 OR seq NOT IN (
 		SELECT seq FROM failures WHERE user_id = ?1 ORDER BY time DESC, seq DESC LIMIT ?3))`)
-	qPutNetworkFailure = prepared(`INSERT INTO network_failures (network, user_id, time) VALUES (?1, ?2, ?3)
-		ON CONFLICT (network, user_id) DO UPDATE SET time = max(time, excluded.time)`)
+	// qPutNetworkFailure puts user ?2 in the list of network ?1 with the
+	// later of its times and that failure's mark ?4 (the new one's when the
+	// times are equal).
+	qPutNetworkFailure = prepared(`INSERT INTO network_failures (network, user_id, time, campaign) VALUES (?1, ?2, ?3, ?4)
+		ON CONFLICT (network, user_id) DO UPDATE SET time = max(time, excluded.time),
+			campaign = CASE WHEN excluded.time >= time THEN excluded.campaign ELSE campaign END`)
 	// qTrimNetwork keeps the ?3 users of network ?1 who failed last, since
 	// ?2.
 	qTrimNetwork = prepared(`DELETE FROM network_failures WHERE network = ?1 AND (time < ?2 OR user_id NOT IN (
@@ -46,6 +59,18 @@ var (
 	qDeleteNetworkFailures = prepared(`DELETE FROM network_failures WHERE user_id = ?1`)
 )
 
+// putNetworkFailure puts the failure's user in the list of the network (a
+// network's or the campaign list) and bounds the list.
+func putNetworkFailure(t *tx, network string, f *storage.Failure, at, cutoff int64, max int) error {
+	if _, err := t.exec(qPutNetworkFailure, network, f.User, at, boolInt(f.Campaign())); err != nil {
+		return fmt.Errorf("add failure: %w", err)
+	}
+	if _, err := t.exec(qTrimNetwork, network, cutoff, max); err != nil {
+		return fmt.Errorf("add failure: %w", err)
+	}
+	return nil
+}
+
 // addFailure keeps a classified failure, bounds its lists and expires a few
 // old rows.
 func addFailure(t *tx, f *storage.Failure, lim *storage.FailureLimits) error {
@@ -57,11 +82,13 @@ func addFailure(t *tx, f *storage.Failure, lim *storage.FailureLimits) error {
 		return fmt.Errorf("add failure: %w", err)
 	}
 	if !f.KnownNetwork && f.Network != "" {
-		if _, err := t.exec(qPutNetworkFailure, f.Network, f.User, at); err != nil {
-			return fmt.Errorf("add failure: %w", err)
+		if err := putNetworkFailure(t, f.Network, f, at, cutoff, lim.MaxNetworkUsers); err != nil {
+			return err
 		}
-		if _, err := t.exec(qTrimNetwork, f.Network, cutoff, lim.MaxNetworkUsers); err != nil {
-			return fmt.Errorf("add failure: %w", err)
+	}
+	if f.Campaign() && lim.MaxCampaignUsers > 0 {
+		if err := putNetworkFailure(t, storage.CampaignKey, f, at, cutoff, lim.MaxCampaignUsers); err != nil {
+			return err
 		}
 	}
 	if _, err := t.exec(qExpireFailures, cutoff, storage.FailureExpiry); err != nil {

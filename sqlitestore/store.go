@@ -79,7 +79,9 @@ func loadState(t *tx, r *storage.LoadRequest, st *storage.State) error {
 	var version sql.NullInt64
 	var data []byte
 	err := t.row(qLoadState, r.User, ms(fq.UserSince), fq.MaxUser, fq.Network, ms(fq.NetworkSince), fq.MaxNetworkUsers,
-		ms(cq.Since), cq.Max).Scan(&version, &data, &st.Failures.User, &st.Failures.UserUnknown, &st.Failures.NetworkUsers, &st.Challenges)
+		ms(cq.Since), cq.Max, ms(fq.UnknownSince), fq.MaxNetworkUnknown, storage.CampaignKey, ms(fq.CampaignSince), fq.MaxCampaignUsers).Scan(
+		&version, &data, &st.Failures.User, &st.Failures.UserUnknown, &st.Failures.NetworkUsers,
+		&st.Failures.NetworkUnknown, &st.Failures.CampaignUsers, &st.Challenges)
 	if err != nil {
 		return fmt.Errorf("read state of %q: %w", r.User, err)
 	}

@@ -230,6 +230,16 @@ func ClassifyFailure(p *profile.Profile, f *Failure, knownSince time.Time) {
 	f.KnownNetwork = p.KnownNetwork(f.Network, knownSince)
 }
 
+// Campaign reports whether a failure, classified ([ClassifyFailure]), is a
+// campaign failure: one for a name that is not an account
+// ([Failure].UnknownUser), from a device and a network that were not known
+// for the name. A name the engine knows (an account deleted in the
+// application but not in ato) failing from its own device or network is
+// its former owner, not a campaign. A campaign failure goes into the
+// campaign list ([CampaignKey]) and is marked in its network's list, where
+// [FailureQuery] counts such names apart.
+func (f *Failure) Campaign() bool { return f.UnknownUser && !f.KnownDevice && !f.KnownNetwork }
+
 // CountFailures answers the user's part of a query from the user's
 // failures, newest first, as a store keeps them.
 func CountFailures(newestFirst []Failure, q *FailureQuery) (user, unknown int) {
@@ -330,24 +340,32 @@ func (r *LoadRequest) Validate() error {
 		return fmt.Errorf("%w: load: device keys without a positive MaxCandidates", ErrInvalid)
 	case r.Failures != nil && (r.Failures.MaxUser <= 0 || r.Failures.MaxNetworkUsers <= 0):
 		return fmt.Errorf("%w: load: a failure query without positive maximums", ErrInvalid)
+	case r.Failures != nil && (r.Failures.MaxNetworkUnknown < 0 || r.Failures.MaxCampaignUsers < 0):
+		return fmt.Errorf("%w: load: a failure query with a negative maximum", ErrInvalid)
+	case r.Failures != nil && r.Failures.Network == CampaignKey:
+		return fmt.Errorf("%w: load: a failure query of the network %q, the campaign list's key", ErrInvalid, CampaignKey)
 	case r.Challenges != nil && r.Challenges.Max <= 0:
 		return fmt.Errorf("%w: load: a challenge query without a positive Max", ErrInvalid)
 	}
 	return nil
 }
 
-// Validate checks failure limits: all set.
+// Validate checks failure limits: all set (MaxCampaignUsers may be zero).
 func (l *FailureLimits) Validate() error {
-	if l.Keep <= 0 || l.MaxUser <= 0 || l.MaxNetworkUsers <= 0 {
+	if l.Keep <= 0 || l.MaxUser <= 0 || l.MaxNetworkUsers <= 0 || l.MaxCampaignUsers < 0 {
 		return fmt.Errorf("%w: failure limits must be positive (%+v)", ErrInvalid, *l)
 	}
 	return nil
 }
 
-// Validate checks a failure: a user.
+// Validate checks a failure: a user, and a network that is not
+// [CampaignKey].
 func (f *Failure) Validate() error {
-	if f.User == "" {
+	switch {
+	case f.User == "":
 		return fmt.Errorf("%w: failure without a user", ErrInvalid)
+	case f.Network == CampaignKey:
+		return fmt.Errorf("%w: failure from the network %q, the campaign list's key", ErrInvalid, CampaignKey)
 	}
 	return nil
 }

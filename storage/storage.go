@@ -14,8 +14,9 @@
 //     in from it (the fan-in that multiple_accounts_per_device counts);
 //   - the users' history of [Event] records: the audit trail, never read
 //     when an attempt is evaluated;
-//   - failed attempts ([Failure]), per user and per network, kept only as
-//     long as a signal reads them;
+//   - failed attempts ([Failure]), per user and per network, and the
+//     names that are not accounts failing anywhere (the campaign list),
+//     kept only as long as a signal reads them;
 //   - challenges, second factors and the engine's secrets.
 //
 // # The two calls of an evaluation
@@ -51,8 +52,11 @@
 //     append the event and trim the history with [TrimHistory]. All of
 //     it, or nothing.
 //   - AddFailure: classify the failure against the user's profile with
-//     [ClassifyFailure], then keep it in the user's list and, unless its
-//     network was known, in the network's, as [FailureLimits] bounds them.
+//     [ClassifyFailure], then keep it in the user's list; unless its
+//     network was known, in the network's, marked when it is a campaign
+//     failure ([Failure.Campaign]); and, when it is one, in the campaign
+//     list (the list of the network [CampaignKey]); all as
+//     [FailureLimits] bounds them.
 //
 // The conformance suite, storage/storetest, checks each rule on a fresh
 // store and reports every one broken, in words; run it from your store's
@@ -217,6 +221,13 @@ type Event struct {
 	ChallengeID string
 }
 
+// CampaignKey is the network key of the campaign list: the distinct names
+// that are not accounts (see [Failure.Campaign]) that failed from
+// anywhere, kept as a network's list is, newest first. No network's key is
+// it (a network key is an address or a prefix), and [Failure.Validate] and
+// [LoadRequest.Validate] refuse it as a failure's or a query's network.
+const CampaignKey = "*"
+
 // Failure is a failed password attempt, recorded by the engine's
 // RecordFailure.
 type Failure struct {
@@ -227,6 +238,9 @@ type Failure struct {
 	// DeviceKey is the exact lookup key of the attempt's fingerprint (""
 	// without one).
 	DeviceKey string
+	// UnknownUser reports that User is not an account: the application
+	// said so (ato never learns it otherwise). See [Failure.Campaign].
+	UnknownUser bool
 	// KnownDevice and KnownNetwork report that the device or the network
 	// was known for the user when the failure happened. The store sets
 	// them, with [ClassifyFailure], from the profile it holds then.
@@ -249,6 +263,9 @@ type FailureLimits struct {
 	// MaxUser failures are kept per user (the newest), and MaxNetworkUsers
 	// users per network (those who failed from it last).
 	MaxUser, MaxNetworkUsers int
+	// MaxCampaignUsers names are kept in the campaign list (those who
+	// failed last); zero keeps no campaign list.
+	MaxCampaignUsers int
 }
 
 // FailureQuery asks for the failure counts one evaluation needs.
@@ -262,6 +279,16 @@ type FailureQuery struct {
 	Network         string
 	NetworkSince    time.Time
 	MaxNetworkUsers int
+	// The names in Network's list whose latest failure from it was a
+	// campaign failure ([Failure.Campaign]), since UnknownSince, are
+	// counted up to MaxNetworkUnknown (of the MaxNetworkUsers the list
+	// keeps); zero: not counted.
+	UnknownSince      time.Time
+	MaxNetworkUnknown int
+	// The names in the campaign list (see [CampaignKey]) since
+	// CampaignSince are counted up to MaxCampaignUsers; zero: not counted.
+	CampaignSince    time.Time
+	MaxCampaignUsers int
 }
 
 // FailureCounts answers a [FailureQuery]. Counts saturate at the query's
@@ -273,8 +300,12 @@ type FailureCounts struct {
 	// attacker may share the owner's NAT or /64).
 	User, UserUnknown int
 	// NetworkUsers is the number of distinct users who failed from the
-	// network in the window.
-	NetworkUsers int
+	// network in the window, NetworkUnknown the number of names that are
+	// not accounts among those who failed from it in its window.
+	NetworkUsers, NetworkUnknown int
+	// CampaignUsers is the number of distinct names that are not accounts
+	// that failed from anywhere in the window.
+	CampaignUsers int
 }
 
 // ChallengeStatus is where a challenge stands.
@@ -495,8 +526,9 @@ type Transition struct {
 // PurgeRequest names the records [Store.Purge] drops: events, failures and
 // challenges older than the times (by event time, failure time and
 // challenge creation; a record at exactly the time stays), at most Batch
-// records per call. A failure counts as a record in its user's list, and
-// the user's entry in its network's list as another.
+// records per call. A failure counts as a record in its user's list, the
+// user's entry in its network's list as another, and the name's entry in
+// the campaign list as another.
 type PurgeRequest struct {
 	EventsBefore, FailuresBefore, ChallengesBefore time.Time
 	Batch                                          int
@@ -543,7 +575,8 @@ type Store interface {
 	// newest first: the audit trail.
 	Events(ctx context.Context, user string, since time.Time, limit int) ([]Event, error)
 	// DeleteUser erases every record of the user: profile, hashes,
-	// history, failures (in the networks' lists too), challenges, factors,
+	// history, failures (in the networks' lists and the campaign list
+	// too), challenges, factors,
 	// the user's place in the Users of the devices of the profile, and
 	// those devices when no user is left in their Users. Deleting an
 	// unknown user is not an error.

@@ -112,11 +112,16 @@ CREATE INDEX failures_user_time ON {s}.failures (user_id, time, seq);
 CREATE INDEX failures_time ON {s}.failures (time);
 
 -- The users who failed from each network without knowing it: one row per
--- network and user, with the latest time.
+-- network and user, with the latest time and whether that failure was a
+-- campaign failure (storage.Failure.Campaign: a name that is not an
+-- account). The campaign list, the names that are not accounts failing
+-- from anywhere, is the list of the reserved network '*'
+-- (storage.CampaignKey), which no network's key is.
 CREATE TABLE {s}.network_failures (
 	network text NOT NULL,
 	user_id text NOT NULL,
 	time timestamptz NOT NULL,
+	campaign boolean NOT NULL,
 	PRIMARY KEY (network, user_id)
 );
 CREATE INDEX network_failures_recent ON {s}.network_failures (network, time);
@@ -178,7 +183,10 @@ CREATE TABLE {s}.secrets (
 --   - part 0, one row: the profile of the user (a NULL version when there
 --     is none) and the counts: the user's failures since p_fsince (of the
 --     newest p_maxu), all and from unknown devices; the users who failed
---     from p_net since p_nsince (at most p_maxn); the user's challenges
+--     from p_net since p_nsince (at most p_maxn), and those of them whose
+--     latest failure from it was a campaign failure since p_usince (at
+--     most p_maxun); the names of the campaign list, the list of network
+--     p_camp, since p_gsince (at most p_maxg); the user's challenges
 --     created since p_csince (at most p_maxc). A count whose time is NULL
 --     is 0.
 --   - part 1: global devices with their rank. When p_key, the digest of
@@ -197,9 +205,11 @@ CREATE TABLE {s}.secrets (
 -- (a digest may collide), and searches again if it is not.
 CREATE FUNCTION {s}.ato_load_v1(p_user text, p_key bigint, p_keys text[], p_max int, p_weight bigint, p_cap int,
 	p_fsince timestamptz, p_maxu int, p_net text, p_nsince timestamptz, p_maxn int,
-	p_csince timestamptz, p_maxc int)
+	p_csince timestamptz, p_maxc int,
+	p_usince timestamptz, p_maxun int, p_camp text, p_gsince timestamptz, p_maxg int)
 RETURNS TABLE (o_part int, o_version bigint, o_data bytea,
 	o_user bigint, o_unknown bigint, o_network bigint, o_challenges bigint,
+	o_network_unknown bigint, o_campaign bigint,
 	o_id text, o_hashes text[], o_keys text[], o_first_seen timestamptz, o_last_seen timestamptz,
 	o_user_ids text[], o_user_seen timestamptz[], o_rank bigint)
 LANGUAGE plpgsql STABLE AS $$
@@ -212,6 +222,7 @@ BEGIN
 	o_version := pr.version;
 	o_data := pr.data;
 	o_user := 0; o_unknown := 0; o_network := 0; o_challenges := 0; o_rank := 0;
+	o_network_unknown := 0; o_campaign := 0;
 	IF p_fsince IS NOT NULL THEN
 		SELECT count(*), count(*) FILTER (WHERE NOT f.known_device) INTO o_user, o_unknown
 		FROM (SELECT f.known_device FROM {s}.failures f WHERE f.user_id = p_user AND f.time >= p_fsince
@@ -219,6 +230,15 @@ BEGIN
 		IF p_net <> '' THEN
 			SELECT count(*) INTO o_network
 			FROM (SELECT 1 FROM {s}.network_failures n WHERE n.network = p_net AND n.time >= p_nsince LIMIT p_maxn) n;
+			IF p_maxun > 0 THEN
+				SELECT count(*) INTO o_network_unknown
+				FROM (SELECT 1 FROM {s}.network_failures n
+					WHERE n.network = p_net AND n.time >= p_usince AND n.campaign LIMIT p_maxun) n;
+			END IF;
+		END IF;
+		IF p_maxg > 0 THEN
+			SELECT count(*) INTO o_campaign
+			FROM (SELECT 1 FROM {s}.network_failures n WHERE n.network = p_camp AND n.time >= p_gsince LIMIT p_maxg) n;
 		END IF;
 	END IF;
 	IF p_csince IS NOT NULL THEN
@@ -231,7 +251,7 @@ BEGIN
 	END IF;
 	known := pr.device_ids[array_position(pr.newest_keys, p_key)];
 	IF known IS NOT NULL THEN
-		RETURN QUERY SELECT 1, NULL::bigint, NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+		RETURN QUERY SELECT 1, NULL::bigint, NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
 			d.id, d.hashes, d.keys, d.first_seen, d.last_seen, d.user_ids, d.user_seen, 0::bigint
 		FROM {s}.devices d WHERE d.id = known;
 		RETURN;
@@ -247,11 +267,11 @@ BEGIN
 				FROM hits h JOIN (SELECT lookup_key, count(*) AS n FROM hits GROUP BY lookup_key) n USING (lookup_key)
 				GROUP BY h.device_id
 				ORDER BY rank LIMIT p_max)
-			SELECT 1, NULL::bigint, NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+			SELECT 1, NULL::bigint, NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
 				d.id, d.hashes, d.keys, d.first_seen, d.last_seen, d.user_ids, d.user_seen, r.rank
 			FROM ranked r JOIN {s}.devices d ON d.id = r.device_id;
 	END IF;
-	RETURN QUERY SELECT 2, NULL::bigint, NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+	RETURN QUERY SELECT 2, NULL::bigint, NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
 		h.device_id, h.hashes, NULL::text[], NULL::timestamptz, NULL::timestamptz, NULL::text[], NULL::timestamptz[], 0::bigint
 	FROM {s}.user_hashes h WHERE h.user_id = p_user;
 END

@@ -135,6 +135,16 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			{"flood", testFailureFlood},
 			{"concurrent", testFailureConcurrent},
 		}},
+		{"campaign", []test{
+			{"counts", testCampaignCounts},
+			{"network_unknown", testCampaignNetworkUnknown},
+			{"known_names", testCampaignKnownNames},
+			{"cap", testCampaignCap},
+			{"expiry", testCampaignExpiry},
+			{"delete_user", testCampaignDeleteUser},
+			{"purge", testCampaignPurge},
+			{"concurrent", testCampaignConcurrent},
+		}},
 		{"challenges", []test{
 			{"round_trip", testChallengeRoundTrip},
 			{"not_found", testChallengeNotFound},
@@ -505,7 +515,7 @@ func putFactor(t *testing.T, s storage.Store, f storage.Factor) {
 
 // failureLimits are limits that keep everything the tests add.
 func failureLimits(at time.Time) storage.FailureLimits {
-	return storage.FailureLimits{KnownSince: at.Add(-30 * 24 * time.Hour), Keep: 24 * time.Hour, MaxUser: 1000, MaxNetworkUsers: 1000}
+	return storage.FailureLimits{KnownSince: at.Add(-30 * 24 * time.Hour), Keep: 24 * time.Hour, MaxUser: 1000, MaxNetworkUsers: 1000, MaxCampaignUsers: 1000}
 }
 
 func addFailure(t *testing.T, s storage.Store, f storage.Failure, lim storage.FailureLimits) {
@@ -595,12 +605,14 @@ func userNames(us []storage.DeviceUser) []string {
 	return names
 }
 
-// failureCounts are the user's failures and the network's failing users
-// since the time, counted up to 1000.
+// failureCounts are the user's failures, the network's failing users and
+// names that are not accounts, and the campaign list's names, since the
+// time, counted up to 1000.
 func failureCounts(t *testing.T, s storage.Store, user, network string, since time.Time) storage.FailureCounts {
 	t.Helper()
 	st, err := s.Load(t.Context(), storage.LoadRequest{User: user, Failures: &storage.FailureQuery{
 		UserSince: since, MaxUser: 1000, Network: network, NetworkSince: since, MaxNetworkUsers: 1000,
+		UnknownSince: since, MaxNetworkUnknown: 1000, CampaignSince: since, MaxCampaignUsers: 1000,
 	}})
 	must(t, err, "Load counting failures")
 	return st.Failures
@@ -1638,6 +1650,253 @@ func testFailureConcurrent(t *testing.T, s storage.Store, clk *Clock) {
 }
 
 // ---------------------------------------------------------------------------
+// campaign: failures for names that are not accounts
+
+// unknown is a failure of a name that is not an account.
+func unknown(name string, at time.Time, network string) storage.Failure {
+	return storage.Failure{User: name, Time: at, Network: network, UnknownUser: true}
+}
+
+// campaignCount counts the campaign list's names since the time, up to
+// max.
+func campaignCount(t *testing.T, s storage.Store, since time.Time, max int) int {
+	t.Helper()
+	st, err := s.Load(t.Context(), storage.LoadRequest{User: reader, Failures: &storage.FailureQuery{
+		MaxUser: 1, MaxNetworkUsers: 1, CampaignSince: since, MaxCampaignUsers: max,
+	}})
+	must(t, err, "Load counting the campaign list")
+	return st.Failures.CampaignUsers
+}
+
+func testCampaignCounts(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	lim := failureLimits(t0)
+	for _, f := range []storage.Failure{
+		unknown("ghost1", t0.Add(-2*time.Hour), "198.51.100.1"), // before the window
+		unknown("ghost2", t0, "198.51.100.1"),
+		unknown("ghost3", t0.Add(-30*time.Minute), "198.51.100.2"), // out of order
+		unknown("ghost2", t0.Add(-time.Minute), "198.51.100.3"),    // again, from elsewhere: one name
+		unknown("ghost4", t0.Add(-time.Hour), ""),                  // at exactly CampaignSince, without a network
+		{User: "alice", Time: t0, Network: "198.51.100.1"},         // an account: not in the list
+		{User: "bob", Time: t0},
+	} {
+		addFailure(t, s, f, lim)
+	}
+	since := t0.Add(-time.Hour)
+	if got := campaignCount(t, s, since, 100); got != 3 {
+		t.Errorf("FailureCounts.CampaignUsers must count the distinct names that are not accounts (Failure.UnknownUser) that failed from any network or none since CampaignSince, one at exactly CampaignSince included, and no account's (ghost2, ghost3, ghost4); it is %d, want 3", got)
+	}
+	if got := campaignCount(t, s, time.Time{}, 100); got != 4 {
+		t.Errorf("since the zero time, the campaign list must count all 4 names that are not accounts; it counts %d", got)
+	}
+	if got := campaignCount(t, s, time.Time{}, 2); got != 2 {
+		t.Errorf("FailureCounts.CampaignUsers must saturate at the query's MaxCampaignUsers (2); it is %d", got)
+	}
+	st, err := s.Load(t.Context(), storage.LoadRequest{User: "ghost2", Failures: &storage.FailureQuery{
+		MaxUser: 100, Network: "198.51.100.1", MaxNetworkUsers: 100}})
+	must(t, err, "Load counting failures")
+	if want := (storage.FailureCounts{User: 2, UserUnknown: 2, NetworkUsers: 3}); st.Failures != want {
+		t.Errorf("a failure of a name that is not an account must count as any other for the name and its network, and a query with MaxCampaignUsers and MaxNetworkUnknown 0 must count neither; Load counts %+v, want %+v", st.Failures, want)
+	}
+}
+
+func testCampaignNetworkUnknown(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	const n = "198.51.100.7"
+	lim := failureLimits(t0)
+	for _, f := range []storage.Failure{
+		unknown("ghost1", t0.Add(-7*time.Hour), n), // before UnknownSince
+		unknown("ghost2", t0, n),
+		unknown("ghost3", t0.Add(-6*time.Hour), n), // at exactly UnknownSince
+		unknown("ghost4", t0.Add(-2*time.Hour), n), // before NetworkSince, after UnknownSince
+		unknown("ghost5", t0, "198.51.100.8"),      // another network
+		{User: "alice", Time: t0, Network: n},      // an account
+		unknown("carol", t0.Add(-3*time.Hour), n),  // carol's latest failure from n is an account's
+		{User: "carol", Time: t0.Add(-2 * time.Hour), Network: n},
+		{User: "dave", Time: t0.Add(-3 * time.Hour), Network: n}, // dave's latest is a name's that is not an account
+		unknown("dave", t0.Add(-4*time.Hour), n),                 // out of order, older: dave stays an account
+		{User: "erin", Time: t0.Add(-5 * time.Hour), Network: n},
+		unknown("erin", t0.Add(-4*time.Hour), n), // erin's latest is
+	} {
+		addFailure(t, s, f, lim)
+	}
+	count := func(max int) storage.FailureCounts {
+		t.Helper()
+		st, err := s.Load(t.Context(), storage.LoadRequest{User: "alice", Failures: &storage.FailureQuery{
+			UserSince: t0.Add(-time.Hour), MaxUser: 100, Network: n, NetworkSince: t0.Add(-time.Hour), MaxNetworkUsers: 100,
+			UnknownSince: t0.Add(-6 * time.Hour), MaxNetworkUnknown: max,
+		}})
+		must(t, err, "Load counting failures")
+		return st.Failures
+	}
+	got := count(100)
+	if got.NetworkUnknown != 4 {
+		t.Errorf("FailureCounts.NetworkUnknown must count the names in the network's list whose latest failure from it, since UnknownSince (one at exactly UnknownSince included), was for a name that is not an account (ghost2, ghost3, ghost4, erin; not ghost1, too old, ghost5, from another network, carol and dave, whose latest failure was an account's); it is %d, want 4", got.NetworkUnknown)
+	}
+	if got.NetworkUsers != 2 {
+		t.Errorf("FailureCounts.NetworkUsers must count every user in its own window, names that are not accounts included (ghost2, alice); it is %d, want 2", got.NetworkUsers)
+	}
+	if got := count(3).NetworkUnknown; got != 3 {
+		t.Errorf("FailureCounts.NetworkUnknown must saturate at MaxNetworkUnknown (3); it is %d", got)
+	}
+	if got := count(0).NetworkUnknown; got != 0 {
+		t.Errorf("a query with MaxNetworkUnknown 0 must not count names that are not accounts; it counts %d", got)
+	}
+}
+
+func testCampaignKnownNames(t *testing.T, s storage.Store, clk *Clock) {
+	// A name the engine knows, failing as one that is not an account (the
+	// application deleted the account), from its own device or network, is
+	// its former owner: not a campaign.
+	t0 := clk.Now()
+	const home, other = "198.51.100.1", "203.0.113.1"
+	loginFrom(t, s, "alice", "d1", home, t0, "x:mine")
+	at := clk.Advance(time.Hour)
+	lim := failureLimits(at)
+	check := func(what string, f storage.Failure, campaign, network bool) {
+		t.Helper()
+		before := failureCounts(t, s, f.User, f.Network, time.Time{})
+		addFailure(t, s, f, lim)
+		after := failureCounts(t, s, f.User, f.Network, time.Time{})
+		if after.User != before.User+1 {
+			t.Errorf("a failure %s must count among the name's failures; User went from %d to %d", what, before.User, after.User)
+		}
+		b2i := func(b bool) int {
+			if b {
+				return 1
+			}
+			return 0
+		}
+		if d := after.CampaignUsers - before.CampaignUsers; d != b2i(campaign) {
+			t.Errorf("a failure %s must %sgo into the campaign list (Failure.Campaign); CampaignUsers went from %d to %d", what, map[bool]string{false: "not "}[campaign], before.CampaignUsers, after.CampaignUsers)
+		}
+		if f.Network == "" {
+			return
+		}
+		if d := after.NetworkUsers - before.NetworkUsers; d != b2i(network) {
+			t.Errorf("a failure %s must %scount among the network's users; NetworkUsers went from %d to %d", what, map[bool]string{false: "not "}[network], before.NetworkUsers, after.NetworkUsers)
+		}
+		if d := after.NetworkUnknown - before.NetworkUnknown; d != b2i(campaign) {
+			t.Errorf("a failure %s must %scount among the network's names that are not accounts; NetworkUnknown went from %d to %d", what, map[bool]string{false: "not "}[campaign], before.NetworkUnknown, after.NetworkUnknown)
+		}
+	}
+	known := unknown("alice", at, home)
+	known.DeviceKey = "x:theirs"
+	check("of a known name said not to be an account, from its known network", known, false, false)
+	ownDevice := unknown("alice", at, other)
+	ownDevice.DeviceKey = "x:mine"
+	check("of a known name said not to be an account, from its known device on another network", ownDevice, false, true)
+	stranger := unknown("alice", at.Add(time.Millisecond), "203.0.113.2")
+	stranger.DeviceKey = "x:theirs"
+	check("of a known name said not to be an account, from a device and a network not known for it", stranger, true, true)
+	check("of a name without a profile, said not to be an account, without a network", unknown("ghost", at, ""), true, false)
+}
+
+func testCampaignCap(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	lim := failureLimits(t0)
+	lim.MaxCampaignUsers = 5
+	for i := range 8 {
+		addFailure(t, s, unknown(fmt.Sprintf("ghost%d", i), t0.Add(time.Duration(i)*time.Second), fmt.Sprintf("10.0.0.%d", i)), lim)
+	}
+	if got := campaignCount(t, s, time.Time{}, 100); got != 5 {
+		t.Errorf("AddFailure must keep at most FailureLimits.MaxCampaignUsers (5) names in the campaign list; Load counts %d", got)
+	}
+	if got := campaignCount(t, s, t0.Add(5*time.Second), 100); got != 3 {
+		t.Errorf("AddFailure must keep the names that failed last in the campaign list; since the 6th, Load counts %d, want 3", got)
+	}
+	addFailure(t, s, unknown("ghost0", t0.Add(10*time.Second), "10.0.0.9"), lim)
+	if got := campaignCount(t, s, t0.Add(5*time.Second), 100); got != 4 {
+		t.Errorf("a name failing again must count as one of those who failed last; since the 6th, Load counts %d, want 4", got)
+	}
+	for i := range 100 {
+		addFailure(t, s, unknown("ghost-same", t0.Add(time.Duration(20_000+i)*time.Millisecond), fmt.Sprintf("10.1.%d.%d", i/256, i%256)), lim)
+	}
+	if got := campaignCount(t, s, time.Time{}, 100); got != 5 {
+		t.Errorf("one name failing many times is one entry of the campaign list; Load counts %d, want 5", got)
+	}
+
+	none := failureLimits(t0)
+	none.MaxCampaignUsers = 0
+	addFailure(t, s, unknown("ghost-unlisted", t0.Add(time.Hour), ""), none)
+	if got := campaignCount(t, s, t0.Add(time.Hour), 100); got != 0 {
+		t.Errorf("with FailureLimits.MaxCampaignUsers 0, AddFailure must keep no campaign list; Load counts %d", got)
+	}
+	if c := failureCounts(t, s, "ghost-unlisted", "", time.Time{}); c.User != 1 {
+		t.Errorf("with FailureLimits.MaxCampaignUsers 0, the failure must still be kept for its name; Load counts %d", c.User)
+	}
+}
+
+func testCampaignExpiry(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	lim := failureLimits(t0)
+	lim.Keep = time.Hour
+	for i := range 3 {
+		addFailure(t, s, unknown(fmt.Sprintf("ghost%d", i), t0, fmt.Sprintf("10.0.0.%d", i)), lim)
+	}
+	edge := t0.Add(time.Hour)
+	addFailure(t, s, unknown("later0", edge, ""), lim)
+	if got := campaignCount(t, s, time.Time{}, 100); got != 4 {
+		t.Errorf("a name that failed at exactly Time - Keep must stay in the campaign list; Load counts %d, want 4", got)
+	}
+	addFailure(t, s, unknown("later1", edge.Add(time.Millisecond), ""), lim)
+	if got := campaignCount(t, s, time.Time{}, 100); got != 2 {
+		t.Errorf("names that failed before Time - Keep (FailureLimits.Keep) must leave the campaign list as new ones come; Load counts %d, want 2", got)
+	}
+}
+
+func testCampaignDeleteUser(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	const n = "198.51.100.1"
+	lim := failureLimits(t0)
+	addFailure(t, s, unknown("ghost", t0, n), lim)
+	addFailure(t, s, unknown("other", t0, n), lim)
+	login(t, s, "alice", "d1", t0, "x:a")
+	addFailure(t, s, unknown("alice", t0, n), lim) // a known name said not to be an account
+	must(t, s.DeleteUser(t.Context(), "ghost"), "DeleteUser of a name that is not an account")
+	must(t, s.DeleteUser(t.Context(), "alice"), "DeleteUser")
+	c := failureCounts(t, s, "ghost", n, time.Time{})
+	if want := (storage.FailureCounts{NetworkUsers: 1, NetworkUnknown: 1, CampaignUsers: 1}); c != want {
+		t.Errorf("DeleteUser must erase the name's failures, in the network's list and the campaign list too (another name's stay); Load counts %+v, want %+v", c, want)
+	}
+}
+
+func testCampaignPurge(t *testing.T, s storage.Store, clk *Clock) {
+	t0 := clk.Now()
+	cut := t0.Add(time.Hour)
+	lim := failureLimits(cut)
+	addFailure(t, s, unknown("ghost-old", t0, ""), lim)
+	addFailure(t, s, unknown("ghost-cut", cut, ""), lim)
+	clk.Advance(2 * time.Hour)
+	n, err := s.Purge(t.Context(), storage.PurgeRequest{FailuresBefore: cut, Batch: 100})
+	must(t, err, "Purge")
+	if n != 2 {
+		t.Errorf("Purge must drop a failure before FailuresBefore and the name's entry in the campaign list, and count each; it returns %d, want 2", n)
+	}
+	if got := campaignCount(t, s, time.Time{}, 100); got != 1 {
+		t.Errorf("Purge must drop the campaign list's names that failed before FailuresBefore and keep one at exactly the time; Load counts %d, want 1", got)
+	}
+}
+
+func testCampaignConcurrent(t *testing.T, s storage.Store, clk *Clock) {
+	const n = 64
+	now := clk.Now()
+	lim := failureLimits(now)
+	errs := race(n, func(i int) error {
+		return s.AddFailure(t.Context(), unknown(fmt.Sprintf("ghost%d", i), now, fmt.Sprintf("198.51.100.%d", i%4)), lim)
+	})
+	for _, err := range errs {
+		must(t, err, "concurrent AddFailure")
+	}
+	if got := campaignCount(t, s, now, 1000); got != n {
+		t.Errorf("every one of %d concurrent failures of names that are not accounts, from a few networks, must count in the campaign list; Load counts %d", n, got)
+	}
+	if got := failureCounts(t, s, "x", "198.51.100.1", now).NetworkUnknown; got != n/4 {
+		t.Errorf("every one of %d concurrent failures of names that are not accounts from one network must count among its names that are not accounts; Load counts %d", n/4, got)
+	}
+}
+
+// ---------------------------------------------------------------------------
 // challenges
 
 func testChallengeRoundTrip(t *testing.T, s storage.Store, clk *Clock) {
@@ -2439,6 +2698,9 @@ func testValidationRequests(t *testing.T, s storage.Store, clk *Clock) {
 		{"with device keys and no positive MaxCandidates", storage.LoadRequest{User: "alice", FingerprintKey: noKey, DeviceKeys: storage.Keys("x:a")}},
 		{"with a failure query without a positive MaxUser", storage.LoadRequest{User: "alice", Failures: &storage.FailureQuery{MaxNetworkUsers: 5}}},
 		{"with a failure query without a positive MaxNetworkUsers", storage.LoadRequest{User: "alice", Failures: &storage.FailureQuery{MaxUser: 5}}},
+		{"with a failure query with a negative MaxNetworkUnknown", storage.LoadRequest{User: "alice", Failures: &storage.FailureQuery{MaxUser: 5, MaxNetworkUsers: 5, MaxNetworkUnknown: -1}}},
+		{"with a failure query with a negative MaxCampaignUsers", storage.LoadRequest{User: "alice", Failures: &storage.FailureQuery{MaxUser: 5, MaxNetworkUsers: 5, MaxCampaignUsers: -1}}},
+		{"with a failure query of the network storage.CampaignKey", storage.LoadRequest{User: "alice", Failures: &storage.FailureQuery{MaxUser: 5, Network: storage.CampaignKey, MaxNetworkUsers: 5}}},
 		{"with a challenge query without a positive Max", storage.LoadRequest{User: "alice", Challenges: &storage.ChallengeQuery{Since: t0}}},
 	} {
 		_, err := s.Load(t.Context(), r.r)
@@ -2456,11 +2718,16 @@ func testValidationRequests(t *testing.T, s storage.Store, clk *Clock) {
 		{"without a positive Keep", storage.Failure{User: "alice", Time: t0, Network: n}, storage.FailureLimits{MaxUser: 5, MaxNetworkUsers: 5}},
 		{"without a positive MaxUser", storage.Failure{User: "alice", Time: t0, Network: n}, storage.FailureLimits{Keep: time.Hour, MaxNetworkUsers: 5}},
 		{"without a positive MaxNetworkUsers", storage.Failure{User: "alice", Time: t0, Network: n}, storage.FailureLimits{Keep: time.Hour, MaxUser: 5}},
+		{"with a negative MaxCampaignUsers", storage.Failure{User: "alice", Time: t0, Network: n, UnknownUser: true}, storage.FailureLimits{Keep: time.Hour, MaxUser: 5, MaxNetworkUsers: 5, MaxCampaignUsers: -1}},
+		{"from the network storage.CampaignKey", storage.Failure{User: "alice", Time: t0, Network: storage.CampaignKey, UnknownUser: true}, ok},
 	} {
 		what := "AddFailure " + c.what
 		if mustFail(t, s.AddFailure(t.Context(), c.f, c.lim), storage.ErrInvalid, what) {
 			if got := failureCounts(t, s, "alice", n, time.Time{}); got != (storage.FailureCounts{}) {
 				t.Errorf("%s must write nothing; Load counts %+v", what, got)
+			}
+			if got := campaignCount(t, s, time.Time{}, 100); got != 0 {
+				t.Errorf("%s must write nothing; Load counts %d names in the campaign list", what, got)
 			}
 		}
 	}
@@ -2662,6 +2929,7 @@ func testTimesWindows(t *testing.T, s storage.Store, clk *Clock) {
 	const n = "198.51.100.1"
 	commit(t, s, storage.Commit{User: "alice", Event: event("alice", 0, at, true), History: history, Challenge: challenge("c0", "alice", "d0", at)}, "Commit")
 	addFailure(t, s, storage.Failure{User: "alice", Time: at, Network: n}, failureLimits(at))
+	addFailure(t, s, unknown("ghost", at, n), failureLimits(at))
 
 	const rule = "a window starting at a record's own time, finer than a millisecond, must include the record"
 	evs, err := s.Events(t.Context(), "alice", at, 10)
@@ -2669,8 +2937,8 @@ func testTimesWindows(t *testing.T, s storage.Store, clk *Clock) {
 	if len(evs) != 1 {
 		t.Errorf("%s: Events since its time returns %d events, want 1", rule, len(evs))
 	}
-	if c := failureCounts(t, s, "alice", n, at); c != (storage.FailureCounts{User: 1, UserUnknown: 1, NetworkUsers: 1}) {
-		t.Errorf("%s: a FailureQuery since its time counts %+v, want 1 of each", rule, c)
+	if c := failureCounts(t, s, "alice", n, at); c != (storage.FailureCounts{User: 1, UserUnknown: 1, NetworkUsers: 2, NetworkUnknown: 1, CampaignUsers: 1}) {
+		t.Errorf("%s: a FailureQuery since its time counts %+v, want 1 of the user's, 2 users and 1 name that is not an account from the network, and 1 in the campaign list", rule, c)
 	}
 	if got := challengeCount(t, s, "alice", at, 10); got != 1 {
 		t.Errorf("%s: a ChallengeQuery since its time counts %d, want 1", rule, got)
