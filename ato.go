@@ -67,6 +67,7 @@ import (
 	"sync"
 
 	"github.com/atoguard/ato/fingerprint"
+	"github.com/atoguard/ato/internal/devicetoken"
 	"github.com/atoguard/ato/internal/id"
 	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/signals"
@@ -118,6 +119,7 @@ type evaluation struct {
 	reasons []signals.Reason     // of the findings, after the overrides
 	id      string               // commit: the evaluation id
 	chal    string               // the id of the challenge committed
+	token   string               // the device token the login issued
 
 	lookup   func() []string // ev.lookupKeys, made once per evaluation
 	failures storage.FailureQuery
@@ -234,11 +236,18 @@ func (ev *evaluation) lookupKeys() []string {
 // fingerprint, agree on it).
 func (e *Engine) identify(ev *evaluation) {
 	a, st := &ev.a, &ev.st
+	var token string // the device a valid token of the user's names
+	if a.token != "" {
+		token, _, _ = devicetoken.Check(e.tokenKey, a.user, a.token, a.time)
+	}
 	ev.ident = fingerprint.Identify(fingerprint.Attempt{
-		Fingerprint: a.fingerprint, Last: a.last, FingerprintKey: a.fpKey, LastKey: a.lastKey,
+		Fingerprint: a.fingerprint, Last: a.last, FingerprintKey: a.fpKey, LastKey: a.lastKey, Token: token,
 	}, &st.Profile, st.Hashes, st.Candidates, e.cfg.matchThreshold)
 	if ev.ident.Match == signals.MatchNew {
 		ev.ident = fingerprint.Named(e.deviceID(a.fingerprint), &st.Profile, st.Candidates)
+		if id := &ev.ident; id.Known && token == "" && !id.Profile.TokenSeen.IsZero() {
+			id.Token = signals.TokenMissing
+		}
 	}
 }
 
@@ -265,7 +274,8 @@ func (e *Engine) decide(ev *evaluation) (err error) {
 			err = fmt.Errorf("ato: policy panicked: %v", r)
 		}
 	}()
-	ev.policy = verdict.Input{Action: ev.a.action, Findings: ev.found, Score: ev.score, KnownDevice: ev.in.Device.Known}
+	ev.policy = verdict.Input{Action: ev.a.action, Findings: ev.found, Score: ev.score, KnownDevice: ev.in.Device.Known,
+		DeviceToken: ev.in.Device.Token == signals.TokenValid}
 	ev.dec = e.cfg.policy.Decide(&ev.policy)
 	if !ev.dec.Verdict.Valid() {
 		return fmt.Errorf("ato: policy rule %q returned verdict %q", ev.dec.Rule, ev.dec.Verdict)
@@ -322,6 +332,7 @@ func (e *Engine) result(ev *evaluation) Result {
 		Findings:      ev.found,
 		Rule:          ev.dec.Rule,
 		Shadow:        ev.dec.Shadow,
+		DeviceToken:   ev.token,
 	}
 	if ev.dec.Verdict.Restricts() {
 		res.Restrictions = ev.dec.Restrictions

@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/atoguard/ato/fingerprint"
+	"github.com/atoguard/ato/internal/devicetoken"
 	"github.com/atoguard/ato/internal/id"
 	"github.com/atoguard/ato/profile"
+	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 )
 
@@ -50,11 +52,17 @@ func (e *Engine) write(ev *evaluation) storage.Commit {
 	}
 	c := storage.Commit{User: a.user, Event: event, History: e.historyLimits(a.time)}
 	ch := profile.Change{Now: a.time, Limits: e.cfg.profile}
+	ev.token = ""
 	if teaches {
 		ch.Login = login
 		if ident.ID != "" {
 			l := fingerprint.Learn(ident, a.user, a.fingerprint, a.fpKey, ev.st.Hashes, a.time, e.cfg.maxDeviceUsers(), false)
 			c.Device, c.Hashes, ch.Keys = l.Device, l.Hashes, l.Keys
+			// The browser presented its token: from now on, the device's
+			// fingerprint without one is a copy or a cleaned browser. A
+			// fresh token replaces the one it has.
+			ch.Token = ident.Token == signals.TokenValid
+			ev.token = devicetoken.Issue(e.tokenKey, a.user, ident.ID, a.time)
 		}
 	}
 	if ident.ID != "" && (teaches || ident.Known) {

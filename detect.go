@@ -41,6 +41,8 @@ func (e *Engine) input(ev *evaluation) {
 			Known:      id.Known,
 			Trusted:    id.Known && id.Profile.Trusted,
 			Profile:    id.Profile,
+			Token:      id.Token,
+			Disowned:   st.Profile.IsDisowned(id.ID),
 		},
 	}
 	if id.ID != "" {

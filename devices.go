@@ -11,6 +11,7 @@ import (
 	"github.com/atoguard/ato/internal/id"
 	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/storage"
+	"github.com/atoguard/ato/verdict"
 )
 
 // DeviceInfo is one of a user's known devices, for a "my devices" page.
@@ -100,6 +101,75 @@ func (e *Engine) ForgetDevice(ctx context.Context, user, deviceID string) error 
 		return errs.Errorf(ErrDeviceRestricted, "ato: device %q is restricted: it can be forgotten when its restriction ends or a challenge from it completes", deviceID)
 	case err != nil:
 		return fmt.Errorf("ato: forget device: %w", err)
+	}
+	return nil
+}
+
+// Event kinds of [Engine.ReportDevice].
+const (
+	// KindDeviceConfirmed records the user's "it was me" about a device.
+	KindDeviceConfirmed = "device_confirmed"
+	// KindDeviceDisowned records the user's "it was not me".
+	KindDeviceDisowned = "device_disowned"
+)
+
+// ReportDevice records the user's answer to "was this you?" about a
+// device — one on a "my devices" page, or the device of a login the
+// application told them about:
+//
+//   - mine ("it was me"): the device is trusted, as completing a challenge
+//     from it makes it, and no longer disowned;
+//   - not mine ("it was not me"): the device is forgotten for the user,
+//     whatever restriction it had; every attempt from it is denied from now
+//     on (disowned_device, rule disowned-device); and the sensitive actions
+//     of the user's other devices ([verdict.DefaultRestrictions]) are held
+//     back, for as long as [WithRestrictFor] says, or until a challenge
+//     from each completes — whoever said "not me" may have a stolen
+//     password too.
+//
+// Each answer is an event in the user's history. A device the user does
+// not know (no longer, or never did) may be disowned, not confirmed.
+//
+// Errors: [ErrInvalidRequest] without a user or device id;
+// [ErrDeviceNotFound] when a device confirmed is not one of the user's;
+// store failures.
+func (e *Engine) ReportDevice(ctx context.Context, user, deviceID string, mine bool) error {
+	if user == "" {
+		return invalid("user", "required")
+	}
+	if deviceID == "" {
+		return invalid("device_id", "required")
+	}
+	now := e.cfg.now()
+	st, err := e.store.Load(ctx, storage.LoadRequest{User: user})
+	if err != nil {
+		return fmt.Errorf("ato: report device: %w", err)
+	}
+	ch := profile.Change{Now: now, Limits: e.cfg.profile}
+	kind := KindDeviceConfirmed
+	if mine {
+		if _, ok := st.Profile.Device(deviceID); !ok {
+			return errs.Errorf(ErrDeviceNotFound, "ato: device %q is not one of user %q's", deviceID, user)
+		}
+		ch.Own = deviceID
+	} else {
+		kind = KindDeviceDisowned
+		ch.Disown = deviceID
+		ch.RestrictAll = &profile.Restriction{Until: now.Add(e.cfg.restrictFor), Actions: slices.Clone(verdict.DefaultRestrictions)}
+	}
+	next, gone, err := st.Profile.Apply(ch)
+	if err != nil {
+		return fmt.Errorf("ato: report device: %w", err)
+	}
+	ev := storage.Event{ID: id.New(), User: user, Time: now, Kind: kind, DeviceID: deviceID}
+	err = e.store.Commit(ctx, storage.Commit{
+		User:    user,
+		Profile: &storage.ProfileWrite{Base: st.Profile.Version, New: next, Change: ch, Gone: gone},
+		Event:   &ev,
+		History: e.historyLimits(now),
+	})
+	if err != nil {
+		return fmt.Errorf("ato: report device: %w", err)
 	}
 	return nil
 }

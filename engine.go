@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/internal/devicetoken"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 )
@@ -24,6 +25,7 @@ type Engine struct {
 	cfg        config
 	detectors  *signals.Detectors
 	challenges *challenge.Keeper
+	tokenKey   []byte // the key of device tokens, from the secret
 }
 
 // New returns an engine over the store. Without [WithSecret], New reads the
@@ -76,7 +78,17 @@ func New(store storage.Store, opts ...Option) (*Engine, error) {
 		}
 		cfg.secret = key
 	}
-	e := &Engine{store: store, cfg: cfg, detectors: detectors}
+	e := &Engine{store: store, cfg: cfg, detectors: detectors, tokenKey: devicetoken.Key(cfg.secret)}
 	e.challenges = &challenge.Keeper{Store: store, Limits: cfg.limits, Key: cfg.secret, Sender: cfg.sender, History: e.historyLimits}
 	return e, nil
+}
+
+// DeviceToken returns a device token for the user's device, for the
+// application to keep in the browser's cookie where [Result].DeviceToken
+// is not at hand: after [Engine.CompleteChallenge] taught the device of the
+// challenged attempt (its id is the attempt's [Result].FingerprintID). A
+// token for a device that is not the user's counts as none when it comes
+// back. It costs no store access.
+func (e *Engine) DeviceToken(user, deviceID string) string {
+	return devicetoken.Issue(e.tokenKey, user, deviceID, e.cfg.now())
 }

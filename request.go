@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/atoguard/ato/fingerprint"
+	"github.com/atoguard/ato/internal/devicetoken"
 	"github.com/atoguard/ato/internal/ident"
 	"github.com/atoguard/ato/internal/netaddr"
 	"github.com/atoguard/ato/internal/text"
@@ -41,6 +42,13 @@ type Request struct {
 	Email, Phone string // challenge destinations
 	UserAgent    string
 	Metadata     map[string]string
+	// DeviceToken is the token a login that taught the browser's device
+	// returned ([Result].DeviceToken), which the application keeps in a
+	// long-lived cookie (HttpOnly, Secure, SameSite) and passes back with
+	// every attempt; "" when the browser has none. A token that does not
+	// check (forged, another user's, expired, made under another secret)
+	// counts as none. See the README's "Device tokens".
+	DeviceToken string
 	// Time is when the attempt happened; zero means the engine clock. It
 	// must come from the server, and may differ from the engine's clock by
 	// at most MaxTimeSkew, unless the engine was made WithReplay: windows,
@@ -57,6 +65,7 @@ const (
 	MaxEmailLen       = 254
 	MaxPhoneLen       = 32
 	MaxUserAgentLen   = 2048
+	MaxDeviceTokenLen = devicetoken.MaxLen
 	MaxMetadataKeys   = 32
 	MaxMetadataKeyLen = 64
 	MaxMetadataValLen = 1024
@@ -75,6 +84,7 @@ type attempt struct {
 	version, email, phone string
 	userAgent             string
 	metadata              map[string]string
+	token                 string     // the device token, not yet checked
 	ip                    netip.Addr // invalid when none
 	ipText                string     // ip as text; "" when none
 	network               string     // the key IPs are compared by
@@ -106,6 +116,7 @@ func normalise(r Request, clock func() time.Time, replay, lenient bool) (attempt
 	a := attempt{
 		action: string(r.Action), user: r.User, fingerprint: r.Fingerprint, last: r.LastFingerprint,
 		version: r.Version, email: r.Email, phone: r.Phone, userAgent: r.UserAgent, metadata: r.Metadata,
+		token: r.DeviceToken,
 	}
 	var first error // the first invalid field
 	bad := func(err error) bool {
@@ -145,6 +156,9 @@ func normalise(r Request, clock func() time.Time, replay, lenient bool) (attempt
 	}
 	if a.fingerprint == "" && a.last != "" && bad(invalid("last_fingerprint", "given without fingerprint")) {
 		a.last = ""
+	}
+	if bad(checkText("device_token", a.token, MaxDeviceTokenLen)) {
+		a.token = ""
 	}
 	if bad(checkMetadata(a.metadata)) {
 		a.metadata = nil

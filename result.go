@@ -39,6 +39,12 @@ type Result struct {
 	// Shadow lists the shadow rules whose conditions held: what they would
 	// have decided, had they been enforced. See [verdict.Rule].
 	Shadow []verdict.ShadowMatch
+	// DeviceToken is set when the attempt taught the engine its device (an
+	// allowed or restricted login): a fresh token naming the device and
+	// the user, for the application to keep in the browser's cookie and
+	// send back as [Request].DeviceToken, replacing the one it has. See
+	// the README's "Device tokens".
+	DeviceToken string
 }
 
 // Explain renders the result as one line a person can read: the verdict,

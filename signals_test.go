@@ -28,11 +28,13 @@ const (
 	awsIP       = "198.51.100.3"
 	vpnIP       = "198.51.100.4"
 	amsterdam2  = "198.51.100.5"
+	parisIP     = "198.51.100.6"
 )
 
 var world = places{
 	amsterdamIP: {City: "Amsterdam", Country: "NL", Latitude: 52.37, Longitude: 4.90, AccuracyKm: 20, ASN: 1136},
 	amsterdam2:  {City: "Amsterdam", Country: "NL", Latitude: 52.37, Longitude: 4.90, AccuracyKm: 20, ASN: 1136},
+	parisIP:     {City: "Paris", Country: "FR", Latitude: 48.86, Longitude: 2.35, AccuracyKm: 20, ASN: 3215},
 	newYorkIP:   {City: "New York", Country: "US", Latitude: 40.71, Longitude: -74.01, AccuracyKm: 20, ASN: 7922},
 	awsIP:       {City: "Dublin", Country: "IE", Latitude: 53.35, Longitude: -6.26, AccuracyKm: 50, ASN: 16509},
 	vpnIP:       {Country: "NL", Anonymous: true, ASN: 9009},
@@ -59,19 +61,27 @@ func TestTravellerAndImpossibleTravel(t *testing.T) {
 		assert.Equal(t, verdict.Restrict, trip.Verdict, "row 8: a new country from a known device")
 		assert.Equal(t, verdict.DefaultRestrictions, trip.Restrictions)
 
+		// An hour later in Paris, where she never was: New York to Paris
+		// in an hour.
 		h.clock.Advance(time.Hour)
-		back := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: amsterdamIP})
-		assert.Contains(t, back.Reasons, signals.ImpossibleTravelReason, "New York to Amsterdam in an hour")
-		assert.Equal(t, verdict.ChallengeAndRestrict, back.Verdict)
-		assert.NotEmpty(t, back.ChallengeID)
+		jump := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: parisIP})
+		assert.Contains(t, jump.Reasons, signals.ImpossibleTravelReason, "New York to Paris in an hour")
+		assert.Equal(t, verdict.ChallengeAndRestrict, jump.Verdict)
+		assert.NotEmpty(t, jump.ChallengeID)
 		var ev map[string]string
-		for _, f := range back.Findings {
+		for _, f := range jump.Findings {
 			if f.Reason == signals.ImpossibleTravelReason {
 				ev = f.Evidence
 			}
 		}
 		assert.Equal(t, "New York, US", ev["from"])
-		assert.Equal(t, "Amsterdam, NL", ev["to"])
+		assert.Equal(t, "Paris, FR", ev["to"])
+
+		// But back home in Amsterdam, on her own network, it is no jump:
+		// she is known there.
+		back := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: amsterdamIP})
+		assert.NotContains(t, back.Reasons, signals.ImpossibleTravelReason, "a network the user is known at")
+		assert.Equal(t, verdict.Allow, back.Verdict)
 	})
 }
 

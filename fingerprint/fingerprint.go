@@ -175,6 +175,9 @@ func LookupKeys(fingerprint, last string) []string {
 type Attempt struct {
 	Fingerprint, Last       string
 	FingerprintKey, LastKey string
+	// Token is the device a valid device token of the user's names (the
+	// engine checks the token); "" without one.
+	Token string
 }
 
 // Identity is the outcome of [Identify].
@@ -195,6 +198,8 @@ type Identity struct {
 	// its entry in the user's profile (read-only).
 	Known   bool
 	Profile *profile.Device
+	// Token is what the attempt's device token says of the device.
+	Token signals.TokenState
 }
 
 // Identify matches the attempt against the user's known devices — by the
@@ -206,8 +211,22 @@ func Identify(a Attempt, p *profile.Profile, hashes map[string][]string, candida
 	if a.Fingerprint == "" {
 		return Identity{Match: signals.MatchNone}
 	}
-	if id, ok := find(a.Fingerprint, a.FingerprintKey, p, hashes, candidates); ok {
+	var tok *profile.Device // the user's device the token names
+	if a.Token != "" {
+		tok, _ = p.Device(a.Token)
+	}
+	if id, ok := find(a.Fingerprint, a.FingerprintKey, p, hashes, candidates); ok && (tok == nil || id.Known) {
 		id.Match, id.Confidence = signals.MatchExact, 1
+		return withToken(id, tok)
+	}
+	if tok != nil {
+		// The browser's own word: it holds the token of one of the user's
+		// devices, which its fingerprint did not match exactly — a browser
+		// update or a new screen changed it, however much. (A fingerprint
+		// that is another user's device's exactly is that device's twin,
+		// not this browser's.)
+		id := known(tok, candidates)
+		id.Match, id.Confidence, id.Token = signals.MatchToken, 1, signals.TokenValid
 		return id
 	}
 	// A fuzzy hash and an opaque one never vouch for each other: a browser
@@ -220,21 +239,40 @@ func Identify(a Attempt, p *profile.Profile, hashes map[string][]string, candida
 			sim = Similarity(a.Fingerprint, a.Last)
 		}
 		if !fuzzy || sim >= LastMinSimilarity {
-			if id, ok := find(a.Last, a.LastKey, p, hashes, candidates); ok {
+			// The previous hash vouches only for a device that never had a
+			// token: one that had would present it, and a look-alike
+			// browser sending a phished hash as its previous one must not
+			// inherit the device.
+			if id, ok := find(a.Last, a.LastKey, p, hashes, candidates); ok && (!id.Known || id.Profile.TokenSeen.IsZero()) {
 				id.Match, id.Confidence = signals.MatchLast, LastConfidence
 				if fuzzy {
 					id.Similarity, id.Confidence = sim, sim
 				}
-				return id
+				return withToken(id, nil)
 			}
 		}
 	}
 	if IsFuzzy(a.Fingerprint) {
 		if id, ok := closest(a.Fingerprint, p, hashes, candidates, threshold); ok {
-			return id
+			return withToken(id, nil)
 		}
 	}
 	return Identity{Match: signals.MatchNew, Confidence: 1}
+}
+
+// withToken says what the token (the user's device tok names, nil for
+// none) says of the device the fingerprint matched: the same device, another
+// of the user's, or none when the device had presented one before.
+func withToken(id Identity, tok *profile.Device) Identity {
+	switch {
+	case tok != nil && id.ID == tok.ID:
+		id.Token = signals.TokenValid
+	case tok != nil:
+		id.Token = signals.TokenMismatch
+	case id.Known && !id.Profile.TokenSeen.IsZero():
+		id.Token = signals.TokenMissing
+	}
+	return id
 }
 
 // Named returns the identity of the device with the id, which no hash

@@ -49,6 +49,24 @@ type Profile struct {
 	// Last is the latest successful login; its Time is zero when there was
 	// none.
 	Last Login
+	// Disowned are devices the user said were not theirs ("it was not me"),
+	// most recent first, at most [MaxDisowned]: an attempt from one is
+	// denied.
+	Disowned []Disowned
+}
+
+// Disowned is a device the user said was not theirs, and when.
+type Disowned struct {
+	ID string
+	At time.Time
+}
+
+// MaxDisowned bounds [Profile].Disowned: past it, the oldest go.
+const MaxDisowned = 16
+
+// IsDisowned reports whether the user said the device was not theirs.
+func (p *Profile) IsDisowned(id string) bool {
+	return id != "" && slices.ContainsFunc(p.Disowned, func(d Disowned) bool { return d.ID == id })
 }
 
 // Device is one of the user's known devices: one they logged in from
@@ -72,6 +90,11 @@ type Device struct {
 	// IP, Country and City are those of the latest successful login from
 	// the device.
 	IP, Country, City string
+	// TokenSeen is when the device last presented a valid device token of
+	// this user's (zero: never). Once it has, a browser that presents the
+	// device's fingerprint without one is not the browser the token went
+	// to: its cookies were cleared, or it copies the fingerprint.
+	TokenSeen time.Time
 }
 
 // Restricted reports whether a restriction is in force on the device at the
@@ -248,6 +271,20 @@ type Change struct {
 	Keys []string
 	// Trust marks the login's device trusted (a completed challenge).
 	Trust bool
+	// Token records that the login's device presented a valid device
+	// token at Now.
+	Token bool
+	// Disown, if set, names a device the user says is not theirs: it is
+	// forgotten (whatever its restriction), and attempts from it are
+	// denied from now on.
+	Disown string
+	// Own, if set, names a device the user says is theirs ("it was me"):
+	// trusted if the user knows it, and no longer disowned.
+	Own string
+	// RestrictAll, if set, restricts every device of the user's as
+	// Restrict restricts one (its DeviceID is ignored), after the rest of
+	// the change.
+	RestrictAll *Restriction
 	// Restrict, if set, restricts one of the user's devices (after the
 	// login is learnt, so it may be the login's device).
 	Restrict *Restriction
@@ -302,21 +339,50 @@ func (p Profile) Apply(c Change) (Profile, []string, error) {
 		}
 	}
 	if r := c.Restrict; r != nil {
-		p.Devices = editDevice(p.Devices, r.DeviceID, func(d *Device) {
-			if d.Restricted(c.Now) {
-				// In force: extended, and the actions merged.
-				d.RestrictedUntil = later(d.RestrictedUntil, r.Until)
-				d.Restrictions = ActionSet(d.Restrictions, r.Actions)
-			} else {
-				// Ended, or never set: replaced.
-				d.RestrictedUntil, d.Restrictions = r.Until, ActionSet(r.Actions, nil)
-			}
-		})
+		p.Devices = restrict(p.Devices, r, c.Now)
 	}
 	if c.Lift != "" {
 		p.Devices = editDevice(p.Devices, c.Lift, func(d *Device) { d.RestrictedUntil, d.Restrictions = time.Time{}, nil })
 	}
+	if id := c.Disown; id != "" {
+		if _, ok := p.Device(id); ok {
+			p.Devices = slices.DeleteFunc(slices.Clone(p.Devices), func(d Device) bool { return d.ID == id })
+			gone = append(gone, id)
+		}
+		if !p.IsDisowned(id) {
+			// The newest first; the oldest beyond the bound go.
+			ds := make([]Disowned, 0, min(len(p.Disowned)+1, MaxDisowned))
+			ds = append(ds, Disowned{ID: id, At: c.Now})
+			p.Disowned = append(ds, p.Disowned[:min(len(p.Disowned), MaxDisowned-1)]...)
+		}
+	}
+	if r := c.RestrictAll; r != nil {
+		for _, d := range p.Devices {
+			rr := *r
+			rr.DeviceID = d.ID
+			p.Devices = restrict(p.Devices, &rr, c.Now)
+		}
+	}
+	if id := c.Own; id != "" {
+		p.Devices = editDevice(p.Devices, id, func(d *Device) { d.Trusted = true })
+		if p.IsDisowned(id) {
+			p.Disowned = slices.DeleteFunc(slices.Clone(p.Disowned), func(d Disowned) bool { return d.ID == id })
+		}
+	}
 	return p, gone, nil
+}
+
+// restrict applies the restriction to its device: one in force is
+// extended and its actions merged; one that ended, or none, is replaced.
+func restrict(ds []Device, r *Restriction, now time.Time) []Device {
+	return editDevice(ds, r.DeviceID, func(d *Device) {
+		if d.Restricted(now) {
+			d.RestrictedUntil = later(d.RestrictedUntil, r.Until)
+			d.Restrictions = ActionSet(d.Restrictions, r.Actions)
+		} else {
+			d.RestrictedUntil, d.Restrictions = r.Until, ActionSet(r.Actions, nil)
+		}
+	})
 }
 
 // learn adds a successful login.
@@ -342,6 +408,9 @@ func (p Profile) learn(l Login, c Change) Profile {
 			d.Keys = slices.Clip(c.Keys)
 		}
 		d.Trusted = d.Trusted || c.Trust
+		if c.Token {
+			d.TokenSeen = c.Now
+		}
 		p.Devices = reorder(p.Devices, i, d, d.LastSeen, deviceSeen)
 	}
 	lim := c.Limits

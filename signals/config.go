@@ -52,6 +52,7 @@ func Builtin(c Config) []Signal {
 	s := []Signal{
 		NewUser(),
 		NewDevice(),
+		DeviceToken(),
 		NewIP(),
 		NewCountry(),
 		ImpossibleTravel(c.ImpossibleTravel.MinKm, c.ImpossibleTravel.MaxKmh),

@@ -47,7 +47,7 @@ func TestBuiltinIsTheRegistrationOfEachDetector(t *testing.T) {
 		_, declares := s.(signals.Declarer)
 		assert.True(t, declares, "%s declares its reasons", s.Name())
 	}
-	assert.Equal(t, []string{"new_user", "new_device", "new_ip", "new_country", "impossible_travel", "anonymous_ip",
+	assert.Equal(t, []string{"new_user", "new_device", "device_token", "new_ip", "new_country", "impossible_travel", "anonymous_ip",
 		"hosting_ip", "brute_force", "credential_stuffing", "multiple_accounts_per_device", "missing_fingerprint", "restricted"}, names)
 	lists := signals.Builtin(signals.Config{Lists: signals.ListsConfig{Deny: &signals.List{}}})
 	assert.Equal(t, "operator_lists", lists[len(lists)-1].Name(), "the lists run when there is one")
@@ -60,7 +60,8 @@ func TestBuiltinIsTheRegistrationOfEachDetector(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []signals.Reason{"new_user", "new_device", "new_ip", "new_country", "impossible_travel",
 		"anonymous_ip", "hosting_ip", "brute_force", "credential_stuffing", "multiple_accounts_per_device",
-		"deny_listed", "allow_listed", "missing_fingerprint", "restricted", "too_many_challenges"}, reasons)
+		"deny_listed", "allow_listed", "missing_fingerprint", "restricted", "too_many_challenges",
+		"device_token_missing", "device_token_mismatch", "disowned_device"}, reasons)
 	assert.False(t, signals.IsBuiltin("breached_password"))
 }
 

@@ -24,6 +24,10 @@ const (
 // address is often placed at a hub far from the person.
 const UnknownAccuracyKm = 50.0
 
+// CoarseAccuracyKm is the accuracy radius from which a location is too
+// coarse for travel: a network located to a region or a country.
+const CoarseAccuracyKm = 500.0
+
 // ImpossibleTravelConfig configures [ImpossibleTravel].
 type ImpossibleTravelConfig struct {
 	// MinKm is the least distance, less both places' accuracy radii, that
@@ -87,6 +91,18 @@ func (s impossibleTravel) Detect(_ context.Context, in *Input) ([]Finding, error
 		return nil, nil
 	}
 	if last.Time.After(in.Now) {
+		return nil, nil
+	}
+	// A place the user is known at is no jump, however far it geolocates
+	// from the last login: a network they logged in from, or an autonomous
+	// system they did (a mobile carrier exits far from its users, and moves
+	// them between exits; a home ISP's addresses locate to its hubs).
+	if in.Profile != nil && (in.Profile.KnownNetwork(in.Network, in.KnownSince) || in.Profile.KnownASN(in.Location.ASN, in.KnownSince)) {
+		return nil, nil
+	}
+	// So is a location too coarse to measure a distance by: the data's
+	// accuracy radius says so where it has one.
+	if in.Location.AccuracyKm >= CoarseAccuracyKm || last.AccuracyKm >= CoarseAccuracyKm {
 		return nil, nil
 	}
 	raw := DistanceKm(last.Latitude, last.Longitude, in.Location.Latitude, in.Location.Longitude)

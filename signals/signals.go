@@ -99,6 +99,31 @@ const (
 	MatchLast Match = "last_fingerprint"
 	// MatchFuzzy: the fingerprint was similar enough to a device's.
 	MatchFuzzy Match = "fuzzy"
+	// MatchToken: the browser's device token named one of the user's
+	// devices, which its fingerprint did not match exactly (a browser that
+	// changed, by an update or a new screen, keeps its token).
+	MatchToken Match = "device_token"
+)
+
+// TokenState is what the browser's device token says of the device its
+// fingerprint was identified as.
+type TokenState string
+
+// Token states.
+const (
+	// TokenNone: no valid token of the user's, and the device never
+	// presented one (or the attempt is from a new device).
+	TokenNone TokenState = ""
+	// TokenValid: a valid token of the user's names the device.
+	TokenValid TokenState = "valid"
+	// TokenMissing: the device presented a valid token before, and this
+	// attempt has none (cookies cleared, or the fingerprint is copied).
+	TokenMissing TokenState = "missing"
+	// TokenMismatch: a valid token of the user's names another device than
+	// the one the fingerprint matched exactly: the fingerprint is copied
+	// into another browser of the user's, or the token into another
+	// browser.
+	TokenMismatch TokenState = "mismatch"
 )
 
 // Device is the device an attempt was identified as.
@@ -115,6 +140,10 @@ type Device struct {
 	// Profile is the device's entry in the user's profile when Known (nil
 	// otherwise): when it was first and last seen, its restriction.
 	Profile *profile.Device
+	// Token is what the browser's device token says of the device.
+	Token TokenState
+	// Disowned reports that the user said this device was not theirs.
+	Disowned bool
 }
 
 // FailureCounts count recent failed attempts, as the engine loaded them.

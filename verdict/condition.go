@@ -35,6 +35,16 @@ type knownDevice struct{}
 func (knownDevice) Eval(in *Input) bool { return in.KnownDevice }
 func (knownDevice) String() string      { return "known_device" }
 
+// DeviceToken holds when the browser presented a valid device token of
+// the user's for the device its fingerprint was identified as: the
+// browser the engine issued the token to.
+func DeviceToken() Condition { return deviceToken{} }
+
+type deviceToken struct{}
+
+func (deviceToken) Eval(in *Input) bool { return in.DeviceToken }
+func (deviceToken) String() string      { return "device_token" }
+
 // ActionIs holds when the attempt's action is a. Not(ActionIs(a)) renders
 // as `action != "a"`.
 func ActionIs(a string) Condition { return actionCond(a) }

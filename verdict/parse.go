@@ -249,6 +249,8 @@ func (p *parser) primary() (Condition, error) {
 		return Any(), nil
 	case "known_device":
 		return KnownDevice(), nil
+	case "device_token":
+		return DeviceToken(), nil
 	case "action":
 		return p.action()
 	case "score":

@@ -71,16 +71,21 @@ func (r *Rule) restrictions() []string {
 //
 //  1. allow-listed: allow_listed → allow
 //  2. deny-listed: deny_listed → deny
-//  3. credential-stuffing: credential_stuffing && !known_device → deny
-//  4. brute-force: brute_force && !known_device → challenge
-//  5. impossible-travel: impossible_travel → challenge_and_restrict
-//  6. new-device-new-network: new_device && (new_ip || new_country ||
+//  3. disowned-device: disowned_device → deny
+//  4. credential-stuffing: credential_stuffing && !known_device → deny
+//  5. brute-force: brute_force && !known_device → challenge
+//  6. impossible-travel: impossible_travel && !device_token →
+//     challenge_and_restrict
+//  7. copied-fingerprint: (device_token_mismatch || device_token_missing)
+//     && (new_ip || new_country) → challenge
+//  8. new-device-new-network: new_device && (new_ip || new_country ||
 //     anonymous_ip || hosting_ip) → challenge
-//  7. missing-fingerprint-new-ip: missing_fingerprint && new_ip → challenge
-//  8. new-country: new_country && known_device → restrict
-//  9. multiple-accounts-signup: action == "signup" &&
+//  9. missing-fingerprint-new-ip: missing_fingerprint && new_ip → challenge
+//  10. new-country: new_country && known_device && !device_token →
+//     restrict
+//  11. multiple-accounts-signup: action == "signup" &&
 //     multiple_accounts_per_device → restrict
-//  10. otherwise → allow
+//  12. otherwise → allow
 //
 // Each call returns a new slice, which the caller may change.
 func Default() Rules { return slices.Clone(defaultRules) }
@@ -91,12 +96,14 @@ var defaultTable = []struct {
 }{
 	{"allow-listed", "allow_listed", Allow},
 	{"deny-listed", "deny_listed", Deny},
+	{"disowned-device", "disowned_device", Deny},
 	{"credential-stuffing", "credential_stuffing && !known_device", Deny},
 	{"brute-force", "brute_force && !known_device", Challenge},
-	{"impossible-travel", "impossible_travel", ChallengeAndRestrict},
+	{"impossible-travel", "impossible_travel && !device_token", ChallengeAndRestrict},
+	{"copied-fingerprint", "(device_token_mismatch || device_token_missing) && (new_ip || new_country)", Challenge},
 	{"new-device-new-network", "new_device && (new_ip || new_country || anonymous_ip || hosting_ip)", Challenge},
 	{"missing-fingerprint-new-ip", "missing_fingerprint && new_ip", Challenge},
-	{"new-country", "new_country && known_device", Restrict},
+	{"new-country", "new_country && known_device && !device_token", Restrict},
 	{"multiple-accounts-signup", `action == "signup" && multiple_accounts_per_device`, Restrict},
 }
 
@@ -217,7 +224,7 @@ func (r *Rule) validate(known func(signals.Reason) bool) *ruleError {
 // cannot name a reason.
 func isKeyword(s string) bool {
 	switch s {
-	case "true", "false", "known_device", "action", "score":
+	case "true", "false", "known_device", "device_token", "action", "score":
 		return true
 	}
 	return false

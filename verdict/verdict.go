@@ -20,6 +20,8 @@
 //   - a reason such as new_ip (lower-case letters, digits and '_',
 //     starting with a letter, at most 64): holds when a finding has it;
 //   - known_device: the attempt comes from a device known for the user;
+//   - device_token: the browser presented a valid device token of the
+//     user's for that device (see ato's Result.DeviceToken);
 //   - true and false;
 //   - action == "signup" and action != "signup": the attempt's action
 //     (1 to 32 lower-case letters, digits and '_');
@@ -32,7 +34,7 @@
 // !(score >= 0.8), holds when the score is below 0.8. Spaces, tabs and
 // newlines are free. An expression holds at most 4096 bytes besides them
 // and parentheses, and nests parentheses at most 64 deep; the words true,
-// false, known_device, action and score cannot name reasons.
+// false, known_device, device_token, action and score cannot name reasons.
 // A condition's String method writes it back in this syntax.
 //
 // # Policy files
@@ -104,6 +106,9 @@ type Input struct {
 	// KnownDevice reports that the user logged in successfully from the
 	// attempt's device before.
 	KnownDevice bool
+	// DeviceToken reports that the browser presented a valid device token
+	// of the user's for that device.
+	DeviceToken bool
 }
 
 // Has reports whether a finding has the reason.

@@ -2,8 +2,8 @@
 // the stores that keep a profile in one column. The user and the version
 // are not part of it: stores keep them in columns of their own.
 //
-// The format is a byte 1, then the devices, the networks, countries and
-// ASNs, and the latest login, each field in order: counts and integers as
+// The format is a byte 2, then the devices, the networks, countries and
+// ASNs, the latest login and the disowned devices, each field in order: counts and integers as
 // unsigned varints, times as signed varints of UTC unix milliseconds (0 for
 // the zero time), strings as a varint length and the bytes, floats as 8
 // bytes of their IEEE 754 bits, little-endian, bools as one byte. Decoding
@@ -23,8 +23,10 @@ import (
 	"github.com/atoguard/ato/profile"
 )
 
-// format is the first byte of an encoded profile.
-const format = 1
+// format is the first byte of an encoded profile. Format 1, written before
+// devices had a token time and profiles disowned devices, is read as
+// format 2 without them.
+const format = 2
 
 // ErrCorrupt is returned for bytes that are not an encoded profile.
 var ErrCorrupt = errors.New("profilecodec: corrupt profile")
@@ -46,6 +48,7 @@ func Encode(b []byte, p *profile.Profile) []byte {
 		b = appendString(b, d.IP)
 		b = appendString(b, d.Country)
 		b = appendString(b, d.City)
+		b = appendTime(b, d.TokenSeen)
 	}
 	for _, places := range [][]profile.Place{p.Networks, p.Countries, p.ASNs} {
 		b = binary.AppendUvarint(b, uint64(len(places)))
@@ -68,7 +71,13 @@ func Encode(b []byte, p *profile.Profile) []byte {
 	b = appendFloat(b, l.Latitude)
 	b = appendFloat(b, l.Longitude)
 	b = appendFloat(b, l.AccuracyKm)
-	return binary.AppendUvarint(b, uint64(l.ASN))
+	b = binary.AppendUvarint(b, uint64(l.ASN))
+	b = binary.AppendUvarint(b, uint64(len(p.Disowned)))
+	for _, d := range p.Disowned {
+		b = appendString(b, d.ID)
+		b = appendTime(b, d.At)
+	}
+	return b
 }
 
 func appendString(b []byte, s string) []byte {
@@ -105,7 +114,8 @@ func appendFloat(b []byte, f float64) []byte {
 // Decode decodes data into p, leaving p's User and Version as they are.
 func Decode(data []byte, p *profile.Profile) error {
 	d := decoder{s: string(data)}
-	if d.byte() != format {
+	f := d.byte()
+	if f != 1 && f != format {
 		return fmt.Errorf("%w: unknown format", ErrCorrupt)
 	}
 	// Counts come first: each list gets one backing array.
@@ -129,6 +139,9 @@ func Decode(data []byte, p *profile.Profile) error {
 		dv.RestrictedUntil = d.time()
 		dv.Restrictions, strs = d.strings(strs)
 		dv.IP, dv.Country, dv.City = d.string(), d.string(), d.string()
+		if f >= 2 {
+			dv.TokenSeen = d.time()
+		}
 	}
 	var lists [3][]profile.Place
 	for k := range lists {
@@ -158,6 +171,15 @@ func Decode(data []byte, p *profile.Profile) error {
 	if d.err == nil && asn > math.MaxUint32 {
 		d.fail("asn")
 	}
+	var disowned []profile.Disowned
+	if f >= 2 {
+		if n := d.count(2); n > 0 && d.err == nil {
+			disowned = make([]profile.Disowned, n)
+			for i := range disowned {
+				disowned[i] = profile.Disowned{ID: d.string(), At: d.time()}
+			}
+		}
+	}
 	if d.err == nil && d.s != "" {
 		d.fail("trailing bytes")
 	}
@@ -166,6 +188,7 @@ func Decode(data []byte, p *profile.Profile) error {
 	}
 	l.ASN = uint32(asn)
 	p.Devices, p.Networks, p.Countries, p.ASNs, p.Last = devices, lists[0], lists[1], lists[2], l
+	p.Disowned = disowned
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package profilecodec
 
 import (
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"testing"
@@ -26,8 +27,35 @@ func sample() profile.Profile {
 	}
 }
 
+// withTokens is sample with what format 2 added: a device's token time
+// and disowned devices.
+func withTokens() profile.Profile {
+	p := sample()
+	p.Devices[0].TokenSeen = p.Devices[0].LastSeen
+	p.Disowned = []profile.Disowned{{ID: "d9", At: p.Last.Time}, {ID: "d8", At: p.Devices[0].FirstSeen}}
+	return p
+}
+
+// format1 is sample() as format 1 wrote it, before devices had a token
+// time and profiles disowned devices.
+const format1 = "01020264310203783a3103783a32f6c182a0be67f6fbb9a3be670701f6919b97c067020c656d61696c5f6368616e6765077061796d656e740b3230332e302e3131332e39024e4c09416d7374657264616d02643200f6c182a0be67f6c182a0be6701000000000000010b3230332e302e3131332e3907f6c182a0be67f6fbb9a3be6701024e4c07f6c182a0be67f6fbb9a3be6701043131333602f6c182a0be67f6c182a0be67f6fbb9a3be670264310b3230332e302e3131332e390b3230332e302e3131332e3901024e4c024e4809416d7374657264616d8fc2f5285c2f4a409a999999999913400000000000003440f008"
+
+func TestReadsFormat1(t *testing.T) {
+	b, err := hex.DecodeString(format1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got profile.Profile
+	if err := Decode(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if want := sample(); !reflect.DeepEqual(want, got) {
+		t.Errorf("format 1:\n got %+v\nwant %+v", got, want)
+	}
+}
+
 func TestRoundTrip(t *testing.T) {
-	for _, p := range []profile.Profile{{}, sample()} {
+	for _, p := range []profile.Profile{{}, sample(), withTokens()} {
 		var got profile.Profile
 		if err := Decode(Encode(nil, &p), &got); err != nil {
 			t.Fatal(err)
@@ -39,7 +67,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestCorruptInputIsAnError(t *testing.T) {
-	p := sample()
+	p := withTokens()
 	b := Encode(nil, &p)
 	for n := range len(b) {
 		var got profile.Profile
@@ -57,8 +85,11 @@ func TestCorruptInputIsAnError(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	p := sample()
+	p := withTokens()
 	f.Add(Encode(nil, &p))
+	if b, err := hex.DecodeString(format1); err == nil {
+		f.Add(b)
+	}
 	f.Add(Encode(nil, &profile.Profile{}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var got profile.Profile

@@ -2,24 +2,21 @@ package sim
 
 import "github.com/atoguard/ato"
 
-// The device token of issue #17 is not in the engine yet: Result.DeviceToken
-// (the token a login that taught the device issues) and Request.DeviceToken
-// (the token the browser's cookie sends back). The simulation keeps a cookie
-// jar per browser already — set from tokenOf after a successful login, sent
-// with withToken, dropped with the rest of the browser's storage by private
-// windows, privacy browsers and a clear of browsing data, and never held by
-// an attacker (a phishing kit copies the fingerprint, not the site's
-// HttpOnly cookie; malware that steals the cookie jar is out of scope).
-// When the fields land, these two functions are the one edit:
-//
-//	func tokenOf(res ato.Result) string          { return res.DeviceToken }
-//	func withToken(req *ato.Request, tok string) { req.DeviceToken = tok }
+// The device token: Result.DeviceToken (the token a login that taught the
+// device issues) and Request.DeviceToken (the token the browser's cookie
+// sends back). Every browser keeps a cookie jar — set from tokenOf after a
+// successful login (or from Engine.DeviceToken after a completed
+// challenge), sent with withToken, dropped with the rest of the browser's
+// storage by private windows, privacy browsers and a clear of browsing
+// data, and never held by an attacker (a phishing kit copies the
+// fingerprint, not the site's HttpOnly cookie; malware that steals the
+// cookie jar is out of scope).
 
 // tokenOf returns the device token a result issued ("" for none).
-func tokenOf(res ato.Result) string { return "" }
+func tokenOf(res ato.Result) string { return res.DeviceToken }
 
 // withToken puts the browser's device-token cookie in the request.
-func withToken(req *ato.Request, tok string) {}
+func withToken(req *ato.Request, tok string) { req.DeviceToken = tok }
 
 // recordUnknownUser records a failed login for an account that does not
 // exist. Issue #17 wants RecordFailure to take these as the strongest tell

@@ -539,7 +539,13 @@ func (s *sim) login(u *user, signup bool) error {
 	if ok {
 		if !b.privacy && !incognito {
 			b.storage = fp
-			if tok := tokenOf(res); tok != "" {
+			tok := tokenOf(res)
+			if tok == "" && res.ChallengeID != "" {
+				// A completed challenge taught the device: the application
+				// sets the cookie from the engine.
+				tok = s.eng.DeviceToken(u.name, res.FingerprintID)
+			}
+			if tok != "" {
 				b.cookie = tok
 			}
 		}
