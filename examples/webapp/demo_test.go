@@ -225,3 +225,41 @@ func httptestServer(t *testing.T, srv *server) string {
 	t.Cleanup(ts.Close)
 	return ts.URL
 }
+
+// TestDeviceTokenCookieAndWasThisYou: a login that teaches the device sets
+// the device-token cookie, which the next login sends; a device the user
+// says was not theirs is refused from then on.
+func TestDeviceTokenCookieAndWasThisYou(t *testing.T) {
+	t.Parallel()
+	_, base := newTestServer(t)
+	laptop, intruder := newBrowser(t, base), newBrowser(t, base)
+	p := laptop.login("alice", "wonderland", fakeHash("laptop"), "", "")
+	require.Equal(t, "allow", p.attr("data-verdict"))
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	var tok *http.Cookie
+	for _, c := range laptop.c.Jar.Cookies(u) {
+		if c.Name == deviceTokenCookie {
+			tok = c
+		}
+	}
+	require.NotNil(t, tok, "the device token is kept in a cookie")
+
+	// Someone with alice's password, on another browser at her address:
+	// a new device on a known network is let in.
+	p = intruder.login("alice", "wonderland", fakeHash("intruder"), "", "")
+	require.Equal(t, "allow", p.attr("data-verdict"))
+	stranger := p.attr("data-device")
+
+	// alice, on her laptop, says it was not her.
+	p = laptop.login("alice", "wonderland", fakeHash("laptop"), fakeHash("laptop"), "")
+	require.Equal(t, "allow", p.attr("data-verdict"))
+	assert.Contains(t, p.body, `class="not-me"`)
+	p = laptop.post("/devices/report", url.Values{"device": {stranger}, "answer": {"not-me"}})
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	assert.Contains(t, p.body, "refused from now on")
+	assert.NotContains(t, p.body, `data-device="`+stranger+`"`, "forgotten")
+
+	p = intruder.login("alice", "wonderland", fakeHash("intruder"), fakeHash("intruder"), "")
+	assert.Equal(t, "deny", p.attr("data-verdict"), "the disowned device is refused")
+}

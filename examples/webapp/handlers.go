@@ -142,6 +142,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		Version:         f.Get("version"),
 		IP:              ip,
 		UserAgent:       r.UserAgent(),
+		DeviceToken:     deviceToken(r),
 	}
 	u, ok := checkPassword(name, f.Get("password"))
 	if !ok {
@@ -173,6 +174,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	o := s.outcome(res, req)
 	switch {
 	case res.Verdict.Succeeds(): // allow, restrict
+		s.setDeviceToken(w, r, res.DeviceToken)
 		s.nameDevice(res.FingerprintID, r)
 		s.sessions.start(w, r, session{User: u.Name, LoggedIn: true, Outcome: o})
 		http.Redirect(w, r, "/devices", http.StatusSeeOther)
@@ -464,6 +466,10 @@ func (s *server) verifyCode(w http.ResponseWriter, r *http.Request) {
 	o := sess.Outcome
 	o.Completed = true
 	s.log.Info("challenge completed", "user", sess.User, "challenge", sess.ChallengeID)
+	if o.DeviceID != "" {
+		// The challenge taught the device: the browser gets its token.
+		s.setDeviceToken(w, r, s.engine.DeviceToken(sess.User, o.DeviceID))
+	}
 	s.nameDevice(o.DeviceID, r)
 	s.sessions.start(w, r, session{User: sess.User, LoggedIn: true, FromChallenge: sess.ChallengeID, Outcome: o})
 	http.Redirect(w, r, "/devices", http.StatusSeeOther)
@@ -525,6 +531,15 @@ func (s *server) devicesPage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Notice = "Forgot device " + what + ". " + forgottenNextLogin
 	}
+	if id := r.URL.Query().Get("reported"); deviceIDPattern.MatchString(id) {
+		if r.URL.Query().Get("answer") == "me" {
+			v.Notice = "Device " + shortID(id) + " is trusted: you said it was you."
+		} else {
+			v.Notice = "Device " + shortID(id) + " is forgotten and refused from now on: you said it was not you. " +
+				"The sensitive actions of your other devices (changing the password, the email, …) wait for a challenge from each. " +
+				"Change your password: whoever it was may have it."
+		}
+	}
 	s.render(w, r, http.StatusOK, "devices", v)
 	// The page asked the browser to save the hash: the session needs it
 	// no more.
@@ -560,6 +575,62 @@ func (s *server) forgetPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.fail(w, r, http.StatusNotFound, "That device is not one of yours.")
+}
+
+// deviceTokenCookie keeps the device token ato issues for the browser.
+const deviceTokenCookie = "ato_device"
+
+// deviceToken returns the browser's device token, "" for none.
+func deviceToken(r *http.Request) string {
+	if c, err := r.Cookie(deviceTokenCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// setDeviceToken keeps a device token in the browser: a long-lived
+// cookie scripts cannot read (HttpOnly), sent only to this site and, over
+// HTTPS, only over HTTPS. A phishing page can copy the browser's
+// fingerprint, not this cookie.
+func (s *server) setDeviceToken(w http.ResponseWriter, r *http.Request, token string) {
+	if token == "" {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: deviceTokenCookie, Value: token, Path: "/", MaxAge: 400 * 24 * 3600,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r),
+	})
+}
+
+// report records the user's answer to "was this you?" about a device.
+func (s *server) report(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.sessions.get(r)
+	if !ok || !sess.LoggedIn {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	ctx, cancel := requestContext(r)
+	defer cancel()
+	id, answer := r.PostForm.Get("device"), r.PostForm.Get("answer")
+	if answer != "me" && answer != "not-me" {
+		s.fail(w, r, http.StatusBadRequest, "Say whether it was you.")
+		return
+	}
+	if answer == "not-me" && id == sess.Outcome.DeviceID {
+		s.fail(w, r, http.StatusConflict, "That is the browser you are using now.")
+		return
+	}
+	err := s.engine.ReportDevice(ctx, sess.User, id, answer == "me")
+	switch {
+	case errors.Is(err, ato.ErrDeviceNotFound), errors.Is(err, ato.ErrInvalidRequest):
+		s.fail(w, r, http.StatusNotFound, "That device is not one of yours.")
+		return
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	}
+	s.log.Info("device reported", "user", sess.User, "device", id, "answer", answer)
+	http.Redirect(w, r, "/devices?reported="+url.QueryEscape(id)+"&answer="+answer, http.StatusSeeOther)
 }
 
 // forget removes one of the user's devices.

@@ -181,6 +181,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /devices", s.devicesPage)
 	mux.HandleFunc("GET /devices/forget", s.forgetPage)
 	mux.HandleFunc("POST /devices/forget", s.post(s.forget))
+	mux.HandleFunc("POST /devices/report", s.post(s.report))
 	mux.HandleFunc("GET /outbox", s.outboxPage)
 	mux.HandleFunc("POST /logout", s.post(s.logout))
 
