@@ -82,7 +82,7 @@ func classify(err error) *apiError {
 	case errors.As(err, &re):
 		e.Status, e.Code, e.Field, e.Message = http.StatusBadRequest, CodeInvalidRequest, re.Field, re.Field+": "+re.Problem
 		if re.Field == "challenge_id" {
-			e.Status, e.Code, e.Message = http.StatusNotFound, CodeChallengeNotFound, "no challenge has this id"
+			e.Status, e.Code, e.Field, e.Message = http.StatusNotFound, CodeChallengeNotFound, "", "no challenge has this id"
 		}
 	case errors.Is(err, ato.ErrInvalidRequest):
 		e.Status, e.Code, e.Message = http.StatusBadRequest, CodeInvalidRequest, trimPrefix(err)
