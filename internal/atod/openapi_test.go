@@ -119,14 +119,14 @@ func TestOpenAPI(t *testing.T) {
 func exerciseAll(t *testing.T, f *fixture) {
 	id := f.challenged()
 	f.do("POST", "/v2/evaluate", map[string]any{"user": "bob", "fingerprint": laptop, "ip": "IP_ADDRESS"}) // warnings
-	f.do("POST", "/v2/evaluate", map[string]any{"action": "NOPE", "user": "bob"})                            // 400
-	f.do("POST", "/v2/evaluate", "<x/>", "Content-Type", "text/xml")                                          // 415
-	f.do("POST", "/v2/evaluate", `{"user": "`+strings.Repeat("a", DefaultMaxBody)+`"}`)                       // 413
-	f.do("POST", "/v2/evaluate", map[string]any{"user": "bob"}, "Authorization", "")                          // 401
+	f.do("POST", "/v2/evaluate", map[string]any{"action": "NOPE", "user": "bob"})                          // 400
+	f.do("POST", "/v2/evaluate", "<x/>", "Content-Type", "text/xml")                                       // 415
+	f.do("POST", "/v2/evaluate", `{"user": "`+strings.Repeat("a", DefaultMaxBody)+`"}`)                    // 413
+	f.do("POST", "/v2/evaluate", map[string]any{"user": "bob"}, "Authorization", "")                       // 401
 	f.do("GET", "/v2/challenges/"+id, nil)
-	f.do("GET", "/v2/challenges/nope", nil)                             // 404
-	f.do("POST", "/v2/challenges/"+id+"/complete", nil)                 // 409
-	f.do("POST", "/v2/challenges/"+id+"/verify", map[string]any{})      // 400
+	f.do("GET", "/v2/challenges/nope", nil)                        // 404
+	f.do("POST", "/v2/challenges/"+id+"/complete", nil)            // 409
+	f.do("POST", "/v2/challenges/"+id+"/verify", map[string]any{}) // 400
 	require.Equal(t, http.StatusOK, f.do("POST", "/v2/challenges/"+id+"/send", nil).status)
 	f.do("POST", "/v2/challenges/"+id+"/send", nil) // 429
 	f.do("GET", "/v2/challenges/"+id, nil)
@@ -144,9 +144,9 @@ func exerciseAll(t *testing.T, f *fixture) {
 	f.do("POST", "/v2/users/alice/devices/"+dev+"/report", map[string]any{"mine": true})
 	f.do("POST", "/v2/users/alice/devices/nope/report", map[string]any{"mine": true}) // 404
 	f.do("POST", "/v2/users/alice/devices/"+other+"/report", map[string]any{"mine": false})
-	f.do("GET", "/v2/users/alice/devices", nil)                                   // restricted devices
-	f.do("DELETE", "/v2/users/alice/devices/"+dev, nil)                           // 409
-	f.do("DELETE", "/v2/users/alice/devices/nope", nil)                           // 404
+	f.do("GET", "/v2/users/alice/devices", nil)         // restricted devices
+	f.do("DELETE", "/v2/users/alice/devices/"+dev, nil) // 409
+	f.do("DELETE", "/v2/users/alice/devices/nope", nil) // 404
 	f.do("POST", "/v2/evaluate", map[string]any{"user": "carol", "fingerprint": laptop, "ip": "203.0.113.9"})
 	carol := f.do("GET", "/v2/users/carol/devices", nil).body["devices"].([]any)[0].(map[string]any)["id"].(string)
 	f.do("DELETE", "/v2/users/carol/devices/"+carol, nil)
