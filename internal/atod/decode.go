@@ -35,7 +35,8 @@ type body struct {
 
 // readBody reads and decodes r's body, at most max bytes. An empty body is
 // no fields, whatever the content type says (the hosted API's send and
-// complete calls carry a JSON content type and no body). A body without a
+// complete calls carry a JSON content type and no body), and so is a JSON
+// null. A body without a
 // content type is JSON when it starts with '{', form data otherwise.
 func readBody(r *http.Request, max int64) (body, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, max))
@@ -53,8 +54,8 @@ func readBody(r *http.Request, max int64) (body, error) {
 // decodeBody decodes data sent with the content type ct.
 func decodeBody(ct string, data []byte) (body, error) {
 	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
-		return body{}, nil
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return body{}, nil // JSON.stringify(null) from a client with nothing to send
 	}
 	kind := ""
 	if ct != "" {
