@@ -185,3 +185,42 @@ func TestWebhookThroughServer(t *testing.T) {
 	v := f.do("POST", "/v2/challenges/"+id+"/verify", map[string]any{"code": p.Code})
 	assert.Equal(t, true, v.body["success"])
 }
+
+// webhookSample is a delivery atod signed, for the Node example's
+// verification to check (node examples/node/webhook.mjs PATH).
+const webhookSample = "../../examples/node/testdata/webhook-sample.json"
+
+// TestWebhookSample keeps examples/node/testdata/webhook-sample.json what
+// the webhook sends; ATOD_WRITE_SAMPLE=1 writes it.
+func TestWebhookSample(t *testing.T) {
+	t.Parallel()
+	secret := "whsec-example-0123456789"
+	type capture struct {
+		ts, sig string
+		body    []byte
+	}
+	got := make(chan capture, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- capture{r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), b}
+	}))
+	t.Cleanup(hook.Close)
+	wh, err := newWebhook(hook.URL, []byte(secret), false)
+	require.NoError(t, err)
+	now := time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
+	wh.now = func() time.Time { return now }
+	require.NoError(t, wh.Send(context.Background(), challenge.Message{
+		ChallengeID: "0f3c9a52-6f1e-4c1b-9a55-3b0c1f2d7e11", User: "alice", Channel: challenge.SMS,
+		To: "+15550104567", Code: "492816", SentAt: now, ExpiresAt: now.Add(10 * time.Minute),
+	}))
+	c := <-got
+	want, err := json.MarshalIndent(map[string]string{"secret": secret, "timestamp": c.ts, "signature": c.sig, "body": string(c.body)}, "", "  ")
+	require.NoError(t, err)
+	want = append(want, '\n')
+	if os.Getenv("ATOD_WRITE_SAMPLE") != "" {
+		require.NoError(t, os.WriteFile(webhookSample, want, 0o644))
+	}
+	have, err := os.ReadFile(webhookSample)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(have), "run with ATOD_WRITE_SAMPLE=1 to write it")
+}
