@@ -692,10 +692,11 @@ func (s *Store) AddFailure(_ context.Context, f storage.Failure, lim storage.Fai
 			us.failures[it] = fs
 		}
 	}
+	marked := 0 // other names of the network's list marked before
 	if !f.KnownNetwork && f.Network != "" {
-		s.putFailed(s.shard(f.Network), f.Network, &f, cutoff, &lim)
+		marked = s.putFailed(s.shard(f.Network), f.Network, &f, cutoff, &lim)
 	}
-	if f.Campaign() && lim.MaxCampaignUsers > 0 {
+	if f.Campaign() && lim.MaxCampaignUsers > 0 && (f.Network == "" || marked < lim.CampaignPerNetwork) {
 		s.putFailed(s.campaign, storage.CampaignKey, &f, cutoff, &lim)
 	}
 	return nil
@@ -703,11 +704,17 @@ func (s *Store) AddFailure(_ context.Context, f storage.Failure, lim storage.Fai
 
 // putFailed puts the failure's user first in the list of the key, a
 // network's or the campaign list, in shard i; bounds the list; and expires
-// a few old entries of the shard.
-func (s *Store) putFailed(i int, key string, f *storage.Failure, cutoff time.Time, lim *storage.FailureLimits) {
+// a few old entries of the shard. It returns how many other users of the
+// list were marked, since the cutoff, before.
+func (s *Store) putFailed(i int, key string, f *storage.Failure, cutoff time.Time, lim *storage.FailureLimits) (marked int) {
 	ns := &s.nets[i]
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
+	for _, e := range ns.nets[key] {
+		if e.campaign && e.user != f.User && !e.at.Before(cutoff) {
+			marked++
+		}
+	}
 	ns.nets[key] = keepFailed(upsertFailed(ns.nets[key], f.User, f.Time, f.Campaign()), cutoff, listMax(key, lim))
 	ns.expiry.push(key, f.Time)
 	for it, c := range expire(&ns.expiry, cutoff, s.maxTracked) {
@@ -717,6 +724,7 @@ func (s *Store) putFailed(i int, key string, f *storage.Failure, cutoff time.Tim
 			ns.nets[it] = l
 		}
 	}
+	return marked
 }
 
 // listMax is how many users the list of the key keeps.

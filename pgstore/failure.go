@@ -24,8 +24,10 @@ var (
 	// (storage.Failure.Campaign) when the name is not an account ($8) and
 	// neither was known. Unless its network was known, the user goes into
 	// the network's list, marked if so; a campaign failure goes into the
-	// list of network $9, the campaign list, too, when $9 is not ''. A
-	// list's row takes the later time and that failure's mark.
+	// list of network $9, the campaign list, too, when $9 is not '' and,
+	// before the statement, fewer than $11 other users of its network's
+	// list were marked since $10. A list's row takes the later time and
+	// that failure's mark.
 	qAddFailure = stmt(`WITH p AS (
 			SELECT keys, networks, network_seen FROM {s}.profiles WHERE user_id = $1),
 		f AS (
@@ -39,7 +41,9 @@ var (
 		INSERT INTO {s}.network_failures AS nf (network, user_id, time, campaign)
 		SELECT $3, $1, $2, c.campaign FROM c WHERE NOT c.known_network AND $3 <> ''
 		UNION ALL
-		SELECT $9, $1, $2, true FROM c WHERE c.campaign AND $9 <> ''
+		SELECT $9, $1, $2, true FROM c WHERE c.campaign AND $9 <> '' AND ($3 = '' OR (
+			SELECT count(*) FROM (SELECT 1 FROM {s}.network_failures m
+				WHERE m.network = $3 AND m.time >= $10 AND m.campaign AND m.user_id <> $1 LIMIT $11) m) < $11)
 		ON CONFLICT (network, user_id) DO UPDATE SET time = greatest(nf.time, excluded.time),
 			campaign = CASE WHEN excluded.time >= nf.time THEN excluded.campaign ELSE nf.campaign END`)
 	// qTrimUserFailures keeps the newest $3 failures of user $1 since $2.
@@ -90,7 +94,8 @@ func (s *Store) queueFailure(b *pgx.Batch, f *storage.Failure, lim *storage.Fail
 		campaign = storage.CampaignKey
 		s.queue(b, qLockNetwork, campaign, s.lockSeed)
 	}
-	s.queue(b, qAddFailure, f.User, t, f.Network, f.DeviceKey, at(lim.KnownSince), key, network, f.UnknownUser, campaign)
+	s.queue(b, qAddFailure, f.User, t, f.Network, f.DeviceKey, at(lim.KnownSince), key, network, f.UnknownUser, campaign,
+		cutoff, lim.CampaignPerNetwork)
 	s.queue(b, qTrimUserFailures, f.User, cutoff, lim.MaxUser)
 	if f.Network != "" {
 		s.queue(b, qTrimNetwork, f.Network, cutoff, lim.MaxNetworkUsers)

@@ -46,6 +46,10 @@ var (
 	qPutNetworkFailure = prepared(`INSERT INTO network_failures (network, user_id, time, campaign) VALUES (?1, ?2, ?3, ?4)
 		ON CONFLICT (network, user_id) DO UPDATE SET time = max(time, excluded.time),
 			campaign = CASE WHEN excluded.time >= time THEN excluded.campaign ELSE campaign END`)
+	// qMarkedOthers counts the users of network ?1 other than ?2 marked
+	// since ?3, up to ?4.
+	qMarkedOthers = prepared(`SELECT count(*) FROM (SELECT 1 FROM network_failures
+		WHERE network = ?1 AND time >= ?3 AND campaign = 1 AND user_id <> ?2 LIMIT ?4)`)
 	// qTrimNetwork keeps the ?3 users of network ?1 who failed last, since
 	// ?2.
 	qTrimNetwork = prepared(`DELETE FROM network_failures WHERE network = ?1 AND (time < ?2 OR user_id NOT IN (
@@ -81,12 +85,21 @@ func addFailure(t *tx, f *storage.Failure, lim *storage.FailureLimits) error {
 	if _, err := t.exec(qTrimUserFailures, f.User, cutoff, lim.MaxUser); err != nil {
 		return fmt.Errorf("add failure: %w", err)
 	}
+	campaign := f.Campaign() && lim.MaxCampaignUsers > 0
+	if campaign && f.Network != "" {
+		// The network may have put enough in the campaign list.
+		var marked int
+		if err := t.row(qMarkedOthers, f.Network, f.User, cutoff, lim.CampaignPerNetwork).Scan(&marked); err != nil {
+			return fmt.Errorf("add failure: %w", err)
+		}
+		campaign = marked < lim.CampaignPerNetwork
+	}
 	if !f.KnownNetwork && f.Network != "" {
 		if err := putNetworkFailure(t, f.Network, f, at, cutoff, lim.MaxNetworkUsers); err != nil {
 			return err
 		}
 	}
-	if f.Campaign() && lim.MaxCampaignUsers > 0 {
+	if campaign {
 		if err := putNetworkFailure(t, storage.CampaignKey, f, at, cutoff, lim.MaxCampaignUsers); err != nil {
 			return err
 		}

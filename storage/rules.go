@@ -350,9 +350,11 @@ func (r *LoadRequest) Validate() error {
 	return nil
 }
 
-// Validate checks failure limits: all set (MaxCampaignUsers may be zero).
+// Validate checks failure limits: all set, but for MaxCampaignUsers, which
+// may be zero (no campaign list), and then CampaignPerNetwork.
 func (l *FailureLimits) Validate() error {
-	if l.Keep <= 0 || l.MaxUser <= 0 || l.MaxNetworkUsers <= 0 || l.MaxCampaignUsers < 0 {
+	if l.Keep <= 0 || l.MaxUser <= 0 || l.MaxNetworkUsers <= 0 || l.MaxCampaignUsers < 0 ||
+		l.MaxCampaignUsers > 0 && l.CampaignPerNetwork <= 0 || l.CampaignPerNetwork < 0 {
 		return fmt.Errorf("%w: failure limits must be positive (%+v)", ErrInvalid, *l)
 	}
 	return nil

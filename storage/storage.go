@@ -55,8 +55,8 @@
 //     [ClassifyFailure], then keep it in the user's list; unless its
 //     network was known, in the network's, marked when it is a campaign
 //     failure ([Failure.Campaign]); and, when it is one, in the campaign
-//     list (the list of the network [CampaignKey]); all as
-//     [FailureLimits] bounds them.
+//     list (the list of the network [CampaignKey]) unless its network
+//     put enough there already; all as [FailureLimits] bounds them.
 //
 // The conformance suite, storage/storetest, checks each rule on a fresh
 // store and reports every one broken, in words; run it from your store's
@@ -266,6 +266,15 @@ type FailureLimits struct {
 	// MaxCampaignUsers names are kept in the campaign list (those who
 	// failed last); zero keeps no campaign list.
 	MaxCampaignUsers int
+	// CampaignPerNetwork bounds what one network puts in the campaign
+	// list: a campaign failure goes into it only if, before it is
+	// written, fewer than CampaignPerNetwork other names in its network's
+	// list are marked, since Time - Keep. A network past that has shown
+	// its hand, and is counted on its own (FailureCounts.NetworkUnknown):
+	// the campaign list is for campaigns spread over many networks, and
+	// one network must not fill it. Failures without a network are not
+	// bounded so. Required (positive) with MaxCampaignUsers.
+	CampaignPerNetwork int
 }
 
 // FailureQuery asks for the failure counts one evaluation needs.

@@ -140,6 +140,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			{"network_unknown", testCampaignNetworkUnknown},
 			{"known_names", testCampaignKnownNames},
 			{"cap", testCampaignCap},
+			{"per_network", testCampaignPerNetwork},
 			{"expiry", testCampaignExpiry},
 			{"delete_user", testCampaignDeleteUser},
 			{"purge", testCampaignPurge},
@@ -515,7 +516,8 @@ func putFactor(t *testing.T, s storage.Store, f storage.Factor) {
 
 // failureLimits are limits that keep everything the tests add.
 func failureLimits(at time.Time) storage.FailureLimits {
-	return storage.FailureLimits{KnownSince: at.Add(-30 * 24 * time.Hour), Keep: 24 * time.Hour, MaxUser: 1000, MaxNetworkUsers: 1000, MaxCampaignUsers: 1000}
+	return storage.FailureLimits{KnownSince: at.Add(-30 * 24 * time.Hour), Keep: 24 * time.Hour, MaxUser: 1000, MaxNetworkUsers: 1000,
+		MaxCampaignUsers: 1000, CampaignPerNetwork: 1000}
 }
 
 func addFailure(t *testing.T, s storage.Store, f storage.Failure, lim storage.FailureLimits) {
@@ -1827,6 +1829,44 @@ func testCampaignCap(t *testing.T, s storage.Store, clk *Clock) {
 	}
 }
 
+func testCampaignPerNetwork(t *testing.T, s storage.Store, clk *Clock) {
+	// One network puts a few names in the campaign list, then is counted on
+	// its own.
+	t0 := clk.Now()
+	const n, m = "198.51.100.1", "198.51.100.2"
+	lim := failureLimits(t0)
+	lim.Keep, lim.CampaignPerNetwork = time.Hour, 2
+	add := func(f storage.Failure) {
+		t.Helper()
+		addFailure(t, s, f, lim)
+	}
+	add(unknown("ghost1", t0, n))
+	add(storage.Failure{User: "alice", Time: t0, Network: n}) // an account: not marked
+	add(unknown("ghost2", t0, n))
+	add(unknown("ghost3", t0, n))
+	add(unknown("ghost2", t0.Add(time.Millisecond), n)) // again: ghost2 is in already
+	if got := campaignCount(t, s, time.Time{}, 100); got != 2 {
+		t.Errorf("a campaign failure must go into the campaign list only if fewer than FailureLimits.CampaignPerNetwork (2) other names of its network's list were marked before: of ghost1, ghost2 and ghost3 from one network, Load counts %d in the campaign list, want 2", got)
+	}
+	if got := failureCounts(t, s, "x", n, time.Time{}).NetworkUnknown; got != 3 {
+		t.Errorf("the network's list must mark every campaign failure, whether or not it went into the campaign list; Load counts %d, want 3", got)
+	}
+	add(unknown("ghost4", t0, ""))
+	add(unknown("ghost5", t0, ""))
+	add(unknown("ghost6", t0, ""))
+	add(unknown("ghost7", t0, m))
+	if got := campaignCount(t, s, time.Time{}, 100); got != 6 {
+		t.Errorf("campaign failures without a network, and from another network, must go into the campaign list; Load counts %d, want 6", got)
+	}
+	later := t0.Add(time.Hour + time.Millisecond)
+	lim = failureLimits(later)
+	lim.Keep, lim.CampaignPerNetwork = time.Hour, 2
+	add(unknown("ghost8", later, n))
+	if got := campaignCount(t, s, later, 100); got != 1 {
+		t.Errorf("only names marked since Time - Keep count against a network's share: a name failing from it after Keep must go into the campaign list; Load counts %d since then, want 1", got)
+	}
+}
+
 func testCampaignExpiry(t *testing.T, s storage.Store, clk *Clock) {
 	t0 := clk.Now()
 	lim := failureLimits(t0)
@@ -2719,6 +2759,7 @@ func testValidationRequests(t *testing.T, s storage.Store, clk *Clock) {
 		{"without a positive MaxUser", storage.Failure{User: "alice", Time: t0, Network: n}, storage.FailureLimits{Keep: time.Hour, MaxNetworkUsers: 5}},
 		{"without a positive MaxNetworkUsers", storage.Failure{User: "alice", Time: t0, Network: n}, storage.FailureLimits{Keep: time.Hour, MaxUser: 5}},
 		{"with a negative MaxCampaignUsers", storage.Failure{User: "alice", Time: t0, Network: n, UnknownUser: true}, storage.FailureLimits{Keep: time.Hour, MaxUser: 5, MaxNetworkUsers: 5, MaxCampaignUsers: -1}},
+		{"with a MaxCampaignUsers and no positive CampaignPerNetwork", storage.Failure{User: "alice", Time: t0, Network: n, UnknownUser: true}, storage.FailureLimits{Keep: time.Hour, MaxUser: 5, MaxNetworkUsers: 5, MaxCampaignUsers: 5}},
 		{"from the network storage.CampaignKey", storage.Failure{User: "alice", Time: t0, Network: storage.CampaignKey, UnknownUser: true}, ok},
 	} {
 		what := "AddFailure " + c.what
