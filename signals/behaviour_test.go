@@ -165,6 +165,65 @@ func TestCredentialStuffing(t *testing.T) {
 	nat := located(amsterdam)
 	nat.Failures.NetworkUsers = 9 // the NAT's own users who know it are not counted by the store
 	assert.Empty(t, detect(t, signals.CredentialStuffing(0, 0), nat))
+
+	// The slow shape: under 10 users an hour, but names that are not
+	// accounts pile up in the longer window.
+	slow := located(amsterdam)
+	slow.Failures = signals.FailureCounts{NetworkUsers: 6, NetworkUnknown: 5}
+	fs = detect(t, signals.CredentialStuffing(0, 0), slow)
+	require.Len(t, fs, 1)
+	assert.Equal(t, "5", fs[0].Evidence["unknown_users"])
+	assert.Equal(t, "3h0m0s", fs[0].Evidence["unknown_window"])
+	assert.Contains(t, fs[0].Detail, "5 user names that are not accounts failed to log in from 198.51.100.7 in the last 3 hours (threshold 5)")
+	assert.Equal(t, "5 unknown user names failing from 198.51.100.7 in 3 hours", fs[0].Summary())
+
+	// A carrier NAT's own users mistyping their passwords are accounts:
+	// however many of them, only the short window counts them, and a
+	// stray mistyped name or four does not make a campaign.
+	carrier := located(amsterdam)
+	carrier.Failures = signals.FailureCounts{NetworkUsers: 9, NetworkUnknown: 4}
+	assert.Empty(t, detect(t, signals.CredentialStuffing(0, 0), carrier))
+
+	cfg := signals.Config{CredentialStuffing: signals.CredentialStuffingConfig{UnknownUsers: 20}}
+	var cs signals.Signal
+	for _, s := range signals.Builtin(cfg) {
+		if s.Name() == string(signals.CredentialStuffingReason) {
+			cs = s
+		}
+	}
+	require.NotNil(t, cs)
+	assert.Empty(t, detect(t, cs, slow), "Config sets the threshold of names that are not accounts")
+	slow.Failures.NetworkUnknown = 20
+	assert.Len(t, detect(t, cs, slow), 1)
+
+	none := located(amsterdam)
+	none.Network, none.IP = "", netip.Addr{}
+	none.Failures = signals.FailureCounts{NetworkUsers: 50, NetworkUnknown: 50}
+	assert.Empty(t, detect(t, signals.CredentialStuffing(0, 0), none), "no network, no network's count")
+}
+
+func TestStuffingCampaign(t *testing.T) {
+	t.Parallel()
+	in := located(amsterdam)
+	in.Failures.CampaignUsers = 24
+	assert.Empty(t, detect(t, signals.StuffingCampaign(0, 0), in), "under the default threshold")
+	in.Failures.CampaignUsers = 25
+	fs := detect(t, signals.StuffingCampaign(0, 0), in)
+	require.Len(t, fs, 1)
+	assert.Equal(t, signals.StuffingCampaignScore, fs[0].Score)
+	assert.Equal(t, map[string]string{"unknown_users": "25", "window": "15m0s", "threshold": "25"}, fs[0].Evidence)
+	assert.Equal(t, "25 user names that are not accounts failed to log in, from any network, in the last 15 minutes (threshold 25): a credential-stuffing campaign", fs[0].Detail)
+	assert.Equal(t, "stuffing campaign: 25 unknown user names failing in 15 minutes", fs[0].Summary())
+
+	// A busy site raises the threshold above its own users' mistyped
+	// names.
+	assert.Empty(t, detect(t, signals.StuffingCampaign(200, time.Hour), in))
+	in.Failures.CampaignUsers = 200
+	assert.Len(t, detect(t, signals.StuffingCampaign(200, time.Hour), in), 1)
+
+	// It is global: the attempt's own network does not matter.
+	in.Network, in.IP = "", netip.Addr{}
+	assert.Len(t, detect(t, signals.StuffingCampaign(200, time.Hour), in), 1)
 }
 
 func TestMultipleAccountsPerDevice(t *testing.T) {

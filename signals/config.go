@@ -19,6 +19,7 @@ type Config struct {
 	HostingIP          HostingIPConfig
 	BruteForce         BruteForceConfig
 	CredentialStuffing CredentialStuffingConfig
+	StuffingCampaign   StuffingCampaignConfig
 	MultipleAccounts   MultipleAccountsConfig
 	Lists              ListsConfig
 }
@@ -28,6 +29,7 @@ func (c Config) WithDefaults() Config {
 	c.ImpossibleTravel = c.ImpossibleTravel.withDefaults()
 	c.BruteForce = c.BruteForce.withDefaults()
 	c.CredentialStuffing = c.CredentialStuffing.withDefaults()
+	c.StuffingCampaign = c.StuffingCampaign.withDefaults()
 	c.MultipleAccounts = c.MultipleAccounts.withDefaults()
 	return c
 }
@@ -41,6 +43,7 @@ func (c Config) Validate() error {
 		c.HostingIP.validate(),
 		c.BruteForce.validate(),
 		c.CredentialStuffing.validate(),
+		c.StuffingCampaign.validate(),
 		c.MultipleAccounts.validate(),
 	)
 }
@@ -59,7 +62,8 @@ func Builtin(c Config) []Signal {
 		AnonymousIP(c.AnonymousIP.List),
 		HostingIP(c.HostingIP.ASNs),
 		BruteForce(c.BruteForce.Failures, c.BruteForce.Window),
-		CredentialStuffing(c.CredentialStuffing.Users, c.CredentialStuffing.Window),
+		credentialStuffingOf(c.CredentialStuffing),
+		StuffingCampaign(c.StuffingCampaign.Users, c.StuffingCampaign.Window),
 		MultipleAccounts(c.MultipleAccounts.AtSignup, c.MultipleAccounts.AtLogin, c.MultipleAccounts.Window),
 		MissingFingerprint(),
 		Restricted(),

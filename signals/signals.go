@@ -18,7 +18,7 @@
 //
 // [NewUser], [NewDevice], [NewIP], [NewCountry], [ImpossibleTravel],
 // [AnonymousIP], [HostingIP], [BruteForce], [CredentialStuffing],
-// [MultipleAccounts], [MissingFingerprint], [Restricted] and the operator
+// [StuffingCampaign], [MultipleAccounts], [MissingFingerprint], [Restricted] and the operator
 // [Lists] are ordinary Signals, built exactly as a plug-in would be, one
 // file each: its reason, score, thresholds and window (a configuration
 // struct whose zero value means the defaults), the evidence it reports and
@@ -153,8 +153,12 @@ type FailureCounts struct {
 	User, UserUnknown int
 	// NetworkUsers counts the distinct users who failed from the attempt's
 	// network in the credential-stuffing window, leaving out those who knew
-	// the network.
-	NetworkUsers int
+	// the network; NetworkUnknown the user names that are not accounts
+	// among those who failed from it, in the window of such names.
+	NetworkUsers, NetworkUnknown int
+	// CampaignUsers counts the distinct user names that are not accounts
+	// that failed from anywhere in the stuffing-campaign window.
+	CampaignUsers int
 }
 
 // Input is everything a signal may look at. Signals must not modify it,
