@@ -198,11 +198,15 @@ func (e *Engine) load(ctx context.Context, ev *evaluation) (err error) {
 	a, d := &ev.a, &e.cfg.detectors
 	a.withKeys()
 	ev.failures = storage.FailureQuery{
-		UserSince:       a.time.Add(-d.BruteForce.Window),
-		MaxUser:         e.cfg.maxUserFailures(),
-		Network:         a.network,
-		NetworkSince:    a.time.Add(-d.CredentialStuffing.Window),
-		MaxNetworkUsers: e.cfg.maxNetworkUsers(),
+		UserSince:         a.time.Add(-d.BruteForce.Window),
+		MaxUser:           e.cfg.maxUserFailures(),
+		Network:           a.network,
+		NetworkSince:      a.time.Add(-d.CredentialStuffing.Window),
+		MaxNetworkUsers:   e.cfg.maxNetworkUsers(),
+		UnknownSince:      a.time.Add(-d.CredentialStuffing.UnknownWindow),
+		MaxNetworkUnknown: e.cfg.maxNetworkUsers(),
+		CampaignSince:     a.time.Add(-d.StuffingCampaign.Window),
+		MaxCampaignUsers:  e.cfg.maxCampaignUsers(),
 	}
 	ev.counts = storage.ChallengeQuery{Since: a.time.Add(-challengeRateSpan), Max: e.cfg.limits.PerHour}
 	r := storage.LoadRequest{

@@ -264,7 +264,8 @@ func BenchmarkRecordFailure(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				// A second apart: a name comes back after its failure
-				// expired (20,000 s > 1 h), so each is a first failure.
+				// expired (20,000 s > 3 h, the longest window failures are
+				// kept for), so each is a first failure.
 				user := fmt.Sprint("user", i%users)
 				if who == "unknown" {
 					user = fmt.Sprint("nobody", i)
@@ -281,8 +282,8 @@ func BenchmarkRecordFailure(b *testing.B) {
 // BenchmarkFailureFlood records failed passwords for made-up user names,
 // each from a network of its own, as a flood of guesses would: ns/op is
 // the cost of one, and MB-held the heap the store holds once twice
-// memstore.MaxTracked of them have come, all within the hour they are kept
-// — the most a flood can make it hold.
+// memstore.MaxTracked of them have come, all within the time they are
+// kept — the most a flood can make it hold.
 func BenchmarkFailureFlood(b *testing.B) {
 	// A millisecond apart: all of them inside the hour they are kept.
 	e, err := ato.New(memstore.New(), ato.WithClock(steppingClock(time.Millisecond)))

@@ -29,9 +29,11 @@ func (e *Engine) input(ev *evaluation) {
 		Profile:         &st.Profile,
 		KnownSince:      a.time.Add(-e.cfg.knownWindow),
 		Failures: signals.FailureCounts{
-			User:         st.Failures.User,
-			UserUnknown:  st.Failures.UserUnknown,
-			NetworkUsers: st.Failures.NetworkUsers,
+			User:           st.Failures.User,
+			UserUnknown:    st.Failures.UserUnknown,
+			NetworkUsers:   st.Failures.NetworkUsers,
+			NetworkUnknown: st.Failures.NetworkUnknown,
+			CampaignUsers:  st.Failures.CampaignUsers,
 		},
 		RecentChallenges: st.Challenges,
 		Device: signals.Device{

@@ -10,12 +10,18 @@ import (
 )
 
 // RecordFailure records a failed password attempt. It feeds the
-// brute-force and credential-stuffing signals; whether the attempt's device
+// brute-force, credential-stuffing and stuffing-campaign signals; whether
+// the attempt's device
 // and network were known for the user is decided when it is recorded (by
 // the fingerprint's exact match with a hash the user saw from a known
 // device), so that an owner mistyping on their own device is told apart
 // from an attacker. It does the same work whether or not the user has a
 // history, so its cost tells nothing about the account.
+//
+// Record a failed login for a user name that is not an account too, with
+// [Request].UnknownUser set: such failures are counted apart, per network
+// and from anywhere, as the strongest tell of credential stuffing (see
+// [signals.CredentialStuffingConfig] and [signals.StuffingCampaignConfig]).
 //
 // Only the user must be valid. An invalid optional field (a fingerprint
 // too long, a last fingerprint without a fingerprint, an address that does
@@ -30,7 +36,7 @@ func (e *Engine) RecordFailure(ctx context.Context, r Request) error {
 	if err != nil {
 		return err
 	}
-	f := storage.Failure{User: a.user, Time: a.time, Network: a.network}
+	f := storage.Failure{User: a.user, Time: a.time, Network: a.network, UnknownUser: r.UnknownUser}
 	if a.fingerprint != "" {
 		f.DeviceKey = fingerprint.Key(a.fingerprint)
 	}
@@ -44,10 +50,15 @@ func (e *Engine) RecordFailure(ctx context.Context, r Request) error {
 // they are counted in, as many as the counts need.
 func (e *Engine) failureLimits(at time.Time) storage.FailureLimits {
 	return storage.FailureLimits{
-		KnownSince:      at.Add(-e.cfg.knownWindow),
-		Keep:            e.cfg.failureKeep(),
-		MaxUser:         e.cfg.maxUserFailures(),
-		MaxNetworkUsers: e.cfg.maxNetworkUsers(),
+		KnownSince:       at.Add(-e.cfg.knownWindow),
+		Keep:             e.cfg.failureKeep(),
+		MaxUser:          e.cfg.maxUserFailures(),
+		MaxNetworkUsers:  e.cfg.maxNetworkUsers(),
+		MaxCampaignUsers: e.cfg.maxCampaignUsers(),
+		// A network past the credential-stuffing count of names that are
+		// not accounts is counted on its own: the campaign list is for
+		// campaigns spread over many networks.
+		CampaignPerNetwork: e.cfg.detectors.CredentialStuffing.UnknownUsers,
 	}
 }
 

@@ -76,8 +76,15 @@ type config struct {
 func (c *config) maxUserFailures() int { return max(64, 4*c.detectors.BruteForce.Failures) }
 
 // maxNetworkUsers is how many users failing from one network are kept and
-// counted: at least the credential-stuffing threshold.
-func (c *config) maxNetworkUsers() int { return max(64, c.detectors.CredentialStuffing.Users) }
+// counted: at least the credential-stuffing thresholds.
+func (c *config) maxNetworkUsers() int {
+	return max(64, c.detectors.CredentialStuffing.Users, c.detectors.CredentialStuffing.UnknownUsers)
+}
+
+// maxCampaignUsers is how many user names that are not accounts are kept
+// and counted in the campaign list: at least the stuffing-campaign
+// threshold.
+func (c *config) maxCampaignUsers() int { return max(64, c.detectors.StuffingCampaign.Users) }
 
 // maxDeviceUsers is how many accounts a device remembers: at least the
 // multiple-accounts thresholds.
@@ -88,7 +95,8 @@ func (c *config) maxDeviceUsers() int {
 // failureKeep is how long failures are kept: the longest window a detector
 // counts them in.
 func (c *config) failureKeep() time.Duration {
-	return max(c.detectors.BruteForce.Window, c.detectors.CredentialStuffing.Window)
+	d := &c.detectors
+	return max(d.BruteForce.Window, d.CredentialStuffing.Window, d.CredentialStuffing.UnknownWindow, d.StuffingCampaign.Window)
 }
 
 func defaults() config {
@@ -300,7 +308,8 @@ func WithBruteForce(failures int, window time.Duration) Option {
 
 // WithCredentialStuffing sets [signals.Config].CredentialStuffing: at
 // least users distinct users failing from one network within window.
-// Defaults: 10 in 1 hour.
+// Defaults: 10 in 1 hour. (The count of user names that are not accounts
+// keeps its defaults: 5 in 3 hours.)
 func WithCredentialStuffing(users int, window time.Duration) Option {
 	return detector("WithCredentialStuffing", users > 0 && window > 0, func(d *signals.Config) {
 		d.CredentialStuffing = signals.CredentialStuffingConfig{Users: users, Window: window}

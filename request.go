@@ -54,6 +54,12 @@ type Request struct {
 	// at most MaxTimeSkew, unless the engine was made WithReplay: windows,
 	// restrictions and rate limits are all measured in it.
 	Time time.Time
+	// UnknownUser reports that User is not an account: set it when the
+	// login form's user name does not exist (ato never learns it
+	// otherwise). Only [Engine.RecordFailure] reads it; Evaluate ignores
+	// it. Failures for names that do not exist are the strongest tell of
+	// credential stuffing: a combo list is mostly accounts of other sites.
+	UnknownUser bool
 }
 
 // Limits on request fields. Longer values are refused, not truncated.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/profile"
+	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/sqlitestore"
 	"github.com/atoguard/ato/storage"
 	"github.com/stretchr/testify/assert"
@@ -389,9 +390,10 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 	assert.Equal(t, workers*rounds, total, "concurrent profile writes lose no login")
 }
 
-// Failures for one account from a new IPv6 /64 each, for two hours: the
-// store tracks the networks of the last hour only, and the account's
-// newest failures only.
+// Failures for one account from a new IPv6 /64 each, for twice as long as
+// the engine keeps failures (its longest window, the 3 hours of names that
+// are not accounts): the store tracks the networks of the last 3 hours
+// only, and the account's newest failures only.
 func TestFailuresFromManyNetworksAreBounded(t *testing.T) {
 	ctx := t.Context()
 	s := open(t, filepath.Join(t.TempDir(), "ato.db"))
@@ -400,14 +402,14 @@ func TestFailuresFromManyNetworksAreBounded(t *testing.T) {
 	require.NoError(t, err)
 	const n = 1200
 	for i := range n {
-		now = t0.Add(time.Duration(i) * 2 * time.Hour / n)
+		now = t0.Add(time.Duration(i) * 2 * signals.DefaultStuffingUnknownWindow / n)
 		require.NoError(t, e.RecordFailure(ctx, ato.Request{User: "alice", IP: fmt.Sprintf("2001:db8:%x:%x::1", i>>16, i&0xffff)}))
 	}
 	var networks, failures int
 	db := sqlitestore.ReadDB(s)
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM network_failures`).Scan(&networks))
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM failures`).Scan(&failures))
-	assert.LessOrEqual(t, networks, n/2+1, "only the last hour's networks (the window includes its start), of %d", n)
+	assert.LessOrEqual(t, networks, n/2+1, "only the last 3 hours' networks (the window includes its start), of %d", n)
 	assert.LessOrEqual(t, failures, 64, "only the account's newest failures")
 	dropped, err := e.Purge(ctx)
 	require.NoError(t, err)

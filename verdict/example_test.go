@@ -44,7 +44,7 @@ func ExampleParseCondition() {
 	}
 	fmt.Println(c)
 	fmt.Println(c.Eval(&verdict.Input{Action: "signup", Score: 0.9, KnownDevice: true}))
-	fmt.Println(verdict.Reasons(verdict.Default()[7].When))
+	fmt.Println(verdict.Reasons(verdict.Default()[8].When))
 	// Output:
 	// action == "signup" && (score >= 0.8 || !known_device)
 	// true

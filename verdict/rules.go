@@ -73,19 +73,25 @@ func (r *Rule) restrictions() []string {
 //  2. deny-listed: deny_listed → deny
 //  3. disowned-device: disowned_device → deny
 //  4. credential-stuffing: credential_stuffing && !known_device → deny
-//  5. brute-force: brute_force && !known_device → challenge
-//  6. impossible-travel: impossible_travel && !device_token →
+//  5. stuffing-campaign: stuffing_campaign && action == "login" &&
+//     !known_device && (new_ip || new_user) → deny: while a campaign lasts,
+//     a login from a device and a network both new for the user (a first
+//     login is both) is refused rather than challenged, so that no code
+//     reaches the owners of the accounts on the combo list; known devices
+//     and known networks are untouched
+//  6. brute-force: brute_force && !known_device → challenge
+//  7. impossible-travel: impossible_travel && !device_token →
 //     challenge_and_restrict
-//  7. copied-fingerprint: (device_token_mismatch || device_token_missing)
+//  8. copied-fingerprint: (device_token_mismatch || device_token_missing)
 //     && (new_ip || new_country) → challenge
-//  8. new-device-new-network: new_device && (new_ip || new_country ||
+//  9. new-device-new-network: new_device && (new_ip || new_country ||
 //     anonymous_ip || hosting_ip) → challenge
-//  9. missing-fingerprint-new-ip: missing_fingerprint && new_ip → challenge
-//  10. new-country: new_country && known_device && !device_token →
+//  10. missing-fingerprint-new-ip: missing_fingerprint && new_ip → challenge
+//  11. new-country: new_country && known_device && !device_token →
 //     restrict
-//  11. multiple-accounts-signup: action == "signup" &&
+//  12. multiple-accounts-signup: action == "signup" &&
 //     multiple_accounts_per_device → restrict
-//  12. otherwise → allow
+//  13. otherwise → allow
 //
 // Each call returns a new slice, which the caller may change.
 func Default() Rules { return slices.Clone(defaultRules) }
@@ -98,6 +104,7 @@ var defaultTable = []struct {
 	{"deny-listed", "deny_listed", Deny},
 	{"disowned-device", "disowned_device", Deny},
 	{"credential-stuffing", "credential_stuffing && !known_device", Deny},
+	{"stuffing-campaign", `stuffing_campaign && action == "login" && !known_device && (new_ip || new_user)`, Deny},
 	{"brute-force", "brute_force && !known_device", Challenge},
 	{"impossible-travel", "impossible_travel && !device_token", ChallengeAndRestrict},
 	{"copied-fingerprint", "(device_token_mismatch || device_token_missing) && (new_ip || new_country)", Challenge},

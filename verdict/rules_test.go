@@ -20,6 +20,8 @@ const (
 	allowListed = signals.AllowListedReason
 	denyListed  = signals.DenyListedReason
 	stuffing    = signals.CredentialStuffingReason
+	campaign    = signals.StuffingCampaignReason
+	newUser     = signals.NewUserReason
 	brute       = signals.BruteForceReason
 	travel      = signals.ImpossibleTravelReason
 	newDevice   = signals.NewDeviceReason
@@ -41,23 +43,30 @@ var defaultCases = []struct {
 }{
 	{"1 allow-listed wins over everything", input("login", false, denyListed, stuffing, allowListed), verdict.Allow, "allow-listed"},
 	{"2 deny-listed", input("login", true, denyListed, newIP), verdict.Deny, "deny-listed"},
-	{"3 stuffing from an unknown device", input("login", false, stuffing, newDevice, newIP), verdict.Deny, "credential-stuffing"},
-	{"3 stuffing from a known device is not denied", input("login", true, stuffing), verdict.Allow, "otherwise"},
-	{"4 brute force from an unknown device", input("login", false, brute), verdict.Challenge, "brute-force"},
-	{"4 the owner's known device during an attack", input("login", true, brute), verdict.Allow, "otherwise"},
-	{"5 impossible travel", input("login", true, travel, newIP), verdict.ChallengeAndRestrict, "impossible-travel"},
-	{"6 new device and new IP", input("login", false, newDevice, newIP), verdict.Challenge, "new-device-new-network"},
-	{"6 new device and new country", input("login", false, newDevice, newCountry), verdict.Challenge, "new-device-new-network"},
-	{"6 new device and anonymous IP", input("login", false, newDevice, anonymous), verdict.Challenge, "new-device-new-network"},
-	{"6 new device and hosting IP", input("login", false, newDevice, hosting), verdict.Challenge, "new-device-new-network"},
-	{"6 new device alone", input("login", false, newDevice), verdict.Allow, "otherwise"},
-	{"7 no fingerprint and new IP", input("login", false, missing, newIP), verdict.Challenge, "missing-fingerprint-new-ip"},
-	{"7 no fingerprint on a known IP", input("login", false, missing), verdict.Allow, "otherwise"},
-	{"8 new country from a known device", input("login", true, newCountry, newIP), verdict.Restrict, "new-country"},
-	{"9 many accounts on one device at signup", input("signup", false, multiple), verdict.Restrict, "multiple-accounts-signup"},
-	{"9 many accounts at login is not row 9", input("login", true, multiple), verdict.Allow, "otherwise"},
-	{"10 known device on a new IP", input("login", true, newIP), verdict.Allow, "otherwise"},
-	{"10 nothing at all", input("login", true), verdict.Allow, "otherwise"},
+	{"4 stuffing from an unknown device", input("login", false, stuffing, newDevice, newIP), verdict.Deny, "credential-stuffing"},
+	{"4 stuffing from a known device is not denied", input("login", true, stuffing), verdict.Allow, "otherwise"},
+	{"5 a campaign: new device and new IP", input("login", false, campaign, newDevice, newIP), verdict.Deny, "stuffing-campaign"},
+	{"5 a campaign: no fingerprint and new IP", input("login", false, campaign, missing, newIP), verdict.Deny, "stuffing-campaign"},
+	{"5 a campaign: a first login", input("login", false, campaign, newUser), verdict.Deny, "stuffing-campaign"},
+	{"5 a campaign: a known device on a new IP is untouched", input("login", true, campaign, newIP), verdict.Allow, "otherwise"},
+	{"5 a campaign: a new device on a known network is untouched", input("login", false, campaign, newDevice), verdict.Allow, "otherwise"},
+	{"5 a campaign: a signup is not a login", input("signup", false, campaign, newUser), verdict.Allow, "otherwise"},
+	{"5 a campaign: a held-back action is not a login", input("payment", false, campaign, newDevice, newIP), verdict.Challenge, "new-device-new-network"},
+	{"6 brute force from an unknown device", input("login", false, brute), verdict.Challenge, "brute-force"},
+	{"6 the owner's known device during an attack", input("login", true, brute), verdict.Allow, "otherwise"},
+	{"7 impossible travel", input("login", true, travel, newIP), verdict.ChallengeAndRestrict, "impossible-travel"},
+	{"9 new device and new IP", input("login", false, newDevice, newIP), verdict.Challenge, "new-device-new-network"},
+	{"9 new device and new country", input("login", false, newDevice, newCountry), verdict.Challenge, "new-device-new-network"},
+	{"9 new device and anonymous IP", input("login", false, newDevice, anonymous), verdict.Challenge, "new-device-new-network"},
+	{"9 new device and hosting IP", input("login", false, newDevice, hosting), verdict.Challenge, "new-device-new-network"},
+	{"9 new device alone", input("login", false, newDevice), verdict.Allow, "otherwise"},
+	{"10 no fingerprint and new IP", input("login", false, missing, newIP), verdict.Challenge, "missing-fingerprint-new-ip"},
+	{"10 no fingerprint on a known IP", input("login", false, missing), verdict.Allow, "otherwise"},
+	{"11 new country from a known device", input("login", true, newCountry, newIP), verdict.Restrict, "new-country"},
+	{"12 many accounts on one device at signup", input("signup", false, multiple), verdict.Restrict, "multiple-accounts-signup"},
+	{"12 many accounts at login is not row 12", input("login", true, multiple), verdict.Allow, "otherwise"},
+	{"13 known device on a new IP", input("login", true, newIP), verdict.Allow, "otherwise"},
+	{"13 nothing at all", input("login", true), verdict.Allow, "otherwise"},
 }
 
 func TestDefaultPolicyTable(t *testing.T) {
@@ -96,6 +105,7 @@ func TestConditionsRenderAsExpressions(t *testing.T) {
 	rules := verdict.Default()
 	want := map[string]string{
 		"credential-stuffing":      "credential_stuffing && !known_device",
+		"stuffing-campaign":        `stuffing_campaign && action == "login" && !known_device && (new_ip || new_user)`,
 		"new-device-new-network":   "new_device && (new_ip || new_country || anonymous_ip || hosting_ip)",
 		"multiple-accounts-signup": `action == "signup" && multiple_accounts_per_device`,
 	}

@@ -15,7 +15,7 @@ import (
 func builtin(r signals.Reason) bool {
 	switch r {
 	case signals.NewUserReason, newDevice, newIP, newCountry, travel, anonymous, hosting, brute,
-		stuffing, multiple, denyListed, allowListed, missing, signals.RestrictedReason,
+		stuffing, campaign, multiple, denyListed, allowListed, missing, signals.RestrictedReason,
 		signals.DeviceTokenMissingReason, signals.DeviceTokenMismatchReason, signals.DisownedDeviceReason:
 		return true
 	}
@@ -29,9 +29,9 @@ func TestDefaultIsValid(t *testing.T) {
 	for _, r := range verdict.Default() {
 		names = append(names, r.Name)
 	}
-	assert.Equal(t, []string{"allow-listed", "deny-listed", "disowned-device", "credential-stuffing", "brute-force",
-		"impossible-travel", "copied-fingerprint", "new-device-new-network", "missing-fingerprint-new-ip", "new-country",
-		"multiple-accounts-signup"}, names)
+	assert.Equal(t, []string{"allow-listed", "deny-listed", "disowned-device", "credential-stuffing", "stuffing-campaign",
+		"brute-force", "impossible-travel", "copied-fingerprint", "new-device-new-network", "missing-fingerprint-new-ip",
+		"new-country", "multiple-accounts-signup"}, names)
 }
 
 func TestDefaultReturnsACopy(t *testing.T) {

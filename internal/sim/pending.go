@@ -19,7 +19,9 @@ func tokenOf(res ato.Result) string { return res.DeviceToken }
 func withToken(req *ato.Request, tok string) { req.DeviceToken = tok }
 
 // recordUnknownUser records a failed login for an account that does not
-// exist. Issue #17 wants RecordFailure to take these as the strongest tell
-// of stuffing (the application knows the account does not exist); until the
-// request can say so, it is an ordinary failure under the typed name.
-func recordUnknownUser(s *sim, req ato.Request) error { return s.eng.RecordFailure(s.ctx, req) }
+// exist, as the application knows it does: with Request.UnknownUser, the
+// strongest tell of stuffing.
+func recordUnknownUser(s *sim, req ato.Request) error {
+	req.UnknownUser = true
+	return s.eng.RecordFailure(s.ctx, req)
+}
