@@ -3,6 +3,7 @@ package atod
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 )
 
@@ -352,6 +354,25 @@ func TestRecordFailure(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.status, "%s", r.raw)
 	r = f.do("POST", "/v2/failures", map[string]any{"unknown_user": "maybe", "user": "x"})
 	assert.Equal(t, "unknown_user", r.errField())
+}
+
+// TestUnknownUserCampaign records failures of names that are not accounts,
+// one from each address, as a combo list spread over the internet: past
+// the campaign threshold a login from a new device on a new network is
+// denied, with no code sent to the owner.
+func TestUnknownUserCampaign(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.evaluate(login(laptop, "203.0.113.9"))
+	for i := range signals.DefaultCampaignUsers {
+		r := f.do("POST", "/v2/failures", url.Values{"user": {fmt.Sprintf("ghost%03d@example.net", i)}, "unknown_user": {"true"},
+			"fingerprint": {fmt.Sprintf("bot-%d", i)}, "ip": {fmt.Sprintf("100.64.%d.%d", i/200, i%200+1)}}.Encode())
+		require.Equal(t, http.StatusOK, r.status, "%s", r.raw)
+	}
+	hit := f.evaluate(login(phone, "192.0.2.200"))
+	assert.Equal(t, "deny", hit.str("verdict"), "%s", hit.raw)
+	assert.Contains(t, hit.body["reasons"], string(signals.StuffingCampaignReason))
+	assert.Empty(t, hit.str("challenge_id"))
 }
 
 func TestSenders(t *testing.T) {

@@ -265,13 +265,13 @@ type warning struct {
 
 // attempt is the body of an evaluate call, or of a failed attempt.
 type attempt struct {
-	req         ato.Request
-	unknownUser bool
-	warnings    []warning
+	req      ato.Request
+	warnings []warning
 }
 
 // decodeAttempt reads the fields of the hosted API's evaluate call, and
-// ato's: user_agent, device_token and, for a failure, unknown_user.
+// ato's: user_agent, device_token and, for a failure, unknown_user (the
+// engine reads it only when recording a failure).
 //
 // An ip that is not an address is dropped with a warning, not refused: an
 // attempt without an address counts as coming from an unknown network
@@ -305,7 +305,7 @@ func decodeAttempt(b body) (attempt, error) {
 	if r.Metadata, err = b.metadata(); err != nil {
 		return attempt{}, err
 	}
-	if a.unknownUser, err = b.boolean("unknown_user", false); err != nil {
+	if r.UnknownUser, err = b.boolean("unknown_user", false); err != nil {
 		return attempt{}, err
 	}
 	r.IP = strings.TrimSpace(r.IP)

@@ -290,7 +290,9 @@ type FailureResponse struct {
 }
 
 // recordFailure records a failed password attempt: the evaluate call's
-// fields, and unknown_user when the name is not an account.
+// fields, and unknown_user when the name typed is not an account (the
+// strongest tell of credential stuffing: such failures are counted apart,
+// and a campaign of them denies new devices on new networks).
 func (s *Server) recordFailure(r *http.Request, log *logAttrs) (any, error) {
 	b, err := readBody(r, s.maxBody)
 	if err != nil {
@@ -300,10 +302,7 @@ func (s *Server) recordFailure(r *http.Request, log *logAttrs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// TODO(atod): pass a.unknownUser as ato.Request.UnknownUser once the
-	// engine has it (storage.Failure.UnknownUser exists); until then the
-	// flag is read, checked and logged, but not recorded.
-	log.add(slog.String("user", a.req.User), slog.Bool("unknown_user", a.unknownUser))
+	log.add(slog.String("user", a.req.User), slog.Bool("unknown_user", a.req.UnknownUser))
 	if err := s.engine.RecordFailure(r.Context(), a.req); err != nil {
 		return nil, err
 	}
