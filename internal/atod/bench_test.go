@@ -62,8 +62,9 @@ func evaluateBody(u int) []byte {
 	return data
 }
 
+// benchClient keeps conns connections open to each server.
 func benchClient(conns int) *http.Client {
-	return &http.Client{Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns}}
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns}}
 }
 
 // roundTrip posts body to url and reads the answer, which must be a 200.

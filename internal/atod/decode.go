@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/challenge"
@@ -39,7 +40,7 @@ type body struct {
 // null. A body without a
 // content type is JSON when it starts with '{', form data otherwise.
 func readBody(r *http.Request, max int64) (body, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, max))
+	data, err := readAll(http.MaxBytesReader(nil, r.Body, max), r.ContentLength, max)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -49,6 +50,27 @@ func readBody(r *http.Request, max int64) (body, error) {
 		return body{}, err // a broken connection or a read timeout
 	}
 	return decodeBody(r.Header.Get("Content-Type"), data)
+}
+
+// readAll reads r whole, into a buffer of the announced length when there
+// is one (at most max), rather than growing one from 512 bytes.
+func readAll(r io.Reader, length, max int64) ([]byte, error) {
+	if length <= 0 || length > max {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, 0, length+1)
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return buf, err
+		case len(buf) == cap(buf):
+			buf = append(buf, 0)[:len(buf)] // longer than announced
+		}
+	}
 }
 
 // decodeBody decodes data sent with the content type ct.
@@ -119,6 +141,9 @@ func (b body) str(name string) (string, error) {
 	}
 	switch raw[0] {
 	case '"':
+		if s, ok := plainString(raw); ok {
+			return s, nil
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return "", badRequest(name, "must be a string")
@@ -128,6 +153,22 @@ func (b body) str(name string) (string, error) {
 		return string(raw), nil
 	}
 	return "", badRequest(name, "must be a string")
+}
+
+// plainString returns the text of a JSON string literal that holds no
+// escape and is valid UTF-8 — a fingerprint's hex, an id — without
+// decoding it again: the body was checked whole already.
+func plainString(raw json.RawMessage) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+			return "", false // escapes, and non-ASCII, take the full decoder
+		}
+	}
+	return string(in), true
 }
 
 // has reports whether the field is present and not null.

@@ -131,6 +131,15 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, ct string, data []byte) {
 		b, err := decodeBody(ct, data)
+		for name, raw := range b.json {
+			// The fast path reads a string as the full decoder does.
+			if fast, ok := plainString(raw); ok {
+				var full string
+				if err := json.Unmarshal(raw, &full); err != nil || full != fast {
+					t.Fatalf("%s: plainString %q, json %q (%v)", name, fast, full, err)
+				}
+			}
+		}
 		if err == nil {
 			var a attempt
 			if a, err = decodeAttempt(b); err == nil {
