@@ -37,7 +37,7 @@ type body struct {
 // readBody reads and decodes r's body, at most max bytes. An empty body is
 // no fields, whatever the content type says (the hosted API's send and
 // complete calls carry a JSON content type and no body), and so is a JSON
-// null. A body without a
+// null. A body labelled as a form that starts with '{' is JSON. A body without a
 // content type is JSON when it starts with '{', form data otherwise.
 func readBody(r *http.Request, max int64) (body, error) {
 	data, err := readAll(http.MaxBytesReader(nil, r.Body, max), r.ContentLength, max)
@@ -95,7 +95,9 @@ func decodeBody(ct string, data []byte) (body, error) {
 			return body{}, unsupported(mt)
 		}
 	}
-	if kind == "" {
+	if kind == "" || (kind == "form" && trimmed[0] == '{') {
+		// No form starts with '{': this is JSON that curl -d, without
+		// -H "Content-Type: application/json", labelled as a form.
 		kind = "form"
 		if trimmed[0] == '{' {
 			kind = "json"

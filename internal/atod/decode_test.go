@@ -46,6 +46,7 @@ func TestDecodeAttempt(t *testing.T) {
 			ato.Request{User: "u", Fingerprint: "FP", LastFingerprint: "LFP"}, false},
 		{"no content type, JSON", "", `{"user": "u"}`, ato.Request{User: "u"}, false},
 		{"no content type, form", "", `user=u`, ato.Request{User: "u"}, false},
+		{"JSON labelled as a form (curl -d)", "application/x-www-form-urlencoded", ` {"user": "u"}`, ato.Request{User: "u"}, false},
 		{"JSON with a charset", "application/json; charset=utf-8", `{"user": "u"}`, ato.Request{User: "u"}, false},
 		{"empty", "application/json", ``, ato.Request{}, false},
 		{"IPv6", "application/json", `{"user": "u", "ip": " 2001:db8::1 "}`, ato.Request{User: "u", IP: "2001:db8::1"}, false},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/internal/text"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 )
@@ -29,6 +30,38 @@ type EvaluateResponse struct {
 	Restrictions []string  `json:"restrictions"`
 	DeviceToken  string    `json:"device_token,omitempty"`
 	Warnings     []warning `json:"warnings,omitempty"`
+}
+
+// maxIDLen bounds the challenge and device ids of paths (ids are UUIDs).
+const maxIDLen = 64
+
+// pathUser returns the {user} of the path, which must be text an account
+// id can be (the store would refuse a NUL or invalid UTF-8 as its own
+// failure).
+func pathUser(r *http.Request) (string, error) {
+	u := r.PathValue("user")
+	if problem := text.Check(u, ato.MaxUserLen); problem != "" {
+		return "", badRequest("user", "user: "+problem)
+	}
+	return u, nil
+}
+
+// pathDevice returns the {device_id} of the path.
+func pathDevice(r *http.Request) (string, error) {
+	d := r.PathValue("device_id")
+	if problem := text.Check(d, maxIDLen); problem != "" {
+		return "", &apiError{Status: http.StatusNotFound, Code: CodeDeviceNotFound, Field: "device_id", Message: "the device is not one of the user's"}
+	}
+	return d, nil
+}
+
+// pathChallenge returns the {id} of the path.
+func pathChallenge(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if problem := text.Check(id, maxIDLen); problem != "" {
+		return "", &apiError{Status: http.StatusNotFound, Code: CodeChallengeNotFound, Message: "no challenge has this id"}
+	}
+	return id, nil
 }
 
 func reasonStrings(rs []signals.Reason) []string {
@@ -147,7 +180,10 @@ func challengeResponse(info ato.ChallengeInfo) ChallengeResponse {
 }
 
 func (s *Server) getChallenge(r *http.Request, log *logAttrs) (any, error) {
-	id := r.PathValue("id")
+	id, err := pathChallenge(r)
+	if err != nil {
+		return nil, err
+	}
 	log.add(slog.String("challenge_id", id))
 	info, err := s.engine.Challenge(r.Context(), id)
 	if err != nil {
@@ -170,7 +206,10 @@ type SendResponse struct {
 // API's guide sends no body, on the first the challenge offers: email,
 // then SMS.
 func (s *Server) sendCode(r *http.Request, log *logAttrs) (any, error) {
-	id := r.PathValue("id")
+	id, err := pathChallenge(r)
+	if err != nil {
+		return nil, err
+	}
 	log.add(slog.String("challenge_id", id))
 	b, err := readBody(r, s.maxBody)
 	if err != nil {
@@ -228,7 +267,10 @@ type SuccessResponse struct {
 }
 
 func (s *Server) verifyCode(r *http.Request, log *logAttrs) (any, error) {
-	id := r.PathValue("id")
+	id, err := pathChallenge(r)
+	if err != nil {
+		return nil, err
+	}
 	log.add(slog.String("challenge_id", id))
 	b, err := readBody(r, s.maxBody)
 	if err != nil {
@@ -263,7 +305,10 @@ type CompleteResponse struct {
 }
 
 func (s *Server) complete(r *http.Request, log *logAttrs) (any, error) {
-	id := r.PathValue("id")
+	id, err := pathChallenge(r)
+	if err != nil {
+		return nil, err
+	}
 	log.add(slog.String("challenge_id", id))
 	if _, err := readBody(r, s.maxBody); err != nil {
 		return nil, err
@@ -330,7 +375,10 @@ type Device struct {
 }
 
 func (s *Server) devices(r *http.Request, log *logAttrs) (any, error) {
-	user := r.PathValue("user")
+	user, err := pathUser(r)
+	if err != nil {
+		return nil, err
+	}
 	log.add(slog.String("user", user))
 	ds, err := s.engine.Devices(r.Context(), user)
 	if err != nil {
@@ -354,7 +402,14 @@ func (s *Server) devices(r *http.Request, log *logAttrs) (any, error) {
 }
 
 func (s *Server) forgetDevice(r *http.Request, log *logAttrs) (any, error) {
-	user, dev := r.PathValue("user"), r.PathValue("device_id")
+	user, err := pathUser(r)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := pathDevice(r)
+	if err != nil {
+		return nil, err
+	}
 	log.add(slog.String("user", user), slog.String("fingerprint_id", dev))
 	if err := s.engine.ForgetDevice(r.Context(), user, dev); err != nil {
 		return nil, err
@@ -366,7 +421,14 @@ func (s *Server) forgetDevice(r *http.Request, log *logAttrs) (any, error) {
 // device: mine true confirms it, false disowns it (its sessions should
 // end; the user's devices are restricted until a challenge completes).
 func (s *Server) reportDevice(r *http.Request, log *logAttrs) (any, error) {
-	user, dev := r.PathValue("user"), r.PathValue("device_id")
+	user, err := pathUser(r)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := pathDevice(r)
+	if err != nil {
+		return nil, err
+	}
 	b, err := readBody(r, s.maxBody)
 	if err != nil {
 		return nil, err
@@ -386,7 +448,10 @@ func (s *Server) reportDevice(r *http.Request, log *logAttrs) (any, error) {
 }
 
 func (s *Server) deleteUser(r *http.Request, log *logAttrs) (any, error) {
-	user := r.PathValue("user")
+	user, err := pathUser(r)
+	if err != nil {
+		return nil, err
+	}
 	log.add(slog.String("user", user))
 	if err := s.engine.DeleteUser(r.Context(), user); err != nil {
 		return nil, err
