@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/atoguard/ato/internal/text"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -193,7 +194,7 @@ func (e *Engine) completeLogin(ctx context.Context, cm *storage.Commit, c *stora
 }
 
 func checkChallengeID(id string) error {
-	if id == "" || len(id) > 64 {
+	if id == "" || len(id) > 64 || text.Check(id, 64) != "" {
 		return invalid("challenge_id", "must be a challenge id")
 	}
 	return nil

@@ -38,8 +38,8 @@ func (d DeviceInfo) Restricted(at time.Time) bool { return d.RestrictedUntil.Aft
 //
 // Errors: [ErrInvalidRequest] without a user; store failures.
 func (e *Engine) Devices(ctx context.Context, user string) ([]DeviceInfo, error) {
-	if user == "" {
-		return nil, invalid("user", "required")
+	if err := checkUser(user); err != nil {
+		return nil, err
 	}
 	st, err := e.store.Load(ctx, storage.LoadRequest{User: user})
 	if err != nil {
@@ -72,11 +72,8 @@ func (e *Engine) Devices(ctx context.Context, user string) ([]DeviceInfo, error)
 // [ErrDeviceRestricted] while a restriction holds on it (forgetting it
 // would drop the restriction); store failures.
 func (e *Engine) ForgetDevice(ctx context.Context, user, deviceID string) error {
-	if user == "" {
-		return invalid("user", "required")
-	}
-	if deviceID == "" {
-		return invalid("device_id", "required")
+	if err := checkDevice(user, deviceID); err != nil {
+		return err
 	}
 	now := e.cfg.now()
 	st, err := e.store.Load(ctx, storage.LoadRequest{User: user})
@@ -134,11 +131,8 @@ const (
 // [ErrDeviceNotFound] when a device confirmed is not one of the user's;
 // store failures.
 func (e *Engine) ReportDevice(ctx context.Context, user, deviceID string, mine bool) error {
-	if user == "" {
-		return invalid("user", "required")
-	}
-	if deviceID == "" {
-		return invalid("device_id", "required")
+	if err := checkDevice(user, deviceID); err != nil {
+		return err
 	}
 	now := e.cfg.now()
 	st, err := e.store.Load(ctx, storage.LoadRequest{User: user})
@@ -172,4 +166,19 @@ func (e *Engine) ReportDevice(ctx context.Context, user, deviceID string, mine b
 		return fmt.Errorf("ato: report device: %w", err)
 	}
 	return nil
+}
+
+// MaxDeviceIDLen bounds a device id given to [Engine.ForgetDevice] and
+// [Engine.ReportDevice]; the engine's are 36 characters.
+const MaxDeviceIDLen = 64
+
+// checkDevice checks the user and the device id of a call about a device.
+func checkDevice(user, deviceID string) error {
+	if err := checkUser(user); err != nil {
+		return err
+	}
+	if deviceID == "" {
+		return invalid("device_id", "required")
+	}
+	return checkText("device_id", deviceID, MaxDeviceIDLen)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/fingerprint"
 	"github.com/atoguard/ato/internal/fakehash"
+	"github.com/atoguard/ato/memstore"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/verdict"
 	"github.com/stretchr/testify/assert"
@@ -233,4 +234,20 @@ func TestReportDevice(t *testing.T) {
 		assert.Contains(t, kinds, ato.KindDeviceConfirmed)
 		assert.ErrorIs(t, h.engine.ReportDevice(ctx, "", "x", true), ato.ErrInvalidRequest)
 	})
+}
+
+// Ids that are not text are refused as invalid requests, before any store
+// sees them.
+func TestIdsAreChecked(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, memstore.New())
+	ctx := t.Context()
+	for _, bad := range []string{"a\x00b", "\xff", ""} {
+		_, err := h.engine.Devices(ctx, bad)
+		assert.ErrorIs(t, err, ato.ErrInvalidRequest, "%q", bad)
+		assert.ErrorIs(t, h.engine.ForgetDevice(ctx, "alice", bad), ato.ErrInvalidRequest, "%q", bad)
+		assert.ErrorIs(t, h.engine.ReportDevice(ctx, bad, "d", true), ato.ErrInvalidRequest, "%q", bad)
+		_, err = h.engine.Challenge(ctx, bad)
+		assert.ErrorIs(t, err, ato.ErrInvalidRequest, "%q", bad)
+	}
 }
