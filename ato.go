@@ -242,7 +242,7 @@ func (e *Engine) identify(ev *evaluation) {
 	a, st := &ev.a, &ev.st
 	var token string // the device a valid token of the user's names
 	if a.token != "" {
-		token, _, _ = devicetoken.Check(e.tokenKey, a.user, a.token, a.time)
+		token, _, _ = devicetoken.Check(&e.tokenKey, a.user, a.token, a.time)
 	}
 	ev.ident = fingerprint.Identify(fingerprint.Attempt{
 		Fingerprint: a.fingerprint, Last: a.last, FingerprintKey: a.fpKey, LastKey: a.lastKey, Token: token,

@@ -25,7 +25,7 @@ type Engine struct {
 	cfg        config
 	detectors  *signals.Detectors
 	challenges *challenge.Keeper
-	tokenKey   []byte // the key of device tokens, from the secret
+	tokenKey   devicetoken.Key // the key of device tokens, from the secret
 }
 
 // New returns an engine over the store. Without [WithSecret], New reads the
@@ -78,7 +78,7 @@ func New(store storage.Store, opts ...Option) (*Engine, error) {
 		}
 		cfg.secret = key
 	}
-	e := &Engine{store: store, cfg: cfg, detectors: detectors, tokenKey: devicetoken.Key(cfg.secret)}
+	e := &Engine{store: store, cfg: cfg, detectors: detectors, tokenKey: devicetoken.NewKey(cfg.secret)}
 	e.challenges = &challenge.Keeper{Store: store, Limits: cfg.limits, Key: cfg.secret, Sender: cfg.sender, History: e.historyLimits}
 	return e, nil
 }
@@ -90,5 +90,5 @@ func New(store storage.Store, opts ...Option) (*Engine, error) {
 // token for a device that is not the user's counts as none when it comes
 // back. It costs no store access.
 func (e *Engine) DeviceToken(user, deviceID string) string {
-	return devicetoken.Issue(e.tokenKey, user, deviceID, e.cfg.now())
+	return devicetoken.Issue(&e.tokenKey, user, deviceID, e.cfg.now())
 }
