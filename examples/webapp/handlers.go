@@ -32,6 +32,15 @@ var demoUsers = []demoUser{
 // checkPassword returns the user when the password is theirs. Every
 // password is compared, as a SHA-256 digest and in constant time, so the
 // time taken says nothing about which part was wrong.
+// knownUser reports whether the name is one of the demo's users.
+func knownUser(name string) bool {
+	known := 0
+	for _, u := range demoUsers {
+		known |= subtle.ConstantTimeCompare([]byte(name), []byte(u.Name))
+	}
+	return known == 1
+}
+
 func checkPassword(name, password string) (demoUser, bool) {
 	got := sha256.Sum256([]byte(password))
 	var found demoUser
@@ -153,6 +162,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		// silence. An empty name (the form requires one) has no one to
 		// count against.
 		if name != "" {
+			// The demo knows its users: a name that is none is the
+			// strongest tell of credential stuffing.
+			req.UnknownUser = !knownUser(name)
 			if err := s.engine.RecordFailure(ctx, req); err != nil {
 				s.log.Error("record failure: the wrong password was not counted", "user", name, "err", err)
 			}
