@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -254,4 +256,31 @@ func Example_authenticator() {
 	// Output:
 	// confirmed: true <nil>
 	// verified: true <nil>
+}
+
+// Example_deviceToken keeps the device token of a login in a cookie and
+// sends it back: the README's "Device tokens".
+func Example_deviceToken() {
+	ctx := context.Background()
+	engine, err := ato.New(memstore.New(), ato.WithSecret([]byte("32 bytes or more, from your secret manager")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	laptop := strings.Repeat("3fa9c1d2", 256)
+	res, _ := engine.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: laptop, IP: "203.0.113.9"})
+	w := httptest.NewRecorder()
+
+	http.SetCookie(w, &http.Cookie{Name: "ato_device", Value: res.DeviceToken, Path: "/",
+		MaxAge: 400 * 24 * 3600, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	// next time: ato.Request{…, DeviceToken: cookie.Value}
+
+	cookie := w.Result().Cookies()[0]
+	again, _ := engine.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: laptop, IP: "203.0.113.9", DeviceToken: cookie.Value})
+	// The same fingerprint without the token, once the device has shown it:
+	copied, _ := engine.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: laptop, IP: "198.51.100.7"})
+	fmt.Println(again.Verdict, again.Reasons)
+	fmt.Println(copied.Verdict, copied.Reasons, copied.Rule)
+	// Output:
+	// allow []
+	// challenge [device_token_missing new_ip] copied-fingerprint
 }
