@@ -63,6 +63,13 @@
 // tests. memstore is the reference implementation, sqlitestore the one for
 // a SQL database.
 //
+// # Reading everything
+//
+// The engine reads one user at a time. Tools that read a whole store —
+// exporting the history, migrating to another store — use [Exporter], an
+// optional interface a store may implement beside Store; the conformance
+// suite checks it where it is implemented.
+//
 // # Concurrency
 //
 // Any of a Store's methods may be called concurrently. Each write (Commit,

@@ -198,6 +198,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			{"reads_see_one_moment", testConcurrentReads},
 			{"one_challenge_id", testConcurrentChallengeID},
 		}},
+		{"export", exportTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
