@@ -114,6 +114,16 @@ func (s *Store) UpdateFactor(ctx context.Context, user, kind string, update func
 // Secret implements [storage.Store].
 func (s *Store) Secret(ctx context.Context, name string, create []byte) ([]byte, error) {
 	var v []byte
+	if s.readOnly {
+		err := s.readTx(ctx, func(t *tx) error { return t.row(qSecret, name).Scan(&v) })
+		if errors.Is(err, sql.ErrNoRows) {
+			err = ErrReadOnly
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: secret %q: %w", name, err)
+		}
+		return v, nil
+	}
 	err := s.writeTx(ctx, func(t *tx) error {
 		err := t.row(qSecret, name).Scan(&v)
 		if !errors.Is(err, sql.ErrNoRows) {

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/atoguard/ato/internal/sqlmigrate"
@@ -108,4 +109,23 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// checkMigrated fails unless the database has every migration of this
+// release: what a store opened read-only, which cannot migrate, needs.
+func checkMigrated(ctx context.Context, db *sql.DB) error {
+	ms, err := migrations()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	want := ms[len(ms)-1].Version
+	var have sql.NullInt64
+	err = db.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&have)
+	if err != nil && !strings.Contains(err.Error(), "no such table") {
+		return fmt.Errorf("read the schema version: %w", err)
+	}
+	if !have.Valid || have.Int64 < want {
+		return fmt.Errorf("the database is at migration %d, this release needs %d: open it once for writing (sqlitestore.Open) to upgrade it, or it is not an ato database", have.Int64, want)
+	}
+	return nil
 }

@@ -93,6 +93,9 @@ type Store struct {
 	// wstmts and rstmts are the statements prepared on the writer and the
 	// reader pool, indexed as statements.
 	wstmts, rstmts []*sql.Stmt
+
+	// readOnly: opened by OpenReadOnly; every write fails.
+	readOnly bool
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -106,7 +109,25 @@ var ErrMemory = errors.New("sqlitestore: an in-memory database (\":memory:\") is
 // applies the migrations it lacks. The file's directory must exist. The
 // path is made absolute, so the Store keeps using the same file if the
 // working directory changes.
-func Open(path string) (*Store, error) {
+func Open(path string) (*Store, error) { return open(path, false) }
+
+// ErrReadOnly is returned by every write of a store opened with
+// [OpenReadOnly].
+var ErrReadOnly = errors.New("sqlitestore: the store is open read-only")
+
+// OpenReadOnly opens an existing database file for reading only, for tools
+// that must not change it (the ato tool's user, export and backtest): its
+// connections are opened read-only by SQLite (mode=ro) and query_only, no
+// migration is applied, and every write of the Store — Commit, AddFailure,
+// UpdateChallenge, UpdateFactor, a Secret not stored yet, DeleteUser,
+// Purge — returns [ErrReadOnly] without touching the file. The file must
+// exist and have every migration of this release (open it once with [Open]
+// to upgrade it). SQLite may still create the -wal and -shm files beside a
+// database in WAL mode, as any reader does; the database itself is not
+// written.
+func OpenReadOnly(path string) (*Store, error) { return open(path, true) }
+
+func open(path string, readOnly bool) (*Store, error) {
 	switch {
 	case path == "":
 		return nil, errors.New("sqlitestore: open: empty path")
@@ -120,6 +141,11 @@ func Open(path string) (*Store, error) {
 	if fi, err := os.Stat(filepath.Dir(abs)); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("sqlitestore: open %q: the directory %q does not exist", path, filepath.Dir(abs))
 	}
+	if readOnly {
+		if fi, err := os.Stat(abs); err != nil || !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("sqlitestore: open %q read-only: no such database file", path)
+		}
+	}
 	base, err := fileURI(abs)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
@@ -129,8 +155,15 @@ func Open(path string) (*Store, error) {
 		"&_pragma=synchronous(NORMAL)" +
 		"&_pragma=foreign_keys(ON)" +
 		"&_pragma=temp_store(MEMORY)"
+	wdsn, rdsn := base+pragmas+"&_txlock=immediate", base+pragmas+"&_pragma=query_only(1)"
+	if readOnly {
+		// No journal_mode: setting it is a write (a no-op on a file in WAL
+		// mode already, an error on one that is not).
+		const ro = "?mode=ro&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_pragma=query_only(1)"
+		wdsn, rdsn = base+ro, base+ro
+	}
 
-	w, err := sql.Open("sqlite", base+pragmas+"&_txlock=immediate")
+	w, err := sql.Open("sqlite", wdsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
 	}
@@ -142,12 +175,17 @@ func Open(path string) (*Store, error) {
 	// The writer connects and migrates first, so that the file exists, is
 	// in WAL mode and has its schema before any reader connects.
 	ctx := context.Background()
-	if err := migrate(ctx, w); err != nil {
+	if readOnly {
+		err = checkMigrated(ctx, w)
+	} else {
+		err = migrate(ctx, w)
+	}
+	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
 	}
 
-	r, err := sql.Open("sqlite", base+pragmas+"&_pragma=query_only(1)")
+	r, err := sql.Open("sqlite", rdsn)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
@@ -156,7 +194,7 @@ func Open(path string) (*Store, error) {
 	r.SetMaxIdleConns(readConns)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
-	s := &Store{write: w, read: r, writer: make(chan struct{}, 1)}
+	s := &Store{write: w, read: r, writer: make(chan struct{}, 1), readOnly: readOnly}
 	err = retryBusy(ctx, func() error { return r.PingContext(ctx) })
 	if err == nil {
 		s.wstmts, err = prepareAll(ctx, w)
@@ -360,6 +398,9 @@ func (s *Store) writeTx(ctx context.Context, f func(t *tx) error) error {
 		return err
 	}
 	defer s.leave()
+	if s.readOnly {
+		return ErrReadOnly
+	}
 	select {
 	case s.writer <- struct{}{}:
 		defer func() { <-s.writer }()
