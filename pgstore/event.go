@@ -6,8 +6,8 @@ import (
 )
 
 // Events: the users' histories, by user and time (events_user_time, which
-// carries success so that a trim reads the index alone) and by time for
-// retention (events_time).
+// carries success so that a trim reads the index alone) and by (time, seq)
+// for retention and exports (events_time).
 
 // eventCols are the columns of an event, in eventArgs' and scanEvent's
 // order.

@@ -32,11 +32,14 @@ type Exporter interface {
 	// different users by their insertion or by user).
 	ExportEvents(ctx context.Context, since time.Time, fn func(Event) error) error
 	// ExportUsers calls fn with every user that has a profile, in order of
-	// user id (byte-wise): the profile (with its Version) and the hashes
-	// the user saw from each device of the profile, in order of device id.
+	// user id as the store orders its keys (byte-wise in memstore and
+	// sqlitestore, by the database's collation in pgstore): the profile
+	// (with its Version) and the hashes the user saw from each device of
+	// the profile, in order of device id (byte-wise).
 	ExportUsers(ctx context.Context, fn func(UserRecord) error) error
-	// ExportDevices calls fn with every global device, in order of id
-	// (byte-wise), with its Hashes, Keys, FirstSeen, LastSeen and Users.
+	// ExportDevices calls fn with every global device, in order of id as
+	// the store orders its keys, with its Hashes, Keys, FirstSeen,
+	// LastSeen and Users.
 	ExportDevices(ctx context.Context, fn func(Device) error) error
 }
 
