@@ -2,13 +2,20 @@ package storeopen_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atoguard/ato/internal/storeopen"
 	"github.com/atoguard/ato/memstore"
 	"github.com/atoguard/ato/sqlitestore"
+	"github.com/atoguard/ato/storage"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -39,4 +46,88 @@ func TestPostgresPasswordNeverShown(t *testing.T) {
 	require.Error(t, err, "nothing listens on port 1")
 	assert.NotContains(t, err.Error(), "s3cret-pw")
 	assert.True(t, strings.HasPrefix(storeopen.Describe(spec), "PostgreSQL postgres://ato:"), storeopen.Describe(spec))
+}
+
+func TestOpenReadOnly(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ato.db")
+	_, err := storeopen.OpenReadOnly(ctx, path)
+	require.Error(t, err, "a file that does not exist")
+	_, err = os.Stat(path)
+	require.ErrorIs(t, err, os.ErrNotExist, "and it is not created")
+	_, err = storeopen.OpenReadOnly(ctx, storeopen.Memory)
+	require.ErrorContains(t, err, "nothing to read")
+
+	w, err := storeopen.Open(ctx, path)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	r, err := storeopen.OpenReadOnly(ctx, path)
+	require.NoError(t, err)
+	defer r.Close()
+	err = r.Commit(ctx, storage.Commit{User: "alice", Event: &storage.Event{ID: "e"}, History: storage.HistoryLimits{Max: 1}})
+	require.ErrorIs(t, err, sqlitestore.ErrReadOnly)
+	_, ok := r.Store.(storage.Exporter)
+	assert.True(t, ok, "the store can be exported from")
+}
+
+// pgURL returns the test server's connection string with a fresh schema
+// in SchemaParam, dropped when the test ends; it skips without a server.
+func pgURL(t *testing.T) (string, string) {
+	t.Helper()
+	base := os.Getenv("ATO_POSTGRES_URL")
+	if base == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ATO_POSTGRES_URL is not set, and CI is")
+		}
+		t.Skip("no PostgreSQL server: set ATO_POSTGRES_URL (eval \"$(.ci/postgres start)\")")
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "test_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set(storeopen.SchemaParam, schema)
+	u.RawQuery = q.Encode()
+	return u.String(), schema
+}
+
+func TestPostgresSchemaAndReadOnly(t *testing.T) {
+	ctx := t.Context()
+	spec, schema := pgURL(t)
+	w, err := storeopen.Open(ctx, spec)
+	require.NoError(t, err)
+	ev := storage.Event{ID: "e1", User: "alice", Time: time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC), Kind: storage.KindEvaluation}
+	require.NoError(t, w.Commit(ctx, storage.Commit{User: "alice", Event: &ev, History: storage.HistoryLimits{Max: 10}}))
+	require.NoError(t, w.Close())
+
+	conn, err := pgx.Connect(ctx, os.Getenv("ATO_POSTGRES_URL"))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var n int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM `+schema+`.events`).Scan(&n))
+	assert.Equal(t, 1, n, "the event is in the schema %s names", storeopen.SchemaParam)
+
+	r, err := storeopen.OpenReadOnly(ctx, spec)
+	require.NoError(t, err)
+	defer r.Close()
+	evs, err := r.Events(ctx, "alice", time.Time{}, 10)
+	require.NoError(t, err)
+	assert.Len(t, evs, 1)
+	ev.ID = "e2"
+	err = r.Commit(ctx, storage.Commit{User: "alice", Event: &ev, History: storage.HistoryLimits{Max: 10}})
+	require.ErrorContains(t, err, "read-only transaction")
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM `+schema+`.events`).Scan(&n))
+	assert.Equal(t, 1, n, "nothing was written")
 }
