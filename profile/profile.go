@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Profile is what the engine has learnt about one user.
@@ -90,6 +91,10 @@ type Device struct {
 	// IP, Country and City are those of the latest successful login from
 	// the device.
 	IP, Country, City string
+	// UserAgent is that of the latest successful login from the device
+	// that gave one, at most [MaxUserAgent] bytes: a login without one
+	// does not erase it.
+	UserAgent string
 	// TokenSeen is when the device last presented a valid device token of
 	// this user's (zero: never). Once it has, a browser that presents the
 	// device's fingerprint without one is not the browser the token went
@@ -127,6 +132,27 @@ type Login struct {
 	Latitude, Longitude   float64
 	AccuracyKm            float64
 	ASN                   uint32
+	// UserAgent is the browser's user agent; empty when it gave none.
+	// [Profile.Apply] keeps at most [MaxUserAgent] bytes of it.
+	UserAgent string
+}
+
+// MaxUserAgent bounds the user agent a profile keeps of a login, in bytes:
+// a longer one is cut at the last UTF-8 character that fits. It names a
+// browser and its system well within the bound; the rest is noise.
+const MaxUserAgent = 256
+
+// truncateUserAgent returns ua cut to at most [MaxUserAgent] bytes, at the
+// start of a UTF-8 character.
+func truncateUserAgent(ua string) string {
+	if len(ua) <= MaxUserAgent {
+		return ua
+	}
+	i := MaxUserAgent
+	for i > 0 && !utf8.RuneStart(ua[i]) {
+		i--
+	}
+	return ua[:i]
 }
 
 // Limits bound a profile. Every field must be positive.
@@ -388,6 +414,7 @@ func restrict(ds []Device, r *Restriction, now time.Time) []Device {
 // learn adds a successful login.
 func (p Profile) learn(l Login, c Change) Profile {
 	t := l.Time
+	l.UserAgent = truncateUserAgent(l.UserAgent)
 	if id := l.DeviceID; id != "" {
 		i := slices.IndexFunc(p.Devices, func(d Device) bool { return d.ID == id })
 		var d Device
@@ -403,6 +430,12 @@ func (p Profile) learn(l Login, c Change) Profile {
 		if !t.Before(d.LastSeen) {
 			d.LastSeen = t
 			d.IP, d.Country, d.City = l.IP, l.Country, l.City
+			if l.UserAgent != "" {
+				d.UserAgent = l.UserAgent
+			}
+		} else if d.UserAgent == "" {
+			// An earlier login's is better than none.
+			d.UserAgent = l.UserAgent
 		}
 		if c.Keys != nil {
 			d.Keys = slices.Clip(c.Keys)

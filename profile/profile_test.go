@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +65,72 @@ func TestLearn(t *testing.T) {
 	}
 	if d, _ := p.Device("laptop"); !d.FirstSeen.Equal(t0.Add(-time.Hour)) || d.Logins != 3 {
 		t.Errorf("an older login widens FirstSeen: %+v", *d)
+	}
+}
+
+// A device keeps the user agent of its latest login that gave one, cut to
+// MaxUserAgent bytes at a character's start.
+func TestDeviceUserAgent(t *testing.T) {
+	t.Parallel()
+	apply := func(p profile.Profile, at time.Time, ua string) profile.Profile {
+		t.Helper()
+		l := profile.Login{Time: at, DeviceID: "laptop", IP: "203.0.113.9", Network: "203.0.113.9", UserAgent: ua}
+		next, _, err := p.Apply(profile.Change{Now: at, Login: &l, Limits: profile.DefaultLimits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return next
+	}
+	ua := func(p profile.Profile) string {
+		d, ok := p.Device("laptop")
+		if !ok {
+			t.Fatal("no laptop")
+		}
+		return d.UserAgent
+	}
+	const chrome, firefox = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Firefox/133.0"
+	p := apply(profile.Profile{}, t0, "")
+	if got := ua(p); got != "" {
+		t.Errorf("a login without a user agent: %q", got)
+	}
+	p = apply(p, t0.Add(time.Hour), chrome)
+	if got := ua(p); got != chrome {
+		t.Errorf("the latest login's: %q", got)
+	}
+	if p.Last.UserAgent != chrome {
+		t.Errorf("the last login's: %q", p.Last.UserAgent)
+	}
+	p = apply(p, t0.Add(2*time.Hour), "")
+	if got := ua(p); got != chrome {
+		t.Errorf("a login without one must not erase it: %q", got)
+	}
+	p = apply(p, t0.Add(-time.Hour), firefox)
+	if got := ua(p); got != chrome {
+		t.Errorf("an older login's must not replace the latest's: %q", got)
+	}
+	p = apply(p, t0.Add(3*time.Hour), firefox)
+	if got := ua(p); got != firefox {
+		t.Errorf("a newer login's replaces it: %q", got)
+	}
+
+	// Long ones are cut, never inside a character.
+	long := strings.Repeat("a", profile.MaxUserAgent-1) + "é" + "tail"
+	p = apply(p, t0.Add(4*time.Hour), long)
+	if got, want := ua(p), strings.Repeat("a", profile.MaxUserAgent-1); got != want {
+		t.Errorf("cut to %d bytes (%d), want %d", profile.MaxUserAgent, len(got), len(want))
+	}
+	if got := p.Last.UserAgent; len(got) > profile.MaxUserAgent {
+		t.Errorf("the last login keeps %d bytes", len(got))
+	}
+	exact := strings.Repeat("b", profile.MaxUserAgent)
+	if got := ua(apply(p, t0.Add(5*time.Hour), exact+"c")); got != exact {
+		t.Errorf("cut at the bound: %d bytes", len(got))
+	}
+
+	// An older login fills in a device's that it never had.
+	q := apply(profile.Profile{}, t0, "")
+	if got := ua(apply(q, t0.Add(-time.Hour), firefox)); got != firefox {
+		t.Errorf("an older login's is better than none: %q", got)
 	}
 }
 

@@ -2,7 +2,7 @@
 // the stores that keep a profile in one column. The user and the version
 // are not part of it: stores keep them in columns of their own.
 //
-// The format is a byte 2, then the devices, the networks, countries and
+// The format is a byte 3, then the devices, the networks, countries and
 // ASNs, the latest login and the disowned devices, each field in order: counts and integers as
 // unsigned varints, times as signed varints of UTC unix milliseconds (0 for
 // the zero time), strings as a varint length and the bytes, floats as 8
@@ -25,8 +25,9 @@ import (
 
 // format is the first byte of an encoded profile. Format 1, written before
 // devices had a token time and profiles disowned devices, is read as
-// format 2 without them.
-const format = 2
+// format 2 without them; format 2, written before devices and the latest
+// login had a user agent, as format 3 without one.
+const format = 3
 
 // ErrCorrupt is returned for bytes that are not an encoded profile.
 var ErrCorrupt = errors.New("profilecodec: corrupt profile")
@@ -49,6 +50,7 @@ func Encode(b []byte, p *profile.Profile) []byte {
 		b = appendString(b, d.Country)
 		b = appendString(b, d.City)
 		b = appendTime(b, d.TokenSeen)
+		b = appendString(b, d.UserAgent)
 	}
 	for _, places := range [][]profile.Place{p.Networks, p.Countries, p.ASNs} {
 		b = binary.AppendUvarint(b, uint64(len(places)))
@@ -72,6 +74,7 @@ func Encode(b []byte, p *profile.Profile) []byte {
 	b = appendFloat(b, l.Longitude)
 	b = appendFloat(b, l.AccuracyKm)
 	b = binary.AppendUvarint(b, uint64(l.ASN))
+	b = appendString(b, l.UserAgent)
 	b = binary.AppendUvarint(b, uint64(len(p.Disowned)))
 	for _, d := range p.Disowned {
 		b = appendString(b, d.ID)
@@ -115,7 +118,7 @@ func appendFloat(b []byte, f float64) []byte {
 func Decode(data []byte, p *profile.Profile) error {
 	d := decoder{s: string(data)}
 	f := d.byte()
-	if f != 1 && f != format {
+	if f < 1 || f > format {
 		return fmt.Errorf("%w: unknown format", ErrCorrupt)
 	}
 	// Counts come first: each list gets one backing array.
@@ -141,6 +144,9 @@ func Decode(data []byte, p *profile.Profile) error {
 		dv.IP, dv.Country, dv.City = d.string(), d.string(), d.string()
 		if f >= 2 {
 			dv.TokenSeen = d.time()
+		}
+		if f >= 3 {
+			dv.UserAgent = d.string()
 		}
 	}
 	var lists [3][]profile.Place
@@ -170,6 +176,9 @@ func Decode(data []byte, p *profile.Profile) error {
 	asn := d.uvarint()
 	if d.err == nil && asn > math.MaxUint32 {
 		d.fail("asn")
+	}
+	if f >= 3 {
+		l.UserAgent = d.string()
 	}
 	var disowned []profile.Disowned
 	if f >= 2 {

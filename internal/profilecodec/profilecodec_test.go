@@ -36,6 +36,15 @@ func withTokens() profile.Profile {
 	return p
 }
 
+// withUserAgents is withTokens with what format 3 added: the user agents
+// of a device and of the latest login.
+func withUserAgents() profile.Profile {
+	p := withTokens()
+	const ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	p.Devices[0].UserAgent, p.Last.UserAgent = ua, ua
+	return p
+}
+
 // format1 is sample() as format 1 wrote it, before devices had a token
 // time and profiles disowned devices.
 const format1 = "01020264310203783a3103783a32f6c182a0be67f6fbb9a3be670701f6919b97c067020c656d61696c5f6368616e6765077061796d656e740b3230332e302e3131332e39024e4c09416d7374657264616d02643200f6c182a0be67f6c182a0be6701000000000000010b3230332e302e3131332e3907f6c182a0be67f6fbb9a3be6701024e4c07f6c182a0be67f6fbb9a3be6701043131333602f6c182a0be67f6c182a0be67f6fbb9a3be670264310b3230332e302e3131332e390b3230332e302e3131332e3901024e4c024e4809416d7374657264616d8fc2f5285c2f4a409a999999999913400000000000003440f008"
@@ -54,8 +63,26 @@ func TestReadsFormat1(t *testing.T) {
 	}
 }
 
+// format2 is withTokens() as format 2 wrote it, before devices and the
+// latest login had a user agent.
+const format2 = "02020264310203783a3103783a32f6c182a0be67f6fbb9a3be670701f6919b97c067020c656d61696c5f6368616e6765077061796d656e740b3230332e302e3131332e39024e4c09416d7374657264616df6fbb9a3be6702643200f6c182a0be67f6c182a0be670100000000000000010b3230332e302e3131332e3907f6c182a0be67f6fbb9a3be6701024e4c07f6c182a0be67f6fbb9a3be6701043131333602f6c182a0be67f6c182a0be67f6fbb9a3be670264310b3230332e302e3131332e390b3230332e302e3131332e3901024e4c024e4809416d7374657264616d8fc2f5285c2f4a409a999999999913400000000000003440f00802026439f6fbb9a3be67026438f6c182a0be67"
+
+func TestReadsFormat2(t *testing.T) {
+	b, err := hex.DecodeString(format2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got profile.Profile
+	if err := Decode(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if want := withTokens(); !reflect.DeepEqual(want, got) {
+		t.Errorf("format 2:\n got %+v\nwant %+v", got, want)
+	}
+}
+
 func TestRoundTrip(t *testing.T) {
-	for _, p := range []profile.Profile{{}, sample(), withTokens()} {
+	for _, p := range []profile.Profile{{}, sample(), withTokens(), withUserAgents()} {
 		var got profile.Profile
 		if err := Decode(Encode(nil, &p), &got); err != nil {
 			t.Fatal(err)
@@ -67,7 +94,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestCorruptInputIsAnError(t *testing.T) {
-	p := withTokens()
+	p := withUserAgents()
 	b := Encode(nil, &p)
 	for n := range len(b) {
 		var got profile.Profile
@@ -85,10 +112,12 @@ func TestCorruptInputIsAnError(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	p := withTokens()
+	p := withUserAgents()
 	f.Add(Encode(nil, &p))
-	if b, err := hex.DecodeString(format1); err == nil {
-		f.Add(b)
+	for _, old := range []string{format1, format2} {
+		if b, err := hex.DecodeString(old); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Add(Encode(nil, &profile.Profile{}))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -96,6 +96,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			{"forget", testProfileForget},
 			{"conflict", testProfileConflict},
 			{"version_counts_profile_writes", testProfileVersion},
+			{"user_agent", testProfileUserAgent},
 		}},
 		{"hashes", []test{
 			{"replace", testHashesReplace},
@@ -909,6 +910,37 @@ func testProfileVersion(t *testing.T, s storage.Store, clk *Clock) {
 	insert(t, s, challenge("c1", "alice", "d1", clk.Now()))
 	if v := profileOf(t, s, "alice").Version; v != 3 {
 		t.Errorf("a commit without a profile write must not change the profile's version; it went from 3 to %d", v)
+	}
+}
+
+func testProfileUserAgent(t *testing.T, s storage.Store, clk *Clock) {
+	// As long as a profile keeps, with characters of several bytes.
+	ua := "Mozilla/5.0 (Linux; Android 14; Pixel 8 «Ünïcødé») Chrome/131.0.6778.81 Mobile Safari/537.36 "
+	ua += strings.Repeat("x", profile.MaxUserAgent-len(ua))
+	c := loginCommit(t, profile.Profile{User: "alice"}, "alice", "d1", "192.0.2.1", clk.Now(), "x:d1")
+	ch := c.Profile.Change
+	l := *ch.Login
+	l.UserAgent = ua
+	ch.Login = &l
+	c.Profile = write(t, profile.Profile{User: "alice"}, ch)
+	commit(t, s, c, "Commit of a profile whose device and last login have a user agent")
+	got := profileOf(t, s, "alice")
+	if len(got.Devices) != 1 || got.Devices[0].UserAgent != ua || got.Last.UserAgent != ua {
+		t.Errorf("a store must keep a device's UserAgent and the last login's as given (%d bytes); Load returns %+v", len(ua), got)
+	}
+	want := c.Profile.New
+	want.Version = 1
+	sameAs(t, got, want, "a profile with user agents must be stored as given")
+
+	// Two writes from version 1: the second, stale, is applied again to
+	// the first's result, and its login without a user agent keeps the
+	// device's.
+	base := got
+	commit(t, s, loginCommit(t, base, "alice", "d2", "", clk.Advance(time.Minute), "x:d2"), "Commit of a login from d2")
+	commit(t, s, loginCommit(t, base, "alice", "d1", "", clk.Advance(time.Minute), "x:d1"), "Commit of a login from d1 without a user agent, with a stale profile version")
+	got = profileOf(t, s, "alice")
+	if d, ok := got.Device("d1"); !ok || d.UserAgent != ua {
+		t.Errorf("a login without a user agent, applied again to the stored profile, must keep the device's; Load returns %+v", got.Devices)
 	}
 }
 
