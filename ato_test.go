@@ -396,6 +396,25 @@ func TestRestrictVerdictHoldsBackActions(t *testing.T) {
 	assert.Empty(t, again.Reasons, "a restricted login teaches: its IP is known")
 }
 
+// A device keeps the user agent of its latest login that gave one, cut to
+// profile.MaxUserAgent bytes.
+func TestDeviceKeepsItsUserAgent(t *testing.T) {
+	t.Parallel()
+	const chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	eachStore(t, func(t *testing.T, h *harness) {
+		h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP, UserAgent: chrome})
+		h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP})
+		p := profileOf(t, h.store, "alice")
+		require.Len(t, p.Devices, 1)
+		assert.Equal(t, chrome, p.Devices[0].UserAgent, "a login without a user agent keeps the device's")
+
+		long := chrome + strings.Repeat(" x", 500)
+		h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP, UserAgent: long})
+		p = profileOf(t, h.store, "alice")
+		assert.Equal(t, long[:profile.MaxUserAgent], p.Devices[0].UserAgent)
+	})
+}
+
 func TestRecordFailure(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, h *harness) {

@@ -41,7 +41,7 @@ func (e *Engine) write(ev *evaluation) storage.Commit {
 			event.Reasons[i] = string(r)
 		}
 	}
-	ev.login = profile.Login{Time: a.time, DeviceID: ident.ID, IP: a.ipText, Network: a.network}
+	ev.login = profile.Login{Time: a.time, DeviceID: ident.ID, IP: a.ipText, Network: a.network, UserAgent: a.userAgent}
 	login := &ev.login
 	if in := &ev.in; in.Located {
 		l := &in.Location
