@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/atoguard/ato/storage"
-	"github.com/atoguard/ato/verdict"
 )
 
 // synthHistory writes an export of a month of a site's logins, without an
@@ -86,22 +83,8 @@ func synthHistory(users, days int, seed uint64) []byte {
 // stricterPolicy is the default policy with a challenge for any login from
 // a new country put first: what an operator might try.
 func stricterPolicy(t testing.TB) string {
-	rules := verdict.Default()
-	strict, err := verdict.ParseRules([]byte(`{"rules":[{"name":"challenge-new-country","when":"new_country && !known_device","verdict":"challenge"},
-		{"name":"restrict-new-country","when":"new_country","verdict":"restrict"}]}`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules = append(strict, rules...)
-	data, err := rules.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "stricter.json")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return policyFile(t, `{"name":"challenge-new-country","when":"new_country && !known_device","verdict":"challenge"}`,
+		`{"name":"restrict-new-country","when":"new_country","verdict":"restrict"}`)
 }
 
 // BenchmarkBacktest replays a synthetic month (~320,000 events of 10,000

@@ -88,11 +88,15 @@ func checkEmpty(ctx context.Context, s *storeopen.Store, spec string) error {
 		return err
 	}
 	found := func(string) error { return errFound }
-	for what, export := range map[string]func() error{
-		"events":   func() error { return ex.ExportEvents(ctx, time.Time{}, func(storage.Event) error { return found("") }) },
-		"profiles": func() error { return ex.ExportUsers(ctx, func(storage.UserRecord) error { return found("") }) },
-		"devices":  func() error { return ex.ExportDevices(ctx, func(storage.Device) error { return found("") }) },
+	for _, c := range []struct {
+		what   string
+		export func() error
+	}{
+		{"events", func() error { return ex.ExportEvents(ctx, time.Time{}, func(storage.Event) error { return found("") }) }},
+		{"profiles", func() error { return ex.ExportUsers(ctx, func(storage.UserRecord) error { return found("") }) }},
+		{"devices", func() error { return ex.ExportDevices(ctx, func(storage.Device) error { return found("") }) }},
 	} {
+		what, export := c.what, c.export
 		switch err := export(); {
 		case errors.Is(err, errFound):
 			return fmt.Errorf("%s already holds %s: import into an empty store", storeopen.Describe(spec), what)
