@@ -7,16 +7,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/atoguard/ato/internal/storeopen"
-	"sync"
+	"github.com/atoguard/ato/internal/useragent"
 )
 
 // deviceNames remembers, for each device id, the browser and system its
-// last accepted login came from, for the devices page: the engine keeps no
-// user agent. They are kept in a small JSON file beside the database, so
+// last accepted login came from (internal/useragent), for the devices page:
+// the engine keeps each device's user agent, but its Devices does not give
+// it. They are kept in a small JSON file beside the database, so
 // that a restart of the demo keeps them, and bounded, so that a public demo
 // cannot grow the file without end.
 type deviceNames struct {
@@ -70,7 +71,7 @@ func (d *deviceNames) get(id string) string {
 // set keeps the name of the browser and system of the user agent for the
 // device, and writes the file when it changed.
 func (d *deviceNames) set(id, userAgent string) error {
-	name := browserOS(userAgent)
+	name := useragent.Name(userAgent)
 	if id == "" || name == "" {
 		return nil
 	}
@@ -98,62 +99,4 @@ func (d *deviceNames) set(id, userAgent string) error {
 		return err
 	}
 	return os.Rename(tmp, d.path)
-}
-
-// browserOS names the browser and system of a user agent for a person,
-// "Chrome 131 on Linux", "Safari 17 on iPhone"; "" when it names neither.
-// It knows the common browsers only: enough to tell a user's devices apart.
-func browserOS(ua string) string {
-	browser := ""
-	for _, b := range []struct{ token, name string }{
-		{"Edg/", "Edge"}, {"EdgiOS/", "Edge"}, {"EdgA/", "Edge"}, {"OPR/", "Opera"},
-		{"SamsungBrowser/", "Samsung Internet"}, {"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
-		{"CriOS/", "Chrome"}, {"HeadlessChrome/", "Headless Chrome"}, {"Chrome/", "Chrome"},
-	} {
-		if v, ok := version(ua, b.token); ok {
-			browser = b.name + v
-			break
-		}
-	}
-	if v, ok := version(ua, "Version/"); browser == "" && ok && strings.Contains(ua, "Safari/") {
-		browser = "Safari" + v
-	}
-	system := ""
-	for _, o := range []struct{ token, name string }{
-		{"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Android", "Android"}, {"CrOS", "ChromeOS"},
-		{"Windows", "Windows"}, {"Macintosh", "macOS"}, {"Linux", "Linux"},
-	} {
-		if strings.Contains(ua, o.token) {
-			system = o.name
-			break
-		}
-	}
-	switch {
-	case browser != "" && system != "":
-		return browser + " on " + system
-	case browser != "":
-		return browser
-	case system != "":
-		return "a browser on " + system
-	}
-	return ""
-}
-
-// version returns " 131" for the major version after the token in ua
-// ("Chrome/131.0.6778.85"), "" when it has none, and whether ua has the
-// token.
-func version(ua, token string) (string, bool) {
-	i := strings.Index(ua, token)
-	if i < 0 {
-		return "", false
-	}
-	rest := ua[i+len(token):]
-	n := 0
-	for n < len(rest) && n < 4 && rest[n] >= '0' && rest[n] <= '9' {
-		n++
-	}
-	if v, err := strconv.Atoi(rest[:n]); err == nil && n > 0 {
-		return " " + strconv.Itoa(v), true
-	}
-	return "", true
 }
