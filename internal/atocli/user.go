@@ -14,9 +14,11 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/internal/storeopen"
+	"github.com/atoguard/ato/internal/useragent"
 	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/storage"
 )
@@ -25,11 +27,14 @@ const userAbout = `Shows what the store holds of one user: the profile (known de
 countries, the last login), the recent events and the open challenges. Times
 are in UTC. The store is opened read-only.
 
-The engine keeps no user agent: a device is shown by its id (-json gives it
-whole) and the place of its last login. Where the application kept a name for
-each device - the demo keeps "Chrome 131 on Linux" in <db>-devices.json beside
-its database - give that file with -names (a JSON object of device id to
-name), and it is shown; beside a SQLite file it is found by itself.
+A device is shown by its id (-json gives it whole), the place of its last
+login, and its browser and system ("Chrome 131 on Linux") from the user agent
+of its latest login that gave one (-json gives it as "user_agent"). A device
+without one (its logins came before the engine kept them), or whose browser
+the tool cannot name, is shown by the name the application kept for it, if
+any: the demo keeps them in <db>-devices.json beside its database. Give such
+a file with -names (a JSON object of device id to name); beside a SQLite file
+it is found by itself. Else a user agent is shown as it is.
 `
 
 // maxUserEvents is how many of the user's events are read: more than the
@@ -140,6 +145,16 @@ func deviceNames(file, spec string) (map[string]string, error) {
 	return names, nil
 }
 
+// deviceName is the browser and system of the device: from its user agent
+// ("Chrome 131 on Linux"), or else the name the application kept for it;
+// "" when there is neither.
+func (v *userView) deviceName(d *profile.Device) string {
+	if name := useragent.Name(d.UserAgent); name != "" {
+		return name
+	}
+	return v.names[d.ID]
+}
+
 // Text.
 
 const (
@@ -190,11 +205,13 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// cell makes a value fit a table's cell: no tabs or line breaks (a user
-// id or a device name is not trusted to be tidy), at most max runes.
+// cell makes a value fit a table's cell: no tabs, line breaks or other
+// control characters, C1's (a terminal's escapes) and bidirectional ones
+// included (a user id, a device name or a user agent is not trusted to be
+// tidy), at most max runes.
 func cell(s string, max int) string {
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return ' '
 		}
 		return r
@@ -240,12 +257,17 @@ func writeUserText(w io.Writer, v *userView, maxEvents int) error {
 	if len(p.Devices) > 0 {
 		tw = tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "DEVICE\tBROWSER / SYSTEM\tFIRST SEEN\tLAST SEEN\tLOGINS\tLAST IP\tPLACE\tTRUSTED\tRESTRICTED")
-		for _, d := range p.Devices {
+		for i := range p.Devices {
+			d := &p.Devices[i]
+			name := v.deviceName(d)
+			if name == "" {
+				name = d.UserAgent // as it is: one useragent does not know
+			}
 			restricted := "no"
 			if d.Restricted(v.now) {
 				restricted = "until " + when(d.RestrictedUntil) + " (" + plural(len(d.Restrictions), "action", "actions") + ")"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", short(d.ID), cell(orNone(v.names[d.ID]), 28),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", short(d.ID), cell(orNone(name), 28),
 				when(d.FirstSeen), when(d.LastSeen), d.Logins, orNone(d.IP), cell(orNone(place(d.City, d.Country)), 28),
 				yesNo(d.Trusted), restricted)
 		}
@@ -333,6 +355,9 @@ type userJSON struct {
 
 type userDeviceJSON struct {
 	profileDeviceJSON
+	// UserAgent is the device's, whole ("" when the engine has none);
+	// Name its browser and system, from it or from the names file.
+	UserAgent  string `json:"user_agent"`
 	Name       string `json:"name,omitempty"`
 	Restricted bool   `json:"restricted"`
 }
@@ -362,8 +387,9 @@ func writeUserJSON(w io.Writer, v *userView, maxEvents int) error {
 	}
 	for i, d := range pj.Devices {
 		d.Keys = nil // digests of hashes: of no use to a person or a script
-		out.Devices = append(out.Devices, userDeviceJSON{profileDeviceJSON: d, Name: v.names[d.ID],
-			Restricted: v.Profile.Devices[i].Restricted(v.now)})
+		pd := &v.Profile.Devices[i]
+		out.Devices = append(out.Devices, userDeviceJSON{profileDeviceJSON: d, UserAgent: pd.UserAgent,
+			Name: v.deviceName(pd), Restricted: pd.Restricted(v.now)})
 	}
 	for _, e := range v.Events[:min(maxEvents, len(v.Events))] {
 		out.Events = append(out.Events, appendEvent(nil, &e))
