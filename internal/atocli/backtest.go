@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/internal/storeopen"
 	"github.com/atoguard/ato/memstore"
+	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 	"github.com/atoguard/ato/verdict"
@@ -276,24 +278,27 @@ func (l *replayLocator) Locate(netip.Addr) (signals.Location, bool) { return l.l
 // replay is one policy's run: an engine on a memory store whose clock is
 // the time of the event being replayed.
 type replay struct {
-	eng  *ato.Engine
-	now  time.Time
-	loc  replayLocator
-	code string // the code the engine sent last
+	eng   *ato.Engine
+	store *memstore.Store
+	now   time.Time
+	loc   replayLocator
+	code  string // the code the engine sent last
 	// waiting are challenges of the replay whose recorded attempt was
 	// challenged too, by the recorded challenge's id: they are passed when
-	// the history says that one was completed.
-	waiting map[string]string
-	err     error // a failure of the engine, which ends the run
+	// the history says that one was completed. byUser lists them by user.
+	waiting map[string]waitingChallenge
+	byUser  map[string][]string
 }
+
+type waitingChallenge struct{ id, user string }
 
 // replaySecret keys the replays' codes and device tokens: a replay keeps
 // nothing, so it needs no secret of its own.
 var replaySecret = []byte("ato backtest: replays keep nothing")
 
 func newReplay(p verdict.Policy) (*replay, error) {
-	r := &replay{waiting: map[string]string{}}
-	eng, err := ato.New(memstore.New(),
+	r := &replay{store: memstore.New(), waiting: map[string]waitingChallenge{}, byUser: map[string][]string{}}
+	eng, err := ato.New(r.store,
 		ato.WithReplay(),
 		ato.WithPolicy(p),
 		ato.WithClock(func() time.Time { return r.now }),
@@ -329,9 +334,13 @@ func (r *replay) event(ctx context.Context, e *storage.Event) (outcome, error) {
 	case storage.KindChallengeCompleted:
 		// The owner completed the recorded challenge: the replay's
 		// challenge of the same attempt is passed now.
-		if id, ok := r.waiting[e.ChallengeID]; ok {
+		if w, ok := r.waiting[e.ChallengeID]; ok {
 			delete(r.waiting, e.ChallengeID)
-			return outcome{}, r.pass(ctx, id)
+			r.byUser[w.user] = slices.DeleteFunc(r.byUser[w.user], func(id string) bool { return id == e.ChallengeID })
+			if len(r.byUser[w.user]) == 0 {
+				delete(r.byUser, w.user)
+			}
+			return outcome{}, r.pass(ctx, w.id)
 		}
 		return outcome{}, nil
 	default:
@@ -357,14 +366,28 @@ func (r *replay) event(ctx context.Context, e *storage.Event) (outcome, error) {
 			// challenge at once.
 			err = r.pass(ctx, res.ChallengeID)
 		case e.ChallengeID != "":
-			r.waiting[e.ChallengeID] = res.ChallengeID
-			if len(r.waiting) > maxWaiting {
-				clear(r.waiting) // challenges expire within minutes; a history that never completes them must not grow this
-			}
+			r.wait(e.ChallengeID, res.ChallengeID, e.User)
 		}
 	}
 	return out, err
 }
+
+// wait keeps the replay's challenge id of the attempt whose recorded
+// challenge was recorded, until the history completes that one.
+func (r *replay) wait(recorded, id, user string) {
+	if len(r.waiting) >= maxWaiting || len(r.byUser[user]) >= maxWaitingUser {
+		// Challenges expire within the hour: a history that never
+		// completes them must not grow this.
+		clear(r.waiting)
+		clear(r.byUser)
+	}
+	r.waiting[recorded] = waitingChallenge{id: id, user: user}
+	r.byUser[user] = append(r.byUser[user], recorded)
+}
+
+// maxWaitingUser bounds the challenges of one user waiting: more than the
+// engine lets a user have in an hour.
+const maxWaitingUser = 64
 
 // maxWaiting bounds the challenges waiting for their completion.
 const maxWaiting = 1 << 16
@@ -396,120 +419,308 @@ func ignoreChallengeEnd(err error) error {
 	return err
 }
 
+// A backtest replays every event once, under the baseline, and asks the
+// other policies what they would decide on the same input (the signals do
+// not depend on the policy). Where a policy decides as the baseline does,
+// its engine would write what the baseline's wrote: its run of that user is
+// the baseline's. At the first attempt where it decides otherwise, the
+// user's run forks: what the baseline's store holds of the user just
+// before that attempt (profile, device hashes, history, the challenges
+// waiting for the history's completion, the user's devices) is copied into
+// the policy's own store, and from then on the policy's own engine replays
+// that user. A stricter policy that changes a few logins costs a few more
+// evaluations, not a second replay. What a forked user does to devices
+// other users share is seen by that policy's forked users only.
+
+// fork is a policy other than the baseline.
+type fork struct {
+	policy verdict.Policy
+	replay *replay
+	// forked are the users the policy's engine replays.
+	forked map[string]bool
+	// dec is the policy's decision of the attempt being replayed, now
+	// whether the attempt forks its user.
+	dec verdict.Decision
+	now bool
+}
+
+// sameEffect reports whether an engine that decided b writes what one that
+// decided a writes: the same verdict, and the same actions held back.
+func sameEffect(a, b *verdict.Decision) bool {
+	return a.Verdict == b.Verdict && (!a.Verdict.Restricts() || slices.Equal(a.Restrictions, b.Restrictions))
+}
+
+// decider is the baseline engine's policy: it decides by the baseline and
+// asks each fork, forking the user of the attempt where they differ. One
+// engine calls it, for one attempt at a time.
+type decider struct {
+	base  verdict.Policy
+	forks []*fork
+	user  string // the user of the attempt
+	copy  func(user string, f *fork) error
+	err   error
+}
+
+func (d *decider) Decide(in *verdict.Input) verdict.Decision {
+	dec := d.base.Decide(in)
+	for _, f := range d.forks {
+		if f.now = false; f.forked[d.user] {
+			continue
+		}
+		f.dec = f.policy.Decide(in)
+		if !sameEffect(&dec, &f.dec) {
+			// The baseline's store holds the user as they were before the
+			// attempt: its write comes after this decision.
+			if err := d.copy(d.user, f); err != nil && d.err == nil {
+				d.err = err
+			}
+			f.forked[d.user], f.now = true, true
+		}
+	}
+	return dec
+}
+
+// copyUser copies what the baseline's store holds of the user into the
+// fork's store.
+func (bt *backtest) copyUser(ctx context.Context, user string, f *fork) error {
+	from, to := bt.base.store, f.replay.store
+	st, err := from.Load(ctx, storage.LoadRequest{User: user})
+	if err != nil {
+		return err
+	}
+	p := st.Profile
+	var keys []string
+	for _, d := range p.Devices {
+		keys = append(keys, d.Keys...)
+	}
+	// A key no device has makes the store read the user's hashes of each
+	// device; the devices' keys find the devices.
+	full, err := from.Load(ctx, storage.LoadRequest{User: user, FingerprintKey: "\x00backtest",
+		DeviceKeys: func() []string { return keys }, MaxCandidates: max(1, len(keys))})
+	if err != nil {
+		return err
+	}
+	if p.Version > 0 {
+		next := p
+		next.Version = 0
+		if err := to.Commit(ctx, storage.Commit{User: user, Profile: &storage.ProfileWrite{
+			New: next, Change: profile.Change{Limits: importLimits(&next)},
+		}}); err != nil {
+			return err
+		}
+		for _, d := range p.Devices {
+			if h, ok := full.Hashes[d.ID]; ok {
+				if err := to.Commit(ctx, storage.Commit{User: user, Hashes: &storage.DeviceHashes{DeviceID: d.ID, Hashes: h}}); err != nil {
+					return err
+				}
+			}
+		}
+		for _, c := range full.Candidates {
+			if _, mine := p.Device(c.ID); !mine {
+				continue
+			}
+			seen := c.LastSeen
+			for _, u := range c.Users {
+				if u.User == user {
+					seen = u.LastSeen
+				}
+			}
+			w := storage.DeviceWrite{Device: c, Seen: seen, MaxUsers: deviceUsers}
+			w.Device.Users = nil
+			if err := to.Commit(ctx, storage.Commit{User: user, Device: &w}); err != nil {
+				return err
+			}
+		}
+	}
+	evs, err := from.Events(ctx, user, time.Time{}, ato.DefaultMaxHistory)
+	if err != nil {
+		return err
+	}
+	for i := len(evs) - 1; i >= 0; i-- { // oldest first
+		if err := to.Commit(ctx, storage.Commit{User: user, Event: &evs[i], History: storage.HistoryLimits{Max: ato.DefaultMaxHistory}}); err != nil {
+			return err
+		}
+	}
+	for _, recorded := range bt.base.byUser[user] {
+		w := bt.base.waiting[recorded]
+		c, err := from.Challenge(ctx, w.id)
+		if err != nil {
+			continue // gone
+		}
+		if err := to.Commit(ctx, storage.Commit{User: user, Challenge: &c}); err != nil {
+			return err
+		}
+		f.replay.wait(recorded, w.id, user)
+	}
+	return nil
+}
+
+// deviceUsers is how many users a device keeps: the engine's default.
+const deviceUsers = 32
+
 // batch is a run of events and what each replay made of them.
 type batch struct {
 	events   []storage.Event
 	outcomes [][]outcome // by policy, by event
+	// own marks, by fork, the events its own engine replays.
+	own [][]bool
 }
 
 // backtest replays a history under each policy and gathers the report.
 type backtest struct {
 	policies []namedPolicy
-	replays  []*replay
+	base     *replay
+	decider  *decider
+	forks    []*fork
 	stats    *stats
 	pool     sync.Pool
 }
 
 func newBacktest(policies []namedPolicy, sample int) (*backtest, error) {
 	bt := &backtest{policies: policies, stats: newStats(len(policies), sample)}
-	for _, p := range policies {
+	bt.decider = &decider{base: policies[0].Policy}
+	base, err := newReplay(bt.decider)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", policies[0].File, err)
+	}
+	bt.base = base
+	for _, p := range policies[1:] {
 		r, err := newReplay(p.Policy)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.File, err)
 		}
-		bt.replays = append(bt.replays, r)
+		f := &fork{policy: p.Policy, replay: r, forked: map[string]bool{}}
+		bt.forks = append(bt.forks, f)
 	}
+	bt.decider.forks = bt.forks
 	bt.pool.New = func() any {
-		b := &batch{events: make([]storage.Event, 0, backtestBatch), outcomes: make([][]outcome, len(policies))}
+		b := &batch{events: make([]storage.Event, 0, backtestBatch), outcomes: make([][]outcome, len(policies)),
+			own: make([][]bool, len(policies)-1)}
 		for i := range b.outcomes {
 			b.outcomes[i] = make([]outcome, 0, backtestBatch)
+		}
+		for i := range b.own {
+			b.own[i] = make([]bool, 0, backtestBatch)
 		}
 		return b
 	}
 	return bt, nil
 }
 
-// run replays the source: a reader fills batches, one goroutine per policy
-// replays each batch, and the batches are tallied in order.
+// baseline replays a batch under the baseline, with the forks' decisions.
+func (bt *backtest) baseline(ctx context.Context, b *batch) error {
+	out := b.outcomes[0][:0]
+	for i := range bt.forks {
+		b.outcomes[i+1] = b.outcomes[i+1][:0]
+		b.own[i] = b.own[i][:0]
+	}
+	bt.decider.copy = func(user string, f *fork) error { return bt.copyUser(ctx, user, f) }
+	for j := range b.events {
+		e := &b.events[j]
+		bt.decider.user = e.User
+		for _, f := range bt.forks {
+			f.now = false
+		}
+		o, err := bt.base.event(ctx, e)
+		if err == nil {
+			err = bt.decider.err
+		}
+		if err != nil {
+			return err
+		}
+		out = append(out, o)
+		for i, f := range bt.forks {
+			own := f.now || f.forked[e.User]
+			b.own[i] = append(b.own[i], own)
+			fo := outcome{}
+			if !own && o.verdict != "" && o.verdict != "invalid" {
+				fo = outcome{verdict: f.dec.Verdict, rule: f.dec.Rule, reasons: o.reasons}
+			} else if !own {
+				fo = o
+			}
+			b.outcomes[i+1] = append(b.outcomes[i+1], fo)
+		}
+	}
+	b.outcomes[0] = out
+	return nil
+}
+
+// own replays the events of a batch that fork i's engine replays.
+func (bt *backtest) own(ctx context.Context, i int, b *batch) error {
+	f := bt.forks[i]
+	for j := range b.events {
+		if !b.own[i][j] {
+			continue
+		}
+		o, err := f.replay.event(ctx, &b.events[j])
+		if err != nil {
+			return err
+		}
+		b.outcomes[i+1][j] = o
+	}
+	return nil
+}
+
+// run replays the source in a pipeline: a reader fills batches, the
+// baseline replays them, each fork replays its users' events, and the
+// batches are tallied in order.
 func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	n := len(bt.replays)
-	ins := make([]chan *batch, n)
-	outs := make([]chan *batch, n)
-	errs := make([]error, n+1)
-	var wg sync.WaitGroup
-	for i := range n {
-		ins[i], outs[i] = make(chan *batch, 4), make(chan *batch, 4)
-		wg.Go(func() {
-			defer close(outs[i])
-			r := bt.replays[i]
-			for b := range ins[i] {
-				out := b.outcomes[i][:0]
-				for j := range b.events {
-					o, err := r.event(ctx, &b.events[j])
-					if err != nil {
-						errs[i] = err
-						cancel()
-						for range ins[i] {
-						}
-						return
-					}
-					out = append(out, o)
-				}
-				b.outcomes[i] = out
-				outs[i] <- b
-			}
-		})
+	stages := 1 + len(bt.forks)
+	chans := make([]chan *batch, stages+1)
+	for i := range chans {
+		chans[i] = make(chan *batch, 4)
 	}
-	wg.Go(func() {
-		defer func() {
-			for _, in := range ins {
-				close(in)
-			}
-		}()
+	errs := make([]error, stages+1)
+	var wg sync.WaitGroup
+	wg.Go(func() { // the reader
+		defer close(chans[0])
 		for ctx.Err() == nil {
 			b := bt.pool.Get().(*batch)
 			var err error
 			b.events, err = src.next(ctx, b.events[:0])
 			if len(b.events) > 0 {
-				for _, in := range ins {
-					in <- b
-				}
+				chans[0] <- b
 			}
 			if err != nil {
 				if !errors.Is(err, io.EOF) {
-					errs[n] = err
+					errs[0] = err
 					cancel()
 				}
 				return
 			}
 		}
 	})
-	// Tally the batches in order: each replay hands them back in the order
-	// it got them.
-	for {
-		var b *batch
-		for i := range n {
-			got, ok := <-outs[i]
-			if !ok {
-				b = nil
-				break
+	for s := range stages {
+		wg.Go(func() {
+			in, out := chans[s], chans[s+1]
+			defer close(out)
+			for b := range in {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				var err error
+				if s == 0 {
+					err = bt.baseline(ctx, b)
+				} else {
+					err = bt.own(ctx, s-1, b)
+				}
+				if err != nil {
+					errs[s+1] = err
+					cancel()
+					continue
+				}
+				out <- b
 			}
-			b = got
-		}
-		if b == nil {
-			break
-		}
-		bt.stats.add(b)
+		})
+	}
+	for b := range chans[stages] {
+		bt.stats.add(b) // a batch that went through every stage is whole
 		if prog != nil {
 			prog.update(bt.stats.events, src.read())
 		}
 		bt.pool.Put(b)
-	}
-	for i := range n { // drain what a stopped replay left
-		for range outs[i] {
-		}
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {

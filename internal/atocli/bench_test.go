@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/atoguard/ato/storage"
+	"github.com/atoguard/ato/verdict"
 )
 
 // synthHistory writes an export of a month of a site's logins, without an
@@ -80,11 +83,25 @@ func synthHistory(users, days int, seed uint64) []byte {
 	return buf.Bytes()
 }
 
-// stricterPolicy is the default policy with a challenge for any login from
-// a new country put first: what an operator might try.
+// stricterPolicy is the default policy, but a known device in a new
+// country is challenged rather than restricted: the experiment an operator
+// is likeliest to try.
 func stricterPolicy(t testing.TB) string {
-	return policyFile(t, `{"name":"challenge-new-country","when":"new_country && !known_device","verdict":"challenge"}`,
-		`{"name":"restrict-new-country","when":"new_country","verdict":"restrict"}`)
+	rules := verdict.Default()
+	for i := range rules {
+		if rules[i].Name == "new-country" {
+			rules[i].Verdict = verdict.Challenge
+		}
+	}
+	data, err := rules.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "stricter.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // BenchmarkBacktest replays a synthetic month (~320,000 events of 10,000

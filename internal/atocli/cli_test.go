@@ -133,6 +133,8 @@ func TestExport(t *testing.T) {
 	data, err := os.ReadFile(out)
 	require.NoError(t, err)
 	assert.Equal(t, fixtureUsers, strings.Count(string(data), `{"type":"user"`))
+	assert.Equal(t, 2*fixtureUsers+fixtureUsers, strings.Count(string(data), `"user_agent":"Mozilla/5.0 (X11; Linux x86_64)`),
+		"each device's user agent, and each user's last")
 	assert.Equal(t, 2*fixtureUsers, strings.Count(string(data), `{"type":"device"`), "a laptop and a phone each (the attacker's never got in)")
 	entries, _ := os.ReadDir(filepath.Dir(out))
 	assert.Len(t, entries, 1, "no partial file is left")
@@ -392,10 +394,19 @@ func TestInterrupted(t *testing.T) {
 	hist := synthHistory(300, 30, 2)
 	policy := stricterPolicy(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := runEnv(t, ctx, Env{Stdin: &cancelAfter{r: bytes.NewReader(hist), n: len(hist) / 3, cancel: cancel}},
-		"backtest", "-history", "-", "-policy", policy)
+	// The clock is read for each batch tallied (for the progress bar):
+	// Ctrl-C comes at the third.
+	reads := 0
+	now := func() time.Time {
+		if reads++; reads == 4 {
+			cancel()
+		}
+		return time.Date(2026, 6, 1, 0, 0, reads, 0, time.UTC)
+	}
+	r := runEnv(t, ctx, Env{Stdin: bytes.NewReader(hist), Now: now, Terminal: true}, "backtest", "-history", "-", "-policy", policy)
 	assert.Equal(t, 130, r.code, r.stderr)
-	assert.Regexp(t, `^ato backtest: interrupted after [0-9,]+ events of the history \(up to 2026-05-\d\d \d\d:\d\d:\d\d\); no report was written\n$`, r.stderr)
+	assert.Regexp(t, `\r\x1b\[Kato backtest: interrupted after [1-9][0-9,]+ events of the history \(up to 2026-05-\d\d \d\d:\d\d:\d\d\); no report was written\n$`, r.stderr,
+		"the progress bar is cleared, then the message")
 	assert.Empty(t, r.stdout)
 
 	f := recorded(t)

@@ -106,6 +106,7 @@ type profileDeviceJSON struct {
 	IP              string    `json:"ip,omitempty"`
 	Country         string    `json:"country,omitempty"`
 	City            string    `json:"city,omitempty"`
+	UserAgent       string    `json:"user_agent,omitempty"`
 	TokenSeen       time.Time `json:"token_seen,omitzero"`
 }
 
@@ -117,11 +118,12 @@ type placeJSON struct {
 }
 
 type loginJSON struct {
-	Time     time.Time     `json:"time,omitzero"`
-	DeviceID string        `json:"device_id,omitempty"`
-	IP       string        `json:"ip,omitempty"`
-	Network  string        `json:"network,omitempty"`
-	Location *locationJSON `json:"location,omitempty"`
+	Time      time.Time     `json:"time,omitzero"`
+	DeviceID  string        `json:"device_id,omitempty"`
+	IP        string        `json:"ip,omitempty"`
+	Network   string        `json:"network,omitempty"`
+	Location  *locationJSON `json:"location,omitempty"`
+	UserAgent string        `json:"user_agent,omitempty"`
 }
 
 type locationJSON struct {
@@ -169,7 +171,7 @@ func profileToJSON(p *profile.Profile) profileJSON {
 		out.Devices = append(out.Devices, profileDeviceJSON{
 			ID: d.ID, Keys: d.Keys, FirstSeen: utc(d.FirstSeen), LastSeen: utc(d.LastSeen), Logins: d.Logins,
 			Trusted: d.Trusted, RestrictedUntil: utc(d.RestrictedUntil), Restrictions: d.Restrictions,
-			IP: d.IP, Country: d.Country, City: d.City, TokenSeen: utc(d.TokenSeen),
+			IP: d.IP, Country: d.Country, City: d.City, UserAgent: d.UserAgent, TokenSeen: utc(d.TokenSeen),
 		})
 	}
 	places := func(ps []profile.Place) []placeJSON {
@@ -181,7 +183,7 @@ func profileToJSON(p *profile.Profile) profileJSON {
 	}
 	out.Networks, out.Countries, out.ASNs = places(p.Networks), places(p.Countries), places(p.ASNs)
 	if l := p.Last; !l.Time.IsZero() || l.DeviceID != "" {
-		lj := &loginJSON{Time: utc(l.Time), DeviceID: l.DeviceID, IP: l.IP, Network: l.Network}
+		lj := &loginJSON{Time: utc(l.Time), DeviceID: l.DeviceID, IP: l.IP, Network: l.Network, UserAgent: l.UserAgent}
 		if l.Located {
 			lj.Location = &locationJSON{Country: l.Country, Region: l.Region, City: l.City, Latitude: l.Latitude,
 				Longitude: l.Longitude, AccuracyKm: l.AccuracyKm, ASN: l.ASN}
@@ -201,7 +203,7 @@ func profileFromJSON(user string, j *profileJSON) profile.Profile {
 		p.Devices = append(p.Devices, profile.Device{
 			ID: d.ID, Keys: d.Keys, FirstSeen: utc(d.FirstSeen), LastSeen: utc(d.LastSeen), Logins: d.Logins,
 			Trusted: d.Trusted, RestrictedUntil: utc(d.RestrictedUntil), Restrictions: d.Restrictions,
-			IP: d.IP, Country: d.Country, City: d.City, TokenSeen: utc(d.TokenSeen),
+			IP: d.IP, Country: d.Country, City: d.City, UserAgent: d.UserAgent, TokenSeen: utc(d.TokenSeen),
 		})
 	}
 	places := func(ps []placeJSON) []profile.Place {
@@ -213,7 +215,7 @@ func profileFromJSON(user string, j *profileJSON) profile.Profile {
 	}
 	p.Networks, p.Countries, p.ASNs = places(j.Networks), places(j.Countries), places(j.ASNs)
 	if l := j.Last; l != nil {
-		p.Last = profile.Login{Time: utc(l.Time), DeviceID: l.DeviceID, IP: l.IP, Network: l.Network}
+		p.Last = profile.Login{Time: utc(l.Time), DeviceID: l.DeviceID, IP: l.IP, Network: l.Network, UserAgent: l.UserAgent}
 		if loc := l.Location; loc != nil {
 			p.Last.Located = true
 			p.Last.Country, p.Last.Region, p.Last.City = loc.Country, loc.Region, loc.City
@@ -497,7 +499,7 @@ func (r *reader) parse(line []byte, rec *record) error {
 	rec.event = storage.Event{}
 	typ, err := p.event(&rec.event)
 	if err != nil {
-		return &LineError{Line: r.line, Field: p.field, Err: err}
+		return &LineError{Line: r.line, Field: p.fieldName(), Err: err}
 	}
 	rec.typ = typ
 	switch typ {
@@ -671,10 +673,17 @@ func checkEvent(e *storage.Event) *fieldError {
 // skips the others (they belong to another record type, or to a later
 // version).
 type parser struct {
-	b     []byte
-	i     int
-	r     *reader
-	field string // the field being read, for errors
+	b []byte
+	i int
+	r *reader
+	// path is the field being read, for errors: the names of the members
+	// from the line's object down, in the line's bytes.
+	path [][]byte
+}
+
+// fieldName is the field being read: "location.city".
+func (p *parser) fieldName() string {
+	return string(bytes.Join(p.path, []byte(".")))
 }
 
 var errEnd = errors.New("unexpected end of line")
@@ -715,8 +724,8 @@ func (p *parser) peek() byte {
 // event reads the line's object, the fields of an event into e, and
 // returns its type.
 func (p *parser) event(e *storage.Event) (typ string, err error) {
+	p.path = p.path[:0]
 	if err := p.expect('{'); err != nil {
-		p.field = ""
 		if errors.Is(err, errEnd) {
 			return "", err
 		}
@@ -766,7 +775,6 @@ func (p *parser) event(e *storage.Event) (typ string, err error) {
 				return errors.New("an object is expected")
 			}
 			return p.object(func(key []byte) error {
-				p.field = "location." + string(key)
 				switch string(key) {
 				case "country":
 					return p.strInto(&e.Country, true)
@@ -824,7 +832,7 @@ func (p *parser) event(e *storage.Event) (typ string, err error) {
 	if err != nil {
 		return typ, err
 	}
-	p.field = ""
+	p.path = p.path[:0]
 	if p.peek() != 0 {
 		return typ, fmt.Errorf("text after the object at column %d", p.i+1)
 	}
@@ -837,13 +845,13 @@ func (p *parser) event(e *storage.Event) (typ string, err error) {
 // object reads the members of an object whose '{' was read, calling
 // member with each key (the parser at its value), up to the '}'.
 func (p *parser) object(member func(key []byte) error) error {
-	outer := p.field
+	depth := len(p.path)
 	if p.peek() == '}' {
 		p.i++
 		return nil
 	}
 	for {
-		p.field = outer
+		p.path = p.path[:depth]
 		raw, err := p.rawStr()
 		if err != nil {
 			if errors.Is(err, errEnd) {
@@ -859,18 +867,14 @@ func (p *parser) object(member func(key []byte) error) error {
 			}
 			key = []byte(s)
 		}
-		if outer == "" {
-			p.field = string(key)
-		} else {
-			p.field = outer + "." + string(key)
-		}
+		p.path = append(p.path, key)
 		if err := p.expect(':'); err != nil {
 			return err
 		}
 		if err := member(key); err != nil {
-			return err
+			return err // the path names the member at fault
 		}
-		p.field = outer
+		p.path = p.path[:depth]
 		switch p.peek() {
 		case ',':
 			p.i++
@@ -1084,10 +1088,7 @@ func (p *parser) skip(depth int) error {
 		return err
 	case c == '{':
 		p.i++
-		field := p.field
-		err := p.object(func([]byte) error { return p.skip(depth + 1) })
-		p.field = field
-		return err
+		return p.object(func([]byte) error { return p.skip(depth + 1) })
 	case c == '[':
 		p.i++
 		if p.peek() == ']' {
