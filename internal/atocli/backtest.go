@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/atoguard/ato"
@@ -101,7 +103,7 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 	}
 	defer src.close()
 
-	bt, err := newBacktest(policies, *sample)
+	bt, err := newBacktest(policies, *sample, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return err
 	}
@@ -174,9 +176,13 @@ func fileSource(path string, stdin io.Reader) (eventSource, error) {
 		in, name, closeFn = f, path, func() { f.Close() }
 	}
 	r := newReader(in)
-	var rec record
+	var (
+		rec  record
+		read atomic.Int64 // r.bytes, for the progress bar's goroutine
+	)
 	first := true
 	next := func(ctx context.Context, batch []storage.Event) ([]storage.Event, error) {
+		defer func() { read.Store(r.bytes) }()
 		for len(batch) < cap(batch) {
 			err := r.next(&rec)
 			if errors.Is(err, io.EOF) {
@@ -205,7 +211,7 @@ func fileSource(path string, stdin io.Reader) (eventSource, error) {
 		}
 		return batch, nil
 	}
-	return eventSource{name: name, next: next, size: size, read: func() int64 { return r.bytes }, close: closeFn}, nil
+	return eventSource{name: name, next: next, size: size, read: read.Load, close: closeFn}, nil
 }
 
 // storeSource reads the events of a store, opened read-only, through its
@@ -242,7 +248,7 @@ func storeSource(ctx context.Context, spec string, since time.Time) (eventSource
 			pages <- page
 		}
 	}()
-	var n int64
+	var n atomic.Int64
 	next := func(ctx context.Context, batch []storage.Event) ([]storage.Event, error) {
 		select {
 		case page, ok := <-pages:
@@ -252,13 +258,13 @@ func storeSource(ctx context.Context, spec string, since time.Time) (eventSource
 				}
 				return batch, io.EOF
 			}
-			n += int64(len(page))
+			n.Add(int64(len(page)))
 			return append(batch, page...), nil
 		case <-ctx.Done():
 			return batch, ctx.Err()
 		}
 	}
-	return eventSource{name: storeopen.Describe(spec), next: next, read: func() int64 { return n }, close: func() {
+	return eventSource{name: storeopen.Describe(spec), next: next, read: n.Load, close: func() {
 		cancel()
 		for range pages {
 		}
@@ -296,8 +302,8 @@ type waitingChallenge struct{ id, user string }
 // nothing, so it needs no secret of its own.
 var replaySecret = []byte("ato backtest: replays keep nothing")
 
-func newReplay(p verdict.Policy) (*replay, error) {
-	r := &replay{store: memstore.New(), waiting: map[string]waitingChallenge{}, byUser: map[string][]string{}}
+func newReplay(p verdict.Policy, store *memstore.Store) (*replay, error) {
+	r := &replay{store: store, waiting: map[string]waitingChallenge{}, byUser: map[string][]string{}}
 	eng, err := ato.New(r.store,
 		ato.WithReplay(),
 		ato.WithPolicy(p),
@@ -482,8 +488,8 @@ func (d *decider) Decide(in *verdict.Input) verdict.Decision {
 
 // copyUser copies what the baseline's store holds of the user into the
 // fork's store.
-func (bt *backtest) copyUser(ctx context.Context, user string, f *fork) error {
-	from, to := bt.base.store, f.replay.store
+func (sh *shard) copyUser(ctx context.Context, user string, f *fork) error {
+	from, to := sh.base.store, f.replay.store
 	st, err := from.Load(ctx, storage.LoadRequest{User: user})
 	if err != nil {
 		return err
@@ -541,8 +547,8 @@ func (bt *backtest) copyUser(ctx context.Context, user string, f *fork) error {
 			return err
 		}
 	}
-	for _, recorded := range bt.base.byUser[user] {
-		w := bt.base.waiting[recorded]
+	for _, recorded := range sh.base.byUser[user] {
+		w := sh.base.waiting[recorded]
 		c, err := from.Challenge(ctx, w.id)
 		if err != nil {
 			continue // gone
@@ -560,96 +566,134 @@ const deviceUsers = 32
 
 // batch is a run of events and what each replay made of them.
 type batch struct {
-	events   []storage.Event
+	events []storage.Event
+	// shard is the shard of each event's user.
+	shard    []uint8
 	outcomes [][]outcome // by policy, by event
 	// own marks, by fork, the events its own engine replays.
 	own [][]bool
 }
 
+// reset sizes the batch for its events.
+func (b *batch) reset(shards int) {
+	n := len(b.events)
+	b.shard = b.shard[:0]
+	for i := range b.events {
+		b.shard = append(b.shard, uint8(shardOf(b.events[i].User, shards)))
+	}
+	for p := range b.outcomes {
+		b.outcomes[p] = slices.Grow(b.outcomes[p][:0], n)[:n]
+	}
+	for f := range b.own {
+		b.own[f] = slices.Grow(b.own[f][:0], n)[:n]
+	}
+}
+
+// shardOf spreads users over the shards (FNV-1a).
+func shardOf(user string, shards int) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(user); i++ {
+		h = (h ^ uint32(user[i])) * 16777619
+	}
+	return int(h % uint32(shards))
+}
+
+// A backtest spreads the users over shards that replay at once, one per
+// processor: each shard replays its users' events with engines of its own
+// (their clocks are its own) on the stores all shards share, so that what
+// one user's login teaches about a device other users share is there for
+// them. Each batch is replayed whole before the next, so shards are never
+// more than a batch apart in time.
+type shard struct {
+	base    *replay
+	decider *decider
+	forks   []*fork
+}
+
 // backtest replays a history under each policy and gathers the report.
 type backtest struct {
 	policies []namedPolicy
-	base     *replay
-	decider  *decider
-	forks    []*fork
+	shards   []*shard
 	stats    *stats
 	pool     sync.Pool
 }
 
-func newBacktest(policies []namedPolicy, sample int) (*backtest, error) {
+// maxShards bounds the shards; a shard id is a byte.
+const maxShards = 64
+
+func newBacktest(policies []namedPolicy, sample, shards int) (*backtest, error) {
+	shards = min(max(shards, 1), maxShards)
 	bt := &backtest{policies: policies, stats: newStats(len(policies), sample)}
-	bt.decider = &decider{base: policies[0].Policy}
-	base, err := newReplay(bt.decider)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", policies[0].File, err)
+	stores := make([]*memstore.Store, len(policies))
+	for i := range stores {
+		stores[i] = memstore.New()
 	}
-	bt.base = base
-	for _, p := range policies[1:] {
-		r, err := newReplay(p.Policy)
+	for range shards {
+		sh := &shard{decider: &decider{base: policies[0].Policy}}
+		base, err := newReplay(sh.decider, stores[0])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.File, err)
+			return nil, fmt.Errorf("%s: %w", policies[0].File, err)
 		}
-		f := &fork{policy: p.Policy, replay: r, forked: map[string]bool{}}
-		bt.forks = append(bt.forks, f)
+		sh.base = base
+		for i, p := range policies[1:] {
+			r, err := newReplay(p.Policy, stores[i+1])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.File, err)
+			}
+			sh.forks = append(sh.forks, &fork{policy: p.Policy, replay: r, forked: map[string]bool{}})
+		}
+		sh.decider.forks = sh.forks
+		bt.shards = append(bt.shards, sh)
 	}
-	bt.decider.forks = bt.forks
 	bt.pool.New = func() any {
-		b := &batch{events: make([]storage.Event, 0, backtestBatch), outcomes: make([][]outcome, len(policies)),
+		return &batch{events: make([]storage.Event, 0, backtestBatch), outcomes: make([][]outcome, len(policies)),
 			own: make([][]bool, len(policies)-1)}
-		for i := range b.outcomes {
-			b.outcomes[i] = make([]outcome, 0, backtestBatch)
-		}
-		for i := range b.own {
-			b.own[i] = make([]bool, 0, backtestBatch)
-		}
-		return b
 	}
 	return bt, nil
 }
 
-// baseline replays a batch under the baseline, with the forks' decisions.
-func (bt *backtest) baseline(ctx context.Context, b *batch) error {
-	out := b.outcomes[0][:0]
-	for i := range bt.forks {
-		b.outcomes[i+1] = b.outcomes[i+1][:0]
-		b.own[i] = b.own[i][:0]
-	}
-	bt.decider.copy = func(user string, f *fork) error { return bt.copyUser(ctx, user, f) }
+// baseline replays the shard's events of a batch under the baseline, with
+// the forks' decisions.
+func (sh *shard) baseline(ctx context.Context, id int, b *batch) error {
+	sh.decider.copy = func(user string, f *fork) error { return sh.copyUser(ctx, user, f) }
 	for j := range b.events {
+		if int(b.shard[j]) != id {
+			continue
+		}
 		e := &b.events[j]
-		bt.decider.user = e.User
-		for _, f := range bt.forks {
+		sh.decider.user = e.User
+		for _, f := range sh.forks {
 			f.now = false
 		}
-		o, err := bt.base.event(ctx, e)
+		o, err := sh.base.event(ctx, e)
 		if err == nil {
-			err = bt.decider.err
+			err = sh.decider.err
 		}
 		if err != nil {
 			return err
 		}
-		out = append(out, o)
-		for i, f := range bt.forks {
+		b.outcomes[0][j] = o
+		for i, f := range sh.forks {
 			own := f.now || f.forked[e.User]
-			b.own[i] = append(b.own[i], own)
-			fo := outcome{}
-			if !own && o.verdict != "" && o.verdict != "invalid" {
-				fo = outcome{verdict: f.dec.Verdict, rule: f.dec.Rule, reasons: o.reasons}
-			} else if !own {
-				fo = o
+			b.own[i][j] = own
+			switch {
+			case own:
+				b.outcomes[i+1][j] = outcome{}
+			case o.verdict != "" && o.verdict != "invalid":
+				b.outcomes[i+1][j] = outcome{verdict: f.dec.Verdict, rule: f.dec.Rule, reasons: o.reasons}
+			default:
+				b.outcomes[i+1][j] = o
 			}
-			b.outcomes[i+1] = append(b.outcomes[i+1], fo)
 		}
 	}
-	b.outcomes[0] = out
 	return nil
 }
 
-// own replays the events of a batch that fork i's engine replays.
-func (bt *backtest) own(ctx context.Context, i int, b *batch) error {
-	f := bt.forks[i]
+// own replays the shard's events of a batch that fork i's engine replays.
+func (sh *shard) own(ctx context.Context, id, i int, b *batch) error {
+	f := sh.forks[i]
 	for j := range b.events {
-		if !b.own[i][j] {
+		if int(b.shard[j]) != id || !b.own[i][j] {
 			continue
 		}
 		o, err := f.replay.event(ctx, &b.events[j])
@@ -662,17 +706,27 @@ func (bt *backtest) own(ctx context.Context, i int, b *batch) error {
 }
 
 // run replays the source in a pipeline: a reader fills batches, the
-// baseline replays them, each fork replays its users' events, and the
-// batches are tallied in order.
+// shards replay each under the baseline, then the forks replay their
+// users' events, and the batches are tallied in order. The stages overlap:
+// a batch's forks run while the next batch's baseline does.
 func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stages := 1 + len(bt.forks)
-	chans := make([]chan *batch, stages+1)
+	shards := len(bt.shards)
+	chans := make([]chan *batch, 3)
 	for i := range chans {
 		chans[i] = make(chan *batch, 4)
 	}
-	errs := make([]error, stages+1)
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		cancel()
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { // the reader
 		defer close(chans[0])
@@ -681,41 +735,52 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 			var err error
 			b.events, err = src.next(ctx, b.events[:0])
 			if len(b.events) > 0 {
+				b.reset(shards)
 				chans[0] <- b
 			}
 			if err != nil {
 				if !errors.Is(err, io.EOF) {
-					errs[0] = err
-					cancel()
+					fail(err)
 				}
 				return
 			}
 		}
 	})
-	for s := range stages {
-		wg.Go(func() {
-			in, out := chans[s], chans[s+1]
-			defer close(out)
-			for b := range in {
-				if ctx.Err() != nil {
-					continue // drain
-				}
-				var err error
-				if s == 0 {
-					err = bt.baseline(ctx, b)
-				} else {
-					err = bt.own(ctx, s-1, b)
-				}
-				if err != nil {
-					errs[s+1] = err
-					cancel()
-					continue
-				}
+	// stage runs work on each shard's part of each batch, in parallel.
+	stage := func(in <-chan *batch, out chan<- *batch, work func(sh *shard, id int, b *batch) error) {
+		defer close(out)
+		var shardWG sync.WaitGroup
+		for b := range in {
+			if ctx.Err() != nil {
+				continue // drain
+			}
+			for id, sh := range bt.shards {
+				shardWG.Go(func() {
+					if err := work(sh, id, b); err != nil {
+						fail(err)
+					}
+				})
+			}
+			shardWG.Wait()
+			if ctx.Err() == nil {
 				out <- b
 			}
-		})
+		}
 	}
-	for b := range chans[stages] {
+	wg.Go(func() {
+		stage(chans[0], chans[1], func(sh *shard, id int, b *batch) error { return sh.baseline(ctx, id, b) })
+	})
+	wg.Go(func() {
+		stage(chans[1], chans[2], func(sh *shard, id int, b *batch) error {
+			for i := range sh.forks {
+				if err := sh.own(ctx, id, i, b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	for b := range chans[2] {
 		bt.stats.add(b) // a batch that went through every stage is whole
 		if prog != nil {
 			prog.update(bt.stats.events, src.read())
