@@ -577,7 +577,9 @@ func placeChallenge(u *user, id string) {
 
 // writeDevice merges a device write and updates the key index.
 func (s *Store) writeDevice(name string, w storage.DeviceWrite) {
-	w.Device = cloneDevice(w.Device)
+	// MergeDevice copies the hashes and keys and makes the users anew:
+	// the write's slices are not kept.
+	w.Device.FirstSeen, w.Device.LastSeen, w.Device.Users = ms(w.Device.FirstSeen), ms(w.Device.LastSeen), nil
 	w.Seen = ms(w.Seen)
 	ds := &s.devs[s.shard(w.Device.ID)]
 	ds.mu.Lock()
