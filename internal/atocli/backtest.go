@@ -53,7 +53,7 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 	baselineFile := fs.String("baseline", "", "the policy to compare it with (default: the default policy)")
 	htmlFile := fs.String("html", "", "write a one-page HTML report there too")
 	sample := fs.Int("sample", 20, "how many changed logins to list")
-	sinceFlag := fs.String("since", "", "with -db, only events from then on: a time or an age (30d)")
+	sinceFlag := fs.String("since", "", "only events from then on: a time (2026-05-01) or an age (30d)")
 	asJSON := fs.Bool("json", false, "print the report as JSON, for scripts")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -94,7 +94,7 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 
 	var src eventSource
 	if *history != "" {
-		src, err = fileSource(*history, env.Stdin)
+		src, err = fileSource(*history, env.Stdin, since)
 	} else {
 		src, err = storeSource(ctx, *spec, since)
 	}
@@ -162,7 +162,7 @@ type eventSource struct {
 }
 
 // fileSource reads the events of an export, skipping its other records.
-func fileSource(path string, stdin io.Reader) (eventSource, error) {
+func fileSource(path string, stdin io.Reader, since time.Time) (eventSource, error) {
 	in, name, size := stdin, "standard input", int64(0)
 	closeFn := func() {}
 	if path != "-" {
@@ -201,7 +201,7 @@ func fileSource(path string, stdin io.Reader) (eventSource, error) {
 				}
 				continue
 			}
-			if rec.typ == typeEvent {
+			if rec.typ == typeEvent && !rec.event.Time.Before(since) {
 				if n := len(batch); n > 0 && rec.event.Time.Before(batch[n-1].Time) {
 					return batch, &LineError{Line: r.line, Field: "time", Err: fmt.Errorf("%s is before the event on the line above (%s): an export is in order of time",
 						rec.event.Time.Format(timeLayout), batch[n-1].Time.Format(timeLayout))}

@@ -539,9 +539,15 @@ func (r *reader) parse(line []byte, rec *record) error {
 			rec.user.Hashes = append(rec.user.Hashes, storage.DeviceHashes{DeviceID: h.DeviceID, Hashes: h.Hashes})
 		}
 		for i, d := range rec.user.Profile.Devices {
-			if d.ID == "" {
-				return &LineError{Line: r.line, Field: fmt.Sprintf("profile.devices[%d].id", i), Err: errors.New("required")}
+			if problem := text.Check(d.ID, maxDeviceID); d.ID == "" || problem != "" {
+				return &LineError{Line: r.line, Field: fmt.Sprintf("profile.devices[%d].id", i), Err: errors.New(orRequired(d.ID, problem))}
 			}
+			if problem := text.Check(d.UserAgent, profile.MaxUserAgent); problem != "" {
+				return &LineError{Line: r.line, Field: fmt.Sprintf("profile.devices[%d].user_agent", i), Err: errors.New(problem)}
+			}
+		}
+		if problem := text.Check(rec.user.Profile.Last.UserAgent, profile.MaxUserAgent); problem != "" {
+			return &LineError{Line: r.line, Field: "profile.last.user_agent", Err: errors.New(problem)}
 		}
 		return nil
 	case typeDevice:
