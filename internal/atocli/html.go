@@ -28,8 +28,8 @@ type svgBar struct {
 	X, W   float64
 	Rects  []svgRect
 	Title  string
-	Label  string
-	LabelX float64
+	Label          string
+	LabelX, LabelY float64
 }
 
 type svgRect struct {
@@ -93,7 +93,7 @@ func charts(r *Report) []svgChart {
 			}
 			bar.Title = b.Start.Format(time.DateTime) + ": " + strings.Join(parts, ", ")
 			if i%every == 0 {
-				bar.Label, bar.LabelX = b.Start.Format("Jan 2"), bar.X+bar.W/2
+				bar.Label, bar.LabelX, bar.LabelY = b.Start.Format("Jan 2"), bar.X+bar.W/2, chartH-6
 				if i > 0 && r.Buckets[1].Start.Sub(r.Buckets[0].Start) < 24*time.Hour {
 					bar.Label = b.Start.Format("Jan 2 15h")
 				}
@@ -129,10 +129,10 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 body{font:14px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.2rem .7rem;border-bottom:1px solid #ddd;text-align:right}
-td:first-child,th:first-child{text-align:left}.l{text-align:left}
+td:first-child,th:first-child{text-align:left}.l{text-align:left}td{white-space:nowrap}
 .key span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem;vertical-align:-1px}
 svg text{font:11px system-ui,sans-serif;fill:#555}
-.muted{color:#666}
+.muted{color:#666}.wide{overflow-x:auto}
 </style></head><body>
 <h1>Backtest of {{(last .R.Policies).File}}</h1>
 <p>{{count .R.Events}} events of {{.R.Source}}{{if .R.Events}}, {{datetime .R.From}} to {{datetime .R.To}} UTC{{end}}; {{count .R.Replayed}} evaluations replayed under each policy in {{.Elapsed}}.</p>
@@ -148,7 +148,7 @@ svg text{font:11px system-ui,sans-serif;fill:#555}
 {{range .Charts}}<h3>{{.Name}} <span class="muted">({{.File}})</span></h3>
 <svg width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="{{.Name}}: verdicts over time">
 {{range .Ticks}}<line x1="56" x2="712" y1="{{f .Y}}" y2="{{f .Y}}" stroke="#eee"/><text x="50" y="{{f .Y}}" text-anchor="end" dominant-baseline="middle">{{.Label}}</text>
-{{end}}{{range .Bars}}<g><title>{{.Title}}</title>{{$b := .}}{{range .Rects}}<rect x="{{f $b.X}}" y="{{f .Y}}" width="{{f $b.W}}" height="{{f .H}}" fill="{{.Colour}}"/>{{end}}</g>{{if .Label}}<text x="{{f .LabelX}}" y="{{$.H}}" text-anchor="middle">{{.Label}}</text>{{end}}
+{{end}}{{range .Bars}}<g><title>{{.Title}}</title>{{$b := .}}{{range .Rects}}<rect x="{{f $b.X}}" y="{{f .Y}}" width="{{f $b.W}}" height="{{f .H}}" fill="{{.Colour}}"/>{{end}}</g>{{if .Label}}<text x="{{f .LabelX}}" y="{{f .LabelY}}" text-anchor="middle">{{.Label}}</text>{{end}}
 {{end}}</svg>
 {{end}}
 
@@ -158,9 +158,9 @@ svg text{font:11px system-ui,sans-serif;fill:#555}
 {{range .R.Transitions}}<tr><td>{{.From}} → {{.To}}</td><td>{{count .Count}}</td></tr>
 {{end}}</table>{{end}}
 {{if .R.Sample}}<p>The first {{len .R.Sample}}:</p>
-<table><tr><th>time (UTC)</th><th class="l">user</th><th class="l">action</th><th class="l">IP</th><th class="l">country</th><th class="l">recorded</th><th class="l">baseline → policy</th><th class="l">rule</th><th class="l">reasons</th></tr>
+<div class="wide"><table><tr><th>time (UTC)</th><th class="l">user</th><th class="l">action</th><th class="l">IP</th><th class="l">country</th><th class="l">recorded</th><th class="l">baseline → policy</th><th class="l">rule</th><th class="l">reasons</th></tr>
 {{range .R.Sample}}<tr><td>{{datetime .Time}}</td><td class="l">{{.User}}</td><td class="l">{{.Action}}</td><td class="l">{{.IP}}</td><td class="l">{{.Country}}</td><td class="l">{{.Recorded}}</td><td class="l">{{.From}} → {{.To}}</td><td class="l">{{.ToRule}}</td><td class="l">{{join .Reasons ", "}}</td></tr>
-{{end}}</table>{{end}}
+{{end}}</table></div>{{end}}
 
 <h2>Rules that decided</h2>
 <table><tr><th>rule</th>{{range .R.Policies}}<th>{{.Name}}</th>{{end}}</tr>
@@ -168,7 +168,7 @@ svg text{font:11px system-ui,sans-serif;fill:#555}
 {{end}}</table>
 
 <h2>Friction on users with a long history</h2>
-<p>{{count .R.EstablishedLogins}} logins of {{.EstablishedUsers}} users who had logged in successfully {{.EstLogins}}+ times over {{.EstDays}}+ days before.</p>
+<p>{{count .R.EstablishedLogins}} logins that the history says were the users' own (let in, or the challenge passed), by {{.EstablishedUsers}} users who had logged in successfully {{.EstLogins}}+ times over {{.EstDays}}+ days before.</p>
 <table><tr><th>policy</th><th>not allowed</th><th></th><th>users who met any</th></tr>
 {{range .R.Policies}}<tr><td>{{.Name}}</td><td>{{count .Friction}}</td><td class="muted">{{pct .Friction $.R.EstablishedLogins}}</td><td>{{.FrictionUsers}}</td></tr>
 {{end}}</table>
