@@ -73,6 +73,24 @@ func TestUser(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "Lagos, NG")
 
+	// Ten minutes after the attacker's attempt, its challenge is open.
+	attempt := f.start.AddDate(0, 0, 27).Add(3*time.Hour + 10*time.Minute)
+	r = runEnv(t, context.Background(), Env{Now: func() time.Time { return attempt }}, "user", "-db", f.db, f.victims[0])
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "1 OPEN CHALLENGE")
+	assert.Contains(t, r.stdout, "new_device")
+	r = runEnv(t, context.Background(), Env{Now: func() time.Time { return attempt }}, "user", "-db", f.db, "-json", f.victims[0])
+	require.Equal(t, 0, r.code, r.stderr)
+	var open struct {
+		Challenges []struct {
+			Status, Email string
+		} `json:"open_challenges"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &open))
+	require.Len(t, open.Challenges, 1)
+	assert.Equal(t, "pending", open.Challenges[0].Status)
+	assert.NotContains(t, open.Challenges[0].Email, strings.Split(f.victims[0], "@")[0], "the address is masked")
+
 	r = run(t, "", "user", "-db", f.db, "nobody@example.com")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, `user "nobody@example.com": the store has no profile and no history`)
@@ -312,6 +330,7 @@ func TestBacktestStricter(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(string(page), "<svg"))
 	assert.NotContains(t, string(page), "<script")
 	assert.Contains(t, string(page), "restrict → challenge")
+	assert.Regexp(t, `<text x="[0-9.]+" y="174\.0" text-anchor="middle">May \d+</text>`, string(page), "the bars' dates")
 
 	// Reading the store gives the same report as reading its export.
 	r2 := run(t, "", "backtest", "-db", f.db, "-policy", policy, "-json")
