@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/memstore"
+	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 	"github.com/atoguard/ato/verdict"
 )
@@ -123,7 +125,63 @@ func benchEvaluate(b *testing.B, s storage.Store) {
 // BenchmarkEvaluate evaluates on memstore; sqlitestore's is in its package,
 // beside the floor it is compared with.
 func BenchmarkEvaluate(b *testing.B) {
-	b.Run("memstore", func(b *testing.B) { benchEvaluate(b, memstore.New()) })
+	b.Run("memstore", func(b *testing.B) {
+		benchEvaluate(b, memstore.New())
+		b.Run("returning", func(b *testing.B) { benchReturning(b, memstore.New()) })
+	})
+}
+
+// home places every address in one city, on one residential network.
+type home struct{}
+
+func (home) Locate(netip.Addr) (signals.Location, bool) {
+	return signals.Location{Country: "FR", Region: "IDF", City: "Paris", Latitude: 48.86, Longitude: 2.35,
+		AccuracyKm: 20, ASN: 3215, ASOrg: "Orange"}, true
+}
+
+// benchReturning evaluates the login most real ones are, and the operator's
+// backtest replays: a returning user, among 10,000, on one of the 1 to 3
+// devices they use, from their located home network, a day after their
+// previous login. Each login touches the profile, writes the device (last
+// seen more than storage.TouchEvery before) and adds an event; the users
+// take turns, so no cache holds the next one's state.
+func benchReturning(b *testing.B, s storage.Store) {
+	const users = 10_000
+	e, err := ato.New(s, ato.WithClock(func() time.Time { return time.Time{} }), ato.WithReplay(), ato.WithLocator(home{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	r := rand.New(rand.NewPCG(9, 10))
+	start := time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
+	devices := make([][]ato.Request, users) // each user's logins, one a device
+	at := start.Add(-10 * 24 * time.Hour)   // the devices are learnt over the 10 days before
+	for u := range users {
+		user := fmt.Sprint("user", u)
+		ip := fmt.Sprintf("81.%d.%d.%d", u>>16&255, u>>8&255, u&255)
+		for range 1 + r.IntN(3) {
+			h := randomHash(r)
+			req := ato.Request{User: user, Fingerprint: h, LastFingerprint: h, IP: ip, UserAgent: "Mozilla/5.0 (X11; Linux x86_64)"}
+			devices[u] = append(devices[u], req)
+			req.Time = at
+			at = at.Add(time.Second)
+			if res, err := e.Evaluate(ctx, req); err != nil || res.Verdict != verdict.Allow {
+				b.Fatal(err, res.Verdict, res.Reasons)
+			}
+		}
+	}
+	runtime.GC()                   // the setup's garbage is not the evaluations'
+	step := 24 * time.Hour / users // a user's logins a day apart
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		own := devices[i%users]
+		req := own[i/users%len(own)]
+		req.Time = start.Add(time.Duration(i) * step)
+		res, err := e.Evaluate(ctx, req)
+		if err != nil || res.Verdict != verdict.Allow || len(res.Reasons) > 0 {
+			b.Fatal(err, res.Verdict, res.Reasons)
+		}
+	}
 }
 
 // BenchmarkGrowth evaluates alice's known device on memstore as the store
