@@ -65,8 +65,8 @@ type Store struct {
 
 	// ords number the devices for the index, byOrd names them.
 	ordMu sync.RWMutex
-	ords  map[string]uint32
-	byOrd []string
+	ords  map[string]*ordinal
+	byOrd []*ordinal
 
 	secretsMu sync.Mutex
 	secrets   map[string][]byte
@@ -82,7 +82,7 @@ func New() *Store { return newStore(MaxTracked) }
 
 func newStore(maxTracked int) *Store {
 	s := &Store{seed: maphash.MakeSeed(), secrets: map[string][]byte{}, maxTracked: max(1, maxTracked/shards),
-		ords: map[string]uint32{}}
+		ords: map[string]*ordinal{}}
 	s.campaign = s.shard(storage.CampaignKey)
 	for i := range shards {
 		s.users[i].users = map[string]*user{}
@@ -102,8 +102,19 @@ func (s *Store) shard(key string) int { return int(maphash.String(s.seed, key) %
 // candidates, which the engine compares by their hashes anyway.
 func (s *Store) keyHash(key string) uint64 { return maphash.String(s.seed, key) }
 
+// ordinal is a device's number in the index.
+type ordinal struct {
+	id string
+	n  uint32
+	// dropped is set when a key the device is indexed under drops it
+	// (storage.MaxKeyDevices), and cleared before a write indexes the
+	// device under each of its keys again: while it is clear, every key
+	// the device was last written with still indexes it.
+	dropped atomic.Bool
+}
+
 // ord returns the device's ordinal, numbering it if it has none.
-func (s *Store) ord(id string) uint32 {
+func (s *Store) ord(id string) *ordinal {
 	s.ordMu.RLock()
 	o, ok := s.ords[id]
 	s.ordMu.RUnlock()
@@ -115,17 +126,17 @@ func (s *Store) ord(id string) uint32 {
 	if o, ok := s.ords[id]; ok {
 		return o
 	}
-	o = uint32(len(s.byOrd))
+	o = &ordinal{id: id, n: uint32(len(s.byOrd))}
 	s.ords[id] = o
-	s.byOrd = append(s.byOrd, id)
+	s.byOrd = append(s.byOrd, o)
 	return o
 }
 
-// idOf names the device with the ordinal.
-func (s *Store) idOf(o uint32) string {
+// ordinal returns the device with the number.
+func (s *Store) ordinal(n uint32) *ordinal {
 	s.ordMu.RLock()
 	defer s.ordMu.RUnlock()
-	return s.byOrd[o]
+	return s.byOrd[n]
 }
 
 // user is everything a store holds for one user.
@@ -394,7 +405,7 @@ func (s *Store) candidates(keys []string, limit int) []storage.Device {
 		es := ks.keys[h].entries()
 		ks.mu.RUnlock()
 		for _, e := range es {
-			hits = append(hits, storage.KeyHit{Key: k, DeviceID: s.idOf(e.ord), Seq: e.seq})
+			hits = append(hits, storage.KeyHit{Key: k, DeviceID: s.ordinal(e.ord).id, Seq: e.seq})
 		}
 	}
 	ids := storage.RankCandidates(hits, limit)
@@ -575,7 +586,9 @@ func placeChallenge(u *user, id string) {
 	u.order = slices.Insert(u.order, i, id)
 }
 
-// writeDevice merges a device write and updates the key index.
+// writeDevice merges a device write and updates the key index. A device
+// written with the keys it has, and dropped by none of them since, is
+// indexed under each already: the index is left as it is.
 func (s *Store) writeDevice(name string, w storage.DeviceWrite) {
 	// MergeDevice copies the hashes and keys and makes the users anew:
 	// the write's slices are not kept.
@@ -591,19 +604,25 @@ func (s *Store) writeDevice(name string, w storage.DeviceWrite) {
 	}
 	d := storage.MergeDevice(stored, name, w)
 	ds.devs[d.ID] = &[1]storage.Device{d}
+	o := s.ord(d.ID)
+	if stored != nil && slices.Equal(had, d.Keys) && !o.dropped.Load() {
+		return
+	}
+	o.dropped.Store(false) // before indexing: a key that drops it meanwhile sets it again
 	for _, k := range had {
 		if !slices.Contains(d.Keys, k) {
-			s.unindex(k, d.ID)
+			s.unindex(k, o.n)
 		}
 	}
 	for _, k := range d.Keys {
-		s.index(k, d.ID)
+		s.index(k, o.n)
 	}
 }
 
-// index puts the device under the key, unless it is there.
-func (s *Store) index(key, id string) {
-	h, o := s.keyHash(key), s.ord(id)
+// index puts the device with the ordinal under the key, unless it is
+// there; the devices the key drops for it are marked dropped.
+func (s *Store) index(key string, o uint32) {
+	h := s.keyHash(key)
 	ks := &s.keys[h%shards]
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
@@ -618,13 +637,17 @@ func (s *Store) index(key, id string) {
 	}
 	es := append(l.entries(), e)
 	if over := len(es) - storage.MaxKeyDevices; over > 0 {
+		for _, x := range es[:over] {
+			s.ordinal(x.ord).dropped.Store(true)
+		}
 		es = slices.Delete(es, 0, over) // the lowest numbers: the least recently indexed
 	}
 	ks.keys[h] = listOf(es)
 }
 
-func (s *Store) unindex(key, id string) {
-	h, o := s.keyHash(key), s.ord(id)
+// unindex takes the device with the ordinal from under the key.
+func (s *Store) unindex(key string, o uint32) {
+	h := s.keyHash(key)
 	ks := &s.keys[h%shards]
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
@@ -650,8 +673,9 @@ func (s *Store) leaveDevice(id, name string, drop bool) {
 	d.Users = storage.WithoutUser(d.Users, name)
 	if len(d.Users) == 0 && drop {
 		delete(ds.devs, id)
+		o := s.ord(id)
 		for _, k := range d.Keys {
-			s.unindex(k, id)
+			s.unindex(k, o.n)
 		}
 		return
 	}
