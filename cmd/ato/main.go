@@ -55,6 +55,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first Ctrl-C the command winds down; a second one ends the
+	// process at once, as it would without this handler.
+	context.AfterFunc(ctx, stop)
 	code := atocli.Run(ctx, os.Args[1:], atocli.OSEnv())
 	stop()
 	os.Exit(code)

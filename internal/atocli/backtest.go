@@ -40,6 +40,12 @@ A challenge the replay asks for is taken as passed when the recorded attempt
 was the user's: it succeeded, or its own challenge was completed (then at
 the time it was). Failed passwords are not in the history, so brute force
 and credential stuffing do not fire in a replay.
+
+Each event is replayed once, under the baseline; the policy decides on the
+same input. A user whose verdict it changes is copied, as they were just
+before, into an engine of the policy's own, which replays them from then on.
+Friction counts the logins of users with a long history that the history
+says were theirs and that a policy did not allow (restrict included).
 `
 
 // backtestBatch is how many events go through the replays at a time.
@@ -51,9 +57,9 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 	spec := storeFlag(fs, env, "the store whose history to replay, instead of -history")
 	policyFile := fs.String("policy", "", "the policy to try: a JSON policy file (required)")
 	baselineFile := fs.String("baseline", "", "the policy to compare it with (default: the default policy)")
-	htmlFile := fs.String("html", "", "write a one-page HTML report there too")
+	htmlFile := fs.String("html", "", "write a one-page HTML report there too (readable by its owner only: it names users)")
 	sample := fs.Int("sample", 20, "how many changed logins to list")
-	sinceFlag := fs.String("since", "", "only events from then on: a time (2026-05-01) or an age (30d)")
+	sinceFlag := fs.String("since", "", "only events from then on: a time (2026-05-01) or an age (30d: before the export was made, for -history); the replay starts from empty profiles then")
 	asJSON := fs.Bool("json", false, "print the report as JSON, for scripts")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -73,9 +79,15 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 	if *history == "" && *spec == "" {
 		return usageError(fs, env, "give -history with an export, or -db with a store")
 	}
-	since, err := parseSince(*sinceFlag, env.Now().UTC())
+	now := env.Now().UTC()
+	since, err := parseSince(*sinceFlag, now)
 	if err != nil {
 		return usageError(fs, env, "-since: %v", err)
+	}
+	if *htmlFile != "" {
+		if err := checkWritable(*htmlFile); err != nil {
+			return fmt.Errorf("-html: %w", err)
+		}
 	}
 	policies := []namedPolicy{{Name: "baseline", File: "the default policy", Policy: verdict.Default()}, {Name: "policy", File: *policyFile}}
 	if *baselineFile != "" {
@@ -94,7 +106,7 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 
 	var src eventSource
 	if *history != "" {
-		src, err = fileSource(*history, env.Stdin, since)
+		src, err = fileSource(*history, env.Stdin, *sinceFlag, now)
 	} else {
 		src, err = storeSource(ctx, *spec, since)
 	}
@@ -162,7 +174,12 @@ type eventSource struct {
 }
 
 // fileSource reads the events of an export, skipping its other records.
-func fileSource(path string, stdin io.Reader, since time.Time) (eventSource, error) {
+func fileSource(path string, stdin io.Reader, sinceFlag string, now time.Time) (eventSource, error) {
+	// An age (-since 30d) counts back from when the export was made.
+	since, err := parseSince(sinceFlag, now)
+	if err != nil {
+		return eventSource{}, err
+	}
 	in, name, size := stdin, "standard input", int64(0)
 	closeFn := func() {}
 	if path != "-" {
@@ -181,6 +198,7 @@ func fileSource(path string, stdin io.Reader, since time.Time) (eventSource, err
 		read atomic.Int64 // r.bytes, for the progress bar's goroutine
 	)
 	first := true
+	var last time.Time // the time of the last event read
 	next := func(ctx context.Context, batch []storage.Event) ([]storage.Event, error) {
 		defer func() { read.Store(r.bytes) }()
 		for len(batch) < cap(batch) {
@@ -199,14 +217,20 @@ func fileSource(path string, stdin io.Reader, since time.Time) (eventSource, err
 				if rec.typ != typeHeader {
 					return batch, &LineError{Line: r.line, Field: "type", Err: fmt.Errorf("%q: the first line of an export is its header", rec.typ)}
 				}
+				if at := rec.header.ExportedAt; !at.IsZero() {
+					since, _ = parseSince(sinceFlag, at.UTC())
+				}
 				continue
 			}
-			if rec.typ == typeEvent && !rec.event.Time.Before(since) {
-				if n := len(batch); n > 0 && rec.event.Time.Before(batch[n-1].Time) {
-					return batch, &LineError{Line: r.line, Field: "time", Err: fmt.Errorf("%s is before the event on the line above (%s): an export is in order of time",
-						rec.event.Time.Format(timeLayout), batch[n-1].Time.Format(timeLayout))}
+			if rec.typ == typeEvent {
+				if rec.event.Time.Before(last) {
+					return batch, &LineError{Line: r.line, Field: "time", Err: fmt.Errorf("%s is before the event above it (%s): an export is in order of time",
+						rec.event.Time.Format(timeLayout), last.Format(timeLayout))}
 				}
-				batch = append(batch, rec.event)
+				last = rec.event.Time
+				if !rec.event.Time.Before(since) {
+					batch = append(batch, rec.event)
+				}
 			}
 		}
 		return batch, nil
@@ -291,19 +315,36 @@ type replay struct {
 	code  string // the code the engine sent last
 	// waiting are challenges of the replay whose recorded attempt was
 	// challenged too, by the recorded challenge's id: they are passed when
-	// the history says that one was completed. byUser lists them by user.
+	// the history says that one was completed.
 	waiting map[string]waitingChallenge
-	byUser  map[string][]string
+	// recent are each user's challenges of the last hour, oldest first:
+	// what the engine's hourly limit counts, and what a fork copies.
+	recent map[string][]recentChallenge
+	// sweepAt is the size of recent at which its users without a recent
+	// challenge are dropped.
+	sweepAt int
 }
 
 type waitingChallenge struct{ id, user string }
+
+// recentChallenge is a challenge of the replay, and the recorded one it
+// waits for ("" for none).
+type recentChallenge struct {
+	id, recorded string
+	at           time.Time
+}
+
+// challengeWindow is how long a replay remembers a challenge: the window
+// of the engine's hourly limit, and longer than a challenge lives
+// (ato.DefaultChallengeTTL).
+const challengeWindow = time.Hour
 
 // replaySecret keys the replays' codes and device tokens: a replay keeps
 // nothing, so it needs no secret of its own.
 var replaySecret = []byte("ato backtest: replays keep nothing")
 
 func newReplay(p verdict.Policy, store *memstore.Store) (*replay, error) {
-	r := &replay{store: store, waiting: map[string]waitingChallenge{}, byUser: map[string][]string{}}
+	r := &replay{store: store, waiting: map[string]waitingChallenge{}, recent: map[string][]recentChallenge{}, sweepAt: minSweep}
 	eng, err := ato.New(r.store,
 		ato.WithReplay(),
 		ato.WithPolicy(p),
@@ -342,10 +383,6 @@ func (r *replay) event(ctx context.Context, e *storage.Event) (outcome, error) {
 		// challenge of the same attempt is passed now.
 		if w, ok := r.waiting[e.ChallengeID]; ok {
 			delete(r.waiting, e.ChallengeID)
-			r.byUser[w.user] = slices.DeleteFunc(r.byUser[w.user], func(id string) bool { return id == e.ChallengeID })
-			if len(r.byUser[w.user]) == 0 {
-				delete(r.byUser, w.user)
-			}
 			return outcome{}, r.pass(ctx, w.id)
 		}
 		return outcome{}, nil
@@ -366,37 +403,74 @@ func (r *replay) event(ctx context.Context, e *storage.Event) (outcome, error) {
 	}
 	out := outcome{verdict: res.Verdict, rule: res.Rule, reasons: res.Reasons}
 	if res.ChallengeID != "" {
-		switch {
-		case e.Success:
+		recorded := ""
+		if !e.Success {
+			recorded = e.ChallengeID
+		}
+		r.remember(e.User, recentChallenge{id: res.ChallengeID, recorded: recorded, at: e.Time})
+		if e.Success {
 			// The recorded attempt was let in: the owner's, who passes the
 			// challenge at once.
 			err = r.pass(ctx, res.ChallengeID)
-		case e.ChallengeID != "":
-			r.wait(e.ChallengeID, res.ChallengeID, e.User)
 		}
 	}
 	return out, err
 }
 
-// wait keeps the replay's challenge id of the attempt whose recorded
-// challenge was recorded, until the history completes that one.
-func (r *replay) wait(recorded, id, user string) {
-	if len(r.waiting) >= maxWaiting || len(r.byUser[user]) >= maxWaitingUser {
-		// Challenges expire within the hour: a history that never
-		// completes them must not grow this.
-		clear(r.waiting)
-		clear(r.byUser)
+// remember keeps a challenge of the user's among their recent ones, and,
+// when it waits for a recorded challenge, among the waiting; what is older
+// than the window goes, and at most maxRecentUser of a user's stay.
+func (r *replay) remember(user string, c recentChallenge) {
+	rs := r.recentOf(user)
+	if len(rs) >= maxRecentUser {
+		r.forget(rs[0])
+		rs = slices.Delete(rs, 0, 1)
 	}
-	r.waiting[recorded] = waitingChallenge{id: id, user: user}
-	r.byUser[user] = append(r.byUser[user], recorded)
+	r.recent[user] = append(rs, c)
+	if c.recorded != "" {
+		r.waiting[c.recorded] = waitingChallenge{id: c.id, user: user}
+	}
+	if len(r.recent) >= r.sweepAt {
+		for u := range r.recent {
+			r.recentOf(u)
+		}
+		r.sweepAt = max(minSweep, 2*len(r.recent))
+	}
 }
 
-// maxWaitingUser bounds the challenges of one user waiting: more than the
-// engine lets a user have in an hour.
-const maxWaitingUser = 64
+// recentOf returns the user's challenges of the last hour, having dropped
+// the older ones.
+func (r *replay) recentOf(user string) []recentChallenge {
+	rs := r.recent[user]
+	n := 0
+	for n < len(rs) && rs[n].at.Before(r.now.Add(-challengeWindow)) {
+		r.forget(rs[n])
+		n++
+	}
+	if n == len(rs) {
+		delete(r.recent, user)
+		return nil
+	}
+	if n > 0 {
+		rs = slices.Delete(rs, 0, n)
+		r.recent[user] = rs
+	}
+	return rs
+}
 
-// maxWaiting bounds the challenges waiting for their completion.
-const maxWaiting = 1 << 16
+// forget drops a challenge from the waiting: it ended.
+func (r *replay) forget(c recentChallenge) {
+	if w, ok := r.waiting[c.recorded]; ok && w.id == c.id {
+		delete(r.waiting, c.recorded)
+	}
+}
+
+// maxRecentUser bounds the challenges remembered of one user: more than
+// the engine lets a user have in an hour.
+const maxRecentUser = 64
+
+// minSweep is the least size of a replay's recent at which it is swept.
+const minSweep = 1 << 16
 
 // pass sends the challenge's code, types it and completes the challenge,
 // as the owner would. A challenge the engine no longer lets pass (expired,
@@ -463,12 +537,14 @@ type decider struct {
 	base  verdict.Policy
 	forks []*fork
 	user  string // the user of the attempt
+	dec   verdict.Decision
 	copy  func(user string, f *fork) error
 	err   error
 }
 
 func (d *decider) Decide(in *verdict.Input) verdict.Decision {
 	dec := d.base.Decide(in)
+	d.dec = dec
 	for _, f := range d.forks {
 		if f.now = false; f.forked[d.user] {
 			continue
@@ -547,16 +623,22 @@ func (sh *shard) copyUser(ctx context.Context, user string, f *fork) error {
 			return err
 		}
 	}
-	for _, recorded := range sh.base.byUser[user] {
-		w := sh.base.waiting[recorded]
-		c, err := from.Challenge(ctx, w.id)
+	// The user's challenges of the last hour: the engine's hourly limit
+	// counts them, and those waiting for the history are passed there.
+	for _, rc := range sh.base.recentOf(user) {
+		c, err := from.Challenge(ctx, rc.id)
 		if err != nil {
 			continue // gone
 		}
 		if err := to.Commit(ctx, storage.Commit{User: user, Challenge: &c}); err != nil {
 			return err
 		}
-		f.replay.wait(recorded, w.id, user)
+		if w, ok := sh.base.waiting[rc.recorded]; ok && w.id == rc.id {
+			f.replay.remember(user, rc)
+		} else {
+			rc.recorded = ""
+			f.replay.remember(user, rc)
+		}
 	}
 	return nil
 }
@@ -676,14 +758,18 @@ func (sh *shard) baseline(ctx context.Context, id int, b *batch) error {
 		for i, f := range sh.forks {
 			own := f.now || f.forked[e.User]
 			b.own[i][j] = own
+			fo := o
 			switch {
 			case own:
-				b.outcomes[i+1][j] = outcome{}
-			case o.verdict != "" && o.verdict != "invalid":
-				b.outcomes[i+1][j] = outcome{verdict: f.dec.Verdict, rule: f.dec.Rule, reasons: o.reasons}
-			default:
-				b.outcomes[i+1][j] = o
+				fo = outcome{}
+			case o.verdict != "" && o.verdict != "invalid" && o.rule == sh.decider.dec.Rule:
+				// The policy decided to the same effect, and the engine kept
+				// the decision: the policy's rule decided. (An engine that
+				// overrode the baseline's decision — too many challenges, an
+				// action held back — overrode the policy's too.)
+				fo.rule = f.dec.Rule
 			}
+			b.outcomes[i+1][j] = fo
 		}
 	}
 	return nil
@@ -706,14 +792,16 @@ func (sh *shard) own(ctx context.Context, id, i int, b *batch) error {
 }
 
 // run replays the source in a pipeline: a reader fills batches, the
-// shards replay each under the baseline, then the forks replay their
-// users' events, and the batches are tallied in order. The stages overlap:
-// a batch's forks run while the next batch's baseline does.
+// shards replay each (under the baseline, then their forked users' events
+// under the other policies), and the batches are tallied in order, each
+// stage working on its batch while the others work on theirs. When ctx is
+// done, run returns without waiting for a reader that is blocked on its
+// input (a terminal, a pipe): the process is ending.
 func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	shards := len(bt.shards)
-	chans := make([]chan *batch, 3)
+	chans := make([]chan *batch, 2)
 	for i := range chans {
 		chans[i] = make(chan *batch, 4)
 	}
@@ -727,8 +815,8 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 		mu.Unlock()
 		cancel()
 	}
-	var wg sync.WaitGroup
-	wg.Go(func() { // the reader
+	var wg, readerWG sync.WaitGroup
+	readerWG.Go(func() { // the reader
 		defer close(chans[0])
 		for ctx.Err() == nil {
 			b := bt.pool.Get().(*batch)
@@ -736,7 +824,11 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 			b.events, err = src.next(ctx, b.events[:0])
 			if len(b.events) > 0 {
 				b.reset(shards)
-				chans[0] <- b
+				select {
+				case chans[0] <- b:
+				case <-ctx.Done():
+					return
+				}
 			}
 			if err != nil {
 				if !errors.Is(err, io.EOF) {
@@ -746,41 +838,35 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 			}
 		}
 	})
-	// stage runs work on each shard's part of each batch, in parallel.
-	stage := func(in <-chan *batch, out chan<- *batch, work func(sh *shard, id int, b *batch) error) {
-		defer close(out)
+	// Each shard replays its part of each batch under the baseline, then
+	// its forked users' events, while the other shards do theirs.
+	wg.Go(func() {
+		defer close(chans[1])
 		var shardWG sync.WaitGroup
-		for b := range in {
+		for b := range chans[0] {
 			if ctx.Err() != nil {
 				continue // drain
 			}
 			for id, sh := range bt.shards {
 				shardWG.Go(func() {
-					if err := work(sh, id, b); err != nil {
+					err := sh.baseline(ctx, id, b)
+					for i := range sh.forks {
+						if err == nil {
+							err = sh.own(ctx, id, i, b)
+						}
+					}
+					if err != nil {
 						fail(err)
 					}
 				})
 			}
 			shardWG.Wait()
 			if ctx.Err() == nil {
-				out <- b
+				chans[1] <- b
 			}
 		}
-	}
-	wg.Go(func() {
-		stage(chans[0], chans[1], func(sh *shard, id int, b *batch) error { return sh.baseline(ctx, id, b) })
 	})
-	wg.Go(func() {
-		stage(chans[1], chans[2], func(sh *shard, id int, b *batch) error {
-			for i := range sh.forks {
-				if err := sh.own(ctx, id, i, b); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	})
-	for b := range chans[2] {
+	for b := range chans[1] {
 		bt.stats.add(b) // a batch that went through every stage is whole
 		if prog != nil {
 			prog.update(bt.stats.events, src.read())
@@ -788,6 +874,11 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 		bt.pool.Put(b)
 	}
 	wg.Wait()
+	if ctx.Err() == nil {
+		readerWG.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			return ctx.Err()

@@ -130,7 +130,7 @@ func BenchmarkBacktestRead(b *testing.B) {
 	b.SetBytes(int64(len(hist)))
 	b.ResetTimer()
 	for b.Loop() {
-		src, err := fileSource("-", bytes.NewReader(hist), time.Time{})
+		src, err := fileSource("-", bytes.NewReader(hist), "", time.Time{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -214,6 +214,19 @@ func TestImport(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, `line 1: field "type": "event": the first line of an export is its header`)
 
+	// What a terminal would take for a command is no text.
+	allHead := `{"type":"header","format":"ato-export","version":1,"exported_at":"2026-06-01T00:00:00Z","all":true}`
+	for _, c := range []struct{ line, want string }{
+		{`{"type":"user","user":"mallory","profile":{"devices":[{"id":"d1","city":"\u001b]0;owned\u0007"}]}}`,
+			`line 2: field "profile.devices[0].city": `},
+		{`{"type":"user","user":"mallory","profile":{"last":{"ip":"fe80::1%eth0"}}}`, `line 2: field "profile.last.ip": "fe80::1%eth0" is not an IP address`},
+		{`{"type":"device","id":"d1","users":[{"user":"a\nb","last_seen":"2026-05-04T08:00:00Z"}]}`, `line 2: field "users[0].user": `},
+	} {
+		r = run(t, allHead+"\n"+c.line+"\n", "import", "-db", storeMemory)
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, c.want)
+	}
+
 	events := exportLines(t, Env{}, "-db", f.db)
 	r = run(t, strings.Join(events, "\n"), "import", "-db", storeMemory)
 	assert.Equal(t, 1, r.code)
@@ -447,7 +460,7 @@ func TestInterrupted(t *testing.T) {
 	r = runEnv(t, ctx, Env{Stdin: &cancelAfter{r: bytes.NewReader(data), n: len(data) / 2, cancel: cancel}},
 		"import", "-db", filepath.Join(t.TempDir(), "half.db"))
 	assert.Equal(t, 130, r.code, r.stderr)
-	assert.Regexp(t, `^ato import: interrupted after [0-9,]+ events, \d+ users and \d+ devices; what was imported stays\n$`, r.stderr)
+	assert.Regexp(t, `^ato import: interrupted after [0-9,]+ events, \d+ users and \d+ devices; what was imported stays \(to start again, import into an empty store\)\n$`, r.stderr)
 }
 
 // TestBadInput: a bad line of an export is an error that names its line
@@ -467,7 +480,8 @@ func TestBadInput(t *testing.T) {
 		{"bad ip", head + "\n" + ev(`,"ip":"300.1.2.3"`), `line 2: field "ip"`},
 		{"wrong type", head + "\n" + ev(`,"success":"yes"`), `line 2: field "success"`},
 		{"unknown record", head + "\n" + `{"type":"cookie"}`, `line 2: field "type": "cookie" is not a record type`},
-		{"out of order", head + "\n" + ev("") + "\n" + ev(`,"time":"2026-05-03T08:00:00.000Z"`), `line 3: field "time": 2026-05-03T08:00:00.000Z is before the event on the line above`},
+		{"zoned ip", head + "\n" + ev(`,"ip":"fe80::1%\u001b[2J"`), `line 2: field "ip": "fe80::1%\x1b[2J" is not an IP address (without a zone)`},
+		{"out of order", head + "\n" + ev("") + "\n" + ev(`,"time":"2026-05-03T08:00:00.000Z"`), `line 3: field "time": 2026-05-03T08:00:00.000Z is before the event above it`},
 		{"newer format", `{"type":"header","format":"ato-export","version":9}`, `line 1: field "version": version 9; this ato reads version 1`},
 		{"no header", ev(""), `line 1: field "type": "event": the first line of an export is its header`},
 		{"empty", "", `the history is empty`},

@@ -34,7 +34,7 @@ func runExport(ctx context.Context, args []string, env Env) error {
 	spec := storeFlag(fs, env, "the store to read")
 	sinceFlag := fs.String("since", "", "only events from then on: a time (2026-05-01, 2026-05-01T08:00:00Z) or an age (30d, 12h)")
 	all := fs.Bool("all", false, "write every user's profile and every device too (for ato import)")
-	out := fs.String("o", "", "the file to write (default: standard output)")
+	out := fs.String("o", "", `the file to write, readable by its owner only ("-" or none: standard output)`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -63,7 +63,13 @@ func runExport(ctx context.Context, args []string, env Env) error {
 		w      io.Writer = env.Stdout
 		commit           = func() error { return nil }
 	)
+	if *out == "-" {
+		*out = ""
+	}
 	if *out != "" {
+		if err := checkWritable(*out); err != nil {
+			return err
+		}
 		f, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*.partial")
 		if err != nil {
 			return err

@@ -25,9 +25,9 @@ const (
 )
 
 type svgBar struct {
-	X, W   float64
-	Rects  []svgRect
-	Title  string
+	X, W           float64
+	Rects          []svgRect
+	Title          string
 	Label          string
 	LabelX, LabelY float64
 }

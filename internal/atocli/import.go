@@ -65,7 +65,7 @@ func runImport(ctx context.Context, args []string, env Env) error {
 	n, err := importFrom(ctx, newReader(in), s.Store)
 	if err != nil {
 		if interrupted(ctx, err) {
-			fmt.Fprintf(env.Stderr, "ato import: interrupted after %s, %s and %s; what was imported stays\n",
+			fmt.Fprintf(env.Stderr, "ato import: interrupted after %s, %s and %s; what was imported stays (to start again, import into an empty store)\n",
 				plural(n.Events, "event", "events"), plural(n.Users, "user", "users"), plural(n.Devices, "device", "devices"))
 			return errInterrupted
 		}
@@ -130,7 +130,7 @@ func importFrom(ctx context.Context, r *reader, st storage.Store) (end, error) {
 	case !rec.header.All:
 		return n, &LineError{Line: r.line, Field: "all", Err: errors.New(`this export holds events only: import needs the profiles and devices of "ato export -all"`)}
 	}
-	sawEnd := false
+	sawEnd, skipped := false, int64(0)
 	for {
 		if err := ctx.Err(); err != nil {
 			return n, err
@@ -162,6 +162,9 @@ func importFrom(ctx context.Context, r *reader, st storage.Store) (end, error) {
 				return n, fmt.Errorf("line %d: %w", r.line, err)
 			}
 			n.Devices++
+			if len(rec.device.Users) == 0 {
+				skipped++
+			}
 		case typeHeader:
 			return n, &LineError{Line: r.line, Field: "type", Err: errors.New("a second header: two exports were put together")}
 		case typeEnd:
@@ -169,12 +172,15 @@ func importFrom(ctx context.Context, r *reader, st storage.Store) (end, error) {
 				return n, &LineError{Line: r.line, Err: fmt.Errorf("the end line counts %d events, %d users and %d devices; the file holds %d, %d and %d",
 					rec.end.Events, rec.end.Users, rec.end.Devices, n.Events, n.Users, n.Devices)}
 			}
+			// (A device no user logged in from is counted as read, and
+			// not imported: a commit is a user's.)
 			sawEnd = true
 		}
 	}
 	if !sawEnd {
 		return n, fmt.Errorf("line %d: the input ends without the end line of an export: it was cut short (what was read is imported)", r.line)
 	}
+	n.Devices -= skipped
 	return n, nil
 }
 

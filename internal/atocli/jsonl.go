@@ -538,16 +538,8 @@ func (r *reader) parse(line []byte, rec *record) error {
 			}
 			rec.user.Hashes = append(rec.user.Hashes, storage.DeviceHashes{DeviceID: h.DeviceID, Hashes: h.Hashes})
 		}
-		for i, d := range rec.user.Profile.Devices {
-			if problem := text.Check(d.ID, maxDeviceID); d.ID == "" || problem != "" {
-				return &LineError{Line: r.line, Field: fmt.Sprintf("profile.devices[%d].id", i), Err: errors.New(orRequired(d.ID, problem))}
-			}
-			if problem := text.Check(d.UserAgent, profile.MaxUserAgent); problem != "" {
-				return &LineError{Line: r.line, Field: fmt.Sprintf("profile.devices[%d].user_agent", i), Err: errors.New(problem)}
-			}
-		}
-		if problem := text.Check(rec.user.Profile.Last.UserAgent, profile.MaxUserAgent); problem != "" {
-			return &LineError{Line: r.line, Field: "profile.last.user_agent", Err: errors.New(problem)}
+		if field, problem := checkUser(&u); problem != "" {
+			return &LineError{Line: r.line, Field: field, Err: errors.New(problem)}
 		}
 		return nil
 	case typeDevice:
@@ -555,13 +547,8 @@ func (r *reader) parse(line []byte, rec *record) error {
 		if err := strictJSON(line, &d); err != nil {
 			return err
 		}
-		if d.ID == "" {
-			return &LineError{Line: r.line, Field: "id", Err: errors.New("required")}
-		}
-		for i, u := range d.Users {
-			if u.User == "" {
-				return &LineError{Line: r.line, Field: fmt.Sprintf("users[%d].user", i), Err: errors.New("required")}
-			}
+		if field, problem := checkDevice(&d); problem != "" {
+			return &LineError{Line: r.line, Field: field, Err: errors.New(problem)}
 		}
 		rec.device = deviceFromLine(&d)
 		return nil
@@ -637,8 +624,8 @@ func checkEvent(e *storage.Event) *fieldError {
 		return bad("verdict", "%q is not a verdict (allow, challenge, restrict, challenge_and_restrict, deny)", e.Verdict)
 	}
 	if e.IP != "" {
-		if _, err := netip.ParseAddr(e.IP); err != nil {
-			return bad("ip", "%q is not an IP address", e.IP)
+		if ip, err := netip.ParseAddr(e.IP); err != nil || ip.Zone() != "" {
+			return bad("ip", "%q is not an IP address (without a zone)", e.IP)
 		}
 	}
 	for _, f := range []struct {
@@ -673,6 +660,108 @@ func checkEvent(e *storage.Event) *fieldError {
 		}
 	}
 	return nil
+}
+
+// textField is a text field of a record, and its limit; a required one
+// may not be empty.
+type textField struct {
+	name, v  string
+	max      int
+	required bool
+}
+
+// checkTexts returns the first field that is not text of its length (no
+// control characters, valid UTF-8), and why.
+func checkTexts(fs []textField) (string, string) {
+	for _, f := range fs {
+		if f.v == "" && f.required {
+			return f.name, "required"
+		}
+		if p := text.Check(f.v, f.max); p != "" {
+			return f.name, p
+		}
+	}
+	return "", ""
+}
+
+// checkIP returns why ip, which may be empty, is not an address without a
+// zone ("" when it is).
+func checkIP(ip string) string {
+	if ip == "" {
+		return ""
+	}
+	if a, err := netip.ParseAddr(ip); err != nil || a.Zone() != "" {
+		return fmt.Sprintf("%q is not an IP address (without a zone)", ip)
+	}
+	return ""
+}
+
+// checkUser checks what a user's record holds, as the engine and the
+// stores would have it: ids, addresses, places and user agents are text,
+// so that nothing an export holds can reach a terminal as a control
+// sequence.
+func checkUser(u *userLine) (field, problem string) {
+	fs := []textField{{"user", u.User, maxUser, true}}
+	for i, d := range u.Profile.Devices {
+		at := fmt.Sprintf("profile.devices[%d].", i)
+		fs = append(fs, textField{at + "id", d.ID, maxDeviceID, true}, textField{at + "country", d.Country, maxShort, false},
+			textField{at + "city", d.City, maxShort, false}, textField{at + "user_agent", d.UserAgent, profile.MaxUserAgent, false})
+		if p := checkIP(d.IP); p != "" {
+			return at + "ip", p
+		}
+		for j, k := range d.Keys {
+			fs = append(fs, textField{fmt.Sprintf("%skeys[%d]", at, j), k, maxDeviceID, true})
+		}
+		for j, a := range d.Restrictions {
+			if !ident.Action(a) {
+				return fmt.Sprintf("%srestrictions[%d]", at, j), fmt.Sprintf("%q is not an action", a)
+			}
+		}
+	}
+	for _, places := range []struct {
+		name string
+		ps   []placeJSON
+	}{{"networks", u.Profile.Networks}, {"countries", u.Profile.Countries}, {"asns", u.Profile.ASNs}} {
+		for i, pl := range places.ps {
+			fs = append(fs, textField{fmt.Sprintf("profile.%s[%d].key", places.name, i), pl.Key, maxShort, true})
+		}
+	}
+	if l := u.Profile.Last; l != nil {
+		if p := checkIP(l.IP); p != "" {
+			return "profile.last.ip", p
+		}
+		fs = append(fs, textField{"profile.last.device_id", l.DeviceID, maxDeviceID, false}, textField{"profile.last.network", l.Network, maxShort, false},
+			textField{"profile.last.user_agent", l.UserAgent, profile.MaxUserAgent, false})
+		if loc := l.Location; loc != nil {
+			fs = append(fs, textField{"profile.last.location.country", loc.Country, maxShort, false},
+				textField{"profile.last.location.region", loc.Region, maxShort, false}, textField{"profile.last.location.city", loc.City, maxShort, false})
+		}
+	}
+	for i, d := range u.Profile.Disowned {
+		fs = append(fs, textField{fmt.Sprintf("profile.disowned[%d].id", i), d.ID, maxDeviceID, true})
+	}
+	for i, h := range u.Hashes {
+		fs = append(fs, textField{fmt.Sprintf("hashes[%d].device_id", i), h.DeviceID, maxDeviceID, true})
+		for j, x := range h.Hashes {
+			fs = append(fs, textField{fmt.Sprintf("hashes[%d].hashes[%d]", i, j), x, maxDeviceID, true})
+		}
+	}
+	return checkTexts(fs)
+}
+
+// checkDevice checks a device's record as checkUser does a user's.
+func checkDevice(d *deviceLine) (field, problem string) {
+	fs := []textField{{"id", d.ID, maxDeviceID, true}}
+	for i, h := range d.Hashes {
+		fs = append(fs, textField{fmt.Sprintf("hashes[%d]", i), h, maxDeviceID, true})
+	}
+	for i, k := range d.Keys {
+		fs = append(fs, textField{fmt.Sprintf("keys[%d]", i), k, maxDeviceID, true})
+	}
+	for i, u := range d.Users {
+		fs = append(fs, textField{fmt.Sprintf("users[%d].user", i), u.User, maxUser, true})
+	}
+	return checkTexts(fs)
 }
 
 // parser reads one JSON object, the fields of an event into an Event, and

@@ -85,10 +85,12 @@ func (s *stats) add(b *batch) {
 	for j := range b.events {
 		e := &b.events[j]
 		s.events++
-		if s.from.IsZero() {
+		if s.from.IsZero() || e.Time.Before(s.from) {
 			s.from = e.Time
 		}
-		s.to = e.Time
+		if e.Time.After(s.to) {
+			s.to = e.Time
+		}
 		if e.Kind != storage.KindEvaluation {
 			if e.Kind == storage.KindChallengeCompleted {
 				s.succeeded(e)
@@ -134,7 +136,7 @@ func (s *stats) add(b *batch) {
 		case e.Success:
 			s.friction(e.User, vs)
 		case e.ChallengeID != "":
-			if len(s.open) >= maxWaiting {
+			if len(s.open) >= maxOpen {
 				clear(s.open) // challenges the history never completes
 			}
 			s.open[e.ChallengeID] = vs
@@ -158,6 +160,10 @@ func (s *stats) add(b *batch) {
 		}
 	}
 }
+
+// maxOpen bounds the established users' attempts whose challenge the
+// tally waits to see completed.
+const maxOpen = 1 << 16
 
 // friction counts an established user's login that the history says was
 // theirs, under each policy.
@@ -326,7 +332,7 @@ func buckets(s *stats, policies int) []Bucket {
 	}
 	for p := range policies {
 		for _, h := range slices.Sorted(maps.Keys(s.hours[p])) {
-			i := (h - start) / width
+			i := min(max((h-start)/width, 0), n-1) // sources are in order of time; a bar is no reason to panic if not
 			for v, c := range s.hours[p][h] {
 				out[i].Verdicts[p][v] += c
 			}
@@ -392,8 +398,9 @@ func writeReportText(w io.Writer, r *Report) error {
 		tw = tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
 		fmt.Fprint(tw, "  time\tuser\taction\tip\tcountry\trecorded\tbaseline → policy\trule\treasons\n")
 		for _, c := range r.Sample {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s → %s\t%s\t%s\n", c.Time.Format(time.DateTime), cell(c.User, 32), c.Action,
-				orNone(c.IP), orNone(c.Country), orNone(string(c.Recorded)), c.From, c.To, orNone(c.ToRule), orNone(strings.Join(c.Reasons, ",")))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s → %s\t%s\t%s\n", c.Time.Format(time.DateTime), cell(c.User, 32), cell(c.Action, 32),
+				cell(orNone(c.IP), 46), cell(orNone(c.Country), 16), cell(orNone(string(c.Recorded)), 24), c.From, c.To,
+				cell(orNone(c.ToRule), 48), cell(orNone(strings.Join(c.Reasons, ",")), 120))
 		}
 		tw.Flush()
 	}
@@ -406,7 +413,7 @@ func writeReportText(w io.Writer, r *Report) error {
 	}
 	fmt.Fprint(tw, "\n")
 	for _, rule := range ruleNames(r) {
-		fmt.Fprintf(tw, "  %s\t", rule)
+		fmt.Fprintf(tw, "  %s\t", cell(rule, 48))
 		for _, p := range r.Policies {
 			fmt.Fprintf(tw, "%s\t", count(hits(p, rule)))
 		}
@@ -452,8 +459,12 @@ func writeReportJSON(w io.Writer, r *Report) error {
 }
 
 // writeFileAtomic writes a file through a temporary one beside it, so that
-// it appears whole or not at all.
+// it appears whole or not at all; readable by its owner only (mode 0600),
+// as what the tool writes names users.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
+	if err := checkWritable(path); err != nil {
+		return err
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial")
 	if err != nil {
 		return err
@@ -463,8 +474,26 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		f.Close()
 		return err
 	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Close(); err != nil {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// checkWritable reports, before a long run, that a file cannot be written
+// at path: its directory is missing or read-only, or it is a directory.
+func checkWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }

@@ -45,13 +45,13 @@ func runUser(ctx context.Context, args []string, env Env) error {
 	fs := flags(env, "user", "-db STORE [-json] [-events N] [-names FILE] USER", userAbout)
 	spec := storeFlag(fs, env, "the store to read")
 	asJSON := fs.Bool("json", false, "print one JSON object, for scripts")
-	events := fs.Int("events", 15, "how many of the recent events to list")
+	events := fs.Int("events", 15, "how many of the recent events to list (of at most 1000 read)")
 	namesFile := fs.String("names", "", "a JSON file of device id to browser and system (default: <db>-devices.json beside a SQLite file, if there is one)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError(fs, env, "give one user")
+		return usageError(fs, env, "give one user, after the flags (ato user -db STORE USER)")
 	}
 	if *events < 0 {
 		return usageError(fs, env, "-events %d: not a count", *events)
@@ -169,15 +169,15 @@ func when(t time.Time) string {
 	return t.UTC().Format(dayMinute)
 }
 
-// short is the first 8 characters of an id.
+// short is the first 8 characters of an id, made fit for a cell.
 func short(id string) string {
 	if id == "" {
 		return none
 	}
-	if len(id) > 8 {
-		return id[:8]
+	if r := []rune(cell(id, len(id))); len(r) > 8 {
+		return string(r[:8])
 	}
-	return id
+	return cell(id, len(id))
 }
 
 // place is "Amsterdam, NL", "NL" or "".
@@ -239,7 +239,7 @@ func writeUserText(w io.Writer, v *userView, maxEvents int) error {
 			}
 			where += ")"
 		}
-		fmt.Fprintf(tw, "  last login\t%s UTC from %s on device %s\n", when(l.Time), orNone(where), short(l.DeviceID))
+		fmt.Fprintf(tw, "  last login\t%s UTC from %s on device %s\n", when(l.Time), cell(orNone(where), 120), short(l.DeviceID))
 	}
 	fmt.Fprintf(tw, "  networks\t%s\n", places(p.Networks, 4))
 	fmt.Fprintf(tw, "  countries\t%s\n", places(p.Countries, 6))
@@ -268,7 +268,7 @@ func writeUserText(w io.Writer, v *userView, maxEvents int) error {
 				restricted = "until " + when(d.RestrictedUntil) + " (" + plural(len(d.Restrictions), "action", "actions") + ")"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", short(d.ID), cell(orNone(name), 28),
-				when(d.FirstSeen), when(d.LastSeen), d.Logins, orNone(d.IP), cell(orNone(place(d.City, d.Country)), 28),
+				when(d.FirstSeen), when(d.LastSeen), d.Logins, cell(orNone(d.IP), 46), cell(orNone(place(d.City, d.Country)), 28),
 				yesNo(d.Trusted), restricted)
 		}
 		tw.Flush()
@@ -284,9 +284,9 @@ func writeUserText(w io.Writer, v *userView, maxEvents int) error {
 			if e.Located {
 				pl = place(e.City, e.Country)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", when(e.Time), cell(e.Kind, 24), orNone(e.Action),
-				orNone(e.Verdict), short(e.DeviceID), orNone(e.IP), cell(orNone(pl), 28), orNone(strings.Join(e.Reasons, " ")),
-				short(e.ChallengeID))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", when(e.Time), cell(e.Kind, 24), cell(orNone(e.Action), 32),
+				cell(orNone(e.Verdict), 24), short(e.DeviceID), cell(orNone(e.IP), 46), cell(orNone(pl), 28),
+				cell(orNone(strings.Join(e.Reasons, " ")), 120), short(e.ChallengeID))
 		}
 		tw.Flush()
 	}
@@ -296,9 +296,9 @@ func writeUserText(w io.Writer, v *userView, maxEvents int) error {
 		tw = tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "CHALLENGE\tCREATED\tSTATUS\tDEVICE\tEMAIL\tPHONE\tCHANNEL\tSENDS\tATTEMPTS\tEXPIRES\tREASONS")
 		for _, c := range v.Challenges {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", short(c.ID), when(c.CreatedAt), c.Status,
-				short(c.DeviceID), cell(orNone(challenge.MaskEmail(c.Email)), 32), orNone(challenge.MaskPhone(c.Phone)),
-				orNone(c.Channel), c.Sends, c.Attempts, when(c.ExpiresAt), orNone(strings.Join(c.Reasons, " ")))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", short(c.ID), when(c.CreatedAt), cell(string(c.Status), 24),
+				short(c.DeviceID), cell(orNone(challenge.MaskEmail(c.Email)), 32), cell(orNone(challenge.MaskPhone(c.Phone)), 32),
+				cell(orNone(c.Channel), 16), c.Sends, c.Attempts, when(c.ExpiresAt), cell(orNone(strings.Join(c.Reasons, " ")), 120))
 		}
 		tw.Flush()
 	}
