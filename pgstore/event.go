@@ -7,7 +7,7 @@ import (
 
 // Events: the users' histories, by user and time (events_user_time, which
 // carries success so that a trim reads the index alone) and by (time, seq)
-// for retention and exports (events_time).
+// for retention and exports (events_time_seq).
 
 // eventCols are the columns of an event, in eventArgs' and scanEvent's
 // order.

@@ -16,7 +16,7 @@ import (
 // exportPage records, each page in a read-only transaction of its own, so
 // that an export holds one page in memory and no snapshot for long. Each
 // page starts after the last record of the previous one: events by (time,
-// seq) through events_time, users and devices by their primary keys (in
+// seq) through events_time_seq, users and devices by their primary keys (in
 // the database's collation, the order of those indexes).
 
 var _ storage.Exporter = (*Store)(nil)

@@ -2,12 +2,17 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/internal/fakehash"
 	"github.com/atoguard/ato/pgstore"
+	"github.com/atoguard/ato/storage"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -129,4 +134,49 @@ func TestLeastPrivilege(t *testing.T) {
 		require.NoError(t, e.DeleteUser(ctx, "alice"))
 		require.NoError(t, s.Close())
 	}
+}
+
+// TestUpgradeFromFirstRelease: a schema the first release made (its one
+// migration, events in it) opens with this release: the events stay, and
+// an export pages through them in order of (time, seq) on the index 0002
+// builds.
+func TestUpgradeFromFirstRelease(t *testing.T) {
+	url := serverURL(t)
+	ctx := t.Context()
+	schema := newSchema(t)
+	pool := newPool(t, url)
+	first, err := os.ReadFile("migrations/0001_init.sql")
+	require.NoError(t, err)
+	s := pgx.Identifier{schema}.Sanitize()
+	_, err = pool.Exec(ctx, `CREATE SCHEMA `+s+`; CREATE TABLE `+s+`.schema_migrations (
+		version bigint PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, strings.ReplaceAll(string(first), "{s}", s))
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO `+s+`.schema_migrations (version, name) VALUES (1, '0001_init.sql')`)
+	require.NoError(t, err)
+	at := time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
+	for i := range 3 { // the same time: seq orders them
+		_, err = pool.Exec(ctx, `INSERT INTO `+s+`.events (id, user_id, time, kind, action, verdict, success, device_id, ip, network,
+			located, country, region, city, latitude, longitude, accuracy_km, asn, reasons, challenge_id)
+			VALUES ($1, 'alice', $2, 'evaluation', 'login', 'allow', true, 'd1', '192.0.2.1', '192.0.2.1',
+			false, '', '', '', 0, 0, 0, 0, NULL, '')`, fmt.Sprint("e", i), at)
+		require.NoError(t, err)
+	}
+
+	st, err := pgstore.Open(ctx, url, pgstore.WithSchema(schema))
+	require.NoError(t, err)
+	defer st.Close()
+	var ids []string
+	require.NoError(t, st.ExportEvents(ctx, time.Time{}, func(e storage.Event) error {
+		ids = append(ids, e.ID)
+		return nil
+	}))
+	assert.Equal(t, []string{"e0", "e1", "e2"}, ids)
+	var def string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'events_time_seq'`, schema).Scan(&def))
+	assert.Contains(t, def, "(\"time\", seq)")
+	var old int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'events_time'`, schema).Scan(&old))
+	assert.Zero(t, old, "the index on time alone is gone")
 }

@@ -96,8 +96,8 @@ CREATE TABLE {s}.events (
 -- A user's history, newest last; success rides along so that trimming
 -- reads the index only.
 CREATE INDEX events_user_time ON {s}.events (user_id, time, seq) INCLUDE (success);
--- Retention, and exports in order of (time, seq).
-CREATE INDEX events_time ON {s}.events (time, seq);
+-- Retention.
+CREATE INDEX events_time ON {s}.events (time);
 
 CREATE TABLE {s}.failures (
 	seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
