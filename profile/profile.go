@@ -210,7 +210,20 @@ func (p *Profile) KnownCountry(country string, since time.Time) bool {
 // KnownASN reports whether the user logged in successfully from the ASN
 // since the time.
 func (p *Profile) KnownASN(asn uint32, since time.Time) bool {
-	return asn != 0 && seenSince(p.ASNs, strconv.FormatUint(uint64(asn), 10), since)
+	return asn != 0 && seenSince(p.ASNs, asnKey(p.ASNs, asn), since)
+}
+
+// asnKey is the key of the ASN in places: the key of its place when there
+// is one, so that a known ASN costs no new string.
+func asnKey(places []Place, asn uint32) string {
+	var b [10]byte
+	k := strconv.AppendUint(b[:0], uint64(asn), 10)
+	for i := range places {
+		if places[i].Key == string(k) {
+			return places[i].Key
+		}
+	}
+	return string(k)
 }
 
 func seenSince(places []Place, key string, since time.Time) bool {
@@ -444,34 +457,56 @@ func (p Profile) learn(l Login, c Change) Profile {
 		if c.Token {
 			d.TokenSeen = c.Now
 		}
-		p.Devices = reorder(p.Devices, i, d, d.LastSeen, deviceSeen)
+		p.Devices = reorder(make([]Device, 0, grown(p.Devices, i)), p.Devices, i, d, d.LastSeen, deviceSeen)
 	}
-	lim := c.Limits
-	if l.Network != "" {
-		p.Networks = touch(p.Networks, l.Network, t, lim.Networks)
-	}
+	// The places touched, each kind in a part of one new array (its
+	// capacity ends there).
+	places := [...][]Place{p.Networks, p.Countries, p.ASNs}
+	keys := [len(places)]string{l.Network}
+	limits := [len(places)]int{c.Limits.Networks, c.Limits.Countries, c.Limits.ASNs}
 	if l.Located && l.Country != "" {
-		p.Countries = touch(p.Countries, l.Country, t, lim.Countries)
+		keys[1] = l.Country
 	}
 	if l.Located && l.ASN != 0 {
-		p.ASNs = touch(p.ASNs, strconv.FormatUint(uint64(l.ASN), 10), t, lim.ASNs)
+		keys[2] = asnKey(p.ASNs, l.ASN)
 	}
+	var at, size [len(places)]int
+	n := 0
+	for j, key := range keys {
+		if key != "" {
+			at[j] = slices.IndexFunc(places[j], func(pl Place) bool { return pl.Key == key })
+			size[j] = grown(places[j], at[j])
+			n += size[j]
+		}
+	}
+	buf := make([]Place, n)
+	for j, key := range keys {
+		if key != "" {
+			places[j] = touch(buf[:0:size[j]], places[j], at[j], key, t, limits[j])
+			buf = buf[size[j]:]
+		}
+	}
+	p.Networks, p.Countries, p.ASNs = places[0], places[1], places[2]
 	if !t.Before(p.Last.Time) {
 		p.Last = l
 	}
 	return p
 }
 
-// reorder returns a new slice of s with the entry at i (if any) replaced by
-// v, in order of last login, the most recent first: v goes before the
-// entries it is not older than. seen is v's last login, last returns an
-// entry's.
-func reorder[T any](s []T, i int, v T, seen time.Time, last func(*T) time.Time) []T {
-	n := len(s)
-	if i < 0 || i >= n {
-		n++
+// grown is the length of s after the entry at i replaces one, or joins
+// them when i is -1.
+func grown[T any](s []T, i int) int {
+	if i < 0 {
+		return len(s) + 1
 	}
-	out := make([]T, 0, n)
+	return len(s)
+}
+
+// reorder appends to out (empty, with room for them, not s's array) the
+// entries of s with the one at i (if any) replaced by v, in
+// order of last login, the most recent first: v goes before the entries it
+// is not older than. seen is v's last login, last returns an entry's.
+func reorder[T any](out, s []T, i int, v T, seen time.Time, last func(*T) time.Time) []T {
 	placed := false
 	for j := range s {
 		if j == i {
@@ -492,10 +527,11 @@ func reorder[T any](s []T, i int, v T, seen time.Time, last func(*T) time.Time) 
 func deviceSeen(d *Device) time.Time { return d.LastSeen }
 func placeSeen(p *Place) time.Time   { return p.LastSeen }
 
-// touch counts a login at the place, most recent first, and evicts the
-// lightest place past the limit (never the one just touched).
-func touch(places []Place, key string, t time.Time, limit int) []Place {
-	i := slices.IndexFunc(places, func(pl Place) bool { return pl.Key == key })
+// touch counts a login at the place key, the one at i in places (-1: a
+// new one), most recent first, and evicts the lightest place past the limit
+// (never the one just touched). The places after it are appended to out
+// (empty, with room for them).
+func touch(out, places []Place, i int, key string, t time.Time, limit int) []Place {
 	pl := Place{Key: key, FirstSeen: t}
 	if i >= 0 {
 		pl = places[i]
@@ -507,7 +543,7 @@ func touch(places []Place, key string, t time.Time, limit int) []Place {
 	if t.After(pl.LastSeen) {
 		pl.LastSeen = t
 	}
-	places = reorder(places, i, pl, pl.LastSeen, placeSeen)
+	places = reorder(out, places, i, pl, pl.LastSeen, placeSeen)
 	if len(places) > limit && limit > 0 {
 		light := -1
 		for j := range places {
