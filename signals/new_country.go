@@ -2,7 +2,6 @@ package signals
 
 import (
 	"context"
-	"slices"
 	"strings"
 )
 
@@ -31,10 +30,13 @@ func (newCountry) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	if !in.Located || c == "" || in.NewUser() {
 		return nil, nil
 	}
+	if in.Profile.KnownCountry(c, in.KnownSince) {
+		return nil, nil // without listing the others: most logins
+	}
 	// Silent when no successful login was located at all (geo data just
 	// turned on, or only private addresses so far): nothing to compare.
 	known := in.KnownCountries()
-	if len(known) == 0 || slices.Contains(known, c) {
+	if len(known) == 0 {
 		return nil, nil
 	}
 	detail := "new country " + c + "; known: " + strings.Join(known, ", ")
