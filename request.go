@@ -172,7 +172,7 @@ func normalise(r Request, clock func() time.Time, replay, lenient bool) (attempt
 	if r.IP != "" {
 		if ip, err := netip.ParseAddr(r.IP); !bad(addrError(r.IP, err)) {
 			a.ip, _ = netaddr.Canonical(ip)
-			a.ipText = a.ip.String()
+			a.ipText = ipText(a.ip, r.IP)
 			if a.ip.Is4() {
 				a.network = a.ipText // the network of an IPv4 address is the address
 			} else {
@@ -189,6 +189,16 @@ func normalise(r Request, clock func() time.Time, replay, lenient bool) (attempt
 		return attempt{}, first
 	}
 	return a, nil
+}
+
+// ipText returns ip as text: the request's text s when it is that
+// already, as it mostly is, so that it costs no new string.
+func ipText(ip netip.Addr, s string) string {
+	var b [48]byte // room for any address without a zone (at most 45 bytes)
+	if t := ip.AppendTo(b[:0]); string(t) != s {
+		return string(t)
+	}
+	return s
 }
 
 func checkAction(a string) error {
