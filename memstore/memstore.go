@@ -602,10 +602,27 @@ func (s *Store) writeDevice(name string, w storage.DeviceWrite) {
 	if old := ds.devs[w.Device.ID]; old != nil {
 		stored, had = &old[0], old[0].Keys
 	}
+	// Hashes and keys the stored device has already are not copied
+	// again: the stored ones are never modified. (MergeDevice copies
+	// those of the write; nil ones cost nothing.)
+	sameHashes := stored != nil && slices.Equal(w.Device.Hashes, stored.Hashes)
+	sameKeys := stored != nil && slices.Equal(w.Device.Keys, had)
+	if sameHashes {
+		w.Device.Hashes = nil
+	}
+	if sameKeys {
+		w.Device.Keys = nil
+	}
 	d := storage.MergeDevice(stored, name, w)
+	if sameHashes {
+		d.Hashes = stored.Hashes
+	}
+	if sameKeys {
+		d.Keys = had
+	}
 	ds.devs[d.ID] = &[1]storage.Device{d}
 	o := s.ord(d.ID)
-	if stored != nil && slices.Equal(had, d.Keys) && !o.dropped.Load() {
+	if sameKeys && !o.dropped.Load() {
 		return
 	}
 	o.dropped.Store(false) // before indexing: a key that drops it meanwhile sets it again
