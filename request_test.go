@@ -100,3 +100,25 @@ func TestValidEdgeRequestsAreAccepted(t *testing.T) {
 		assert.NoError(t, err, name)
 	}
 }
+
+func TestTheIPIsRecordedInItsCanonicalText(t *testing.T) {
+	t.Parallel()
+	for ip, want := range map[string]string{
+		"203.0.113.9":        "203.0.113.9",
+		"::ffff:203.0.113.9": "203.0.113.9",
+		"2001:db8::1":        "2001:db8::1",
+		"2001:DB8::1":        "2001:db8::1",
+		"2001:0db8:0:0::1":   "2001:db8::1",
+		"fe80::1%eth0":       "fe80::1",
+	} {
+		s := memstore.New()
+		e, err := ato.New(s)
+		require.NoError(t, err)
+		_, err = e.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop, IP: ip})
+		require.NoError(t, err, ip)
+		evs := eventsOf(t, s, "alice")
+		require.Len(t, evs, 1)
+		assert.Equal(t, want, evs[0].IP, ip)
+		assert.Equal(t, want, profileOf(t, s, "alice").Last.IP, ip)
+	}
+}
