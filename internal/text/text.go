@@ -16,7 +16,8 @@ func Check(s string, max int) string {
 	if len(s) > max {
 		return "longer than " + strconv.Itoa(max) + " bytes (" + strconv.Itoa(len(s)) + ")"
 	}
-	for i := 0; i < len(s); {
+	i := plainASCIIPrefix(s)
+	for i < len(s) {
 		if i+32 <= len(s) && plainASCII32(s[i:i+32]) {
 			i += 32
 			continue
@@ -65,4 +66,35 @@ func plainASCII32(s string) bool {
 		bad |= (x & hi) | (x-0x20*lo)&^x&hi | (y-lo)&^y&hi
 	}
 	return bad == 0
+}
+
+// plainASCIIPrefix returns the length of a prefix of s, a multiple of 64
+// bytes, that is printable ASCII: the 64 bytes of a step are tested at
+// once, in words loaded from the string without copying it. A byte b of a
+// word is printable when none of b, b+1 (0x80 for 0x7f) and b-0x20 (a
+// borrow below 0x20) has its top bit set; a carry or a borrow into the
+// next byte only comes from a byte that has, so the test of the word is
+// exact.
+func plainASCIIPrefix(s string) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	n := 0
+	for ; len(s)-n >= 64; n += 64 {
+		c := s[n : n+64]
+		var bits uint64
+		for w := 0; w < 64; w += 8 {
+			x := word(c[w : w+8])
+			bits |= x | (x + lo) | (x - 0x20*lo)
+		}
+		if bits&hi != 0 {
+			break
+		}
+	}
+	return n
+}
+
+// word is the 8 bytes of s as a little-endian word, in one load.
+func word(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
