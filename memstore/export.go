@@ -114,7 +114,7 @@ func (s *Store) ExportDevices(ctx context.Context, fn func(storage.Device) error
 		dev := ds.devs[id]
 		var d storage.Device
 		if dev != nil {
-			d = cloneDevice(dev[0])
+			d = cloneDevice(dev.d[0])
 		}
 		ds.mu.RUnlock()
 		if dev == nil {

@@ -87,7 +87,7 @@ func newStore(maxTracked int) *Store {
 	for i := range shards {
 		s.users[i].users = map[string]*user{}
 		s.users[i].failures = map[string][]storage.Failure{}
-		s.devs[i].devs = map[string]*[1]storage.Device{}
+		s.devs[i].devs = map[string]*device{}
 		s.keys[i].keys = map[uint64]indexList{}
 		s.nets[i].nets = map[string][]failed{}
 		s.chals[i].users = map[string]string{}
@@ -173,12 +173,19 @@ type userShard struct {
 	_      pad
 }
 
-// deviceShard holds devices; each is kept in an array of one, so that Load
-// can return it as a slice of candidates without allocating.
 type deviceShard struct {
 	mu   sync.RWMutex
-	devs map[string]*[1]storage.Device
+	devs map[string]*device
 	_    pad
+}
+
+// device is a stored device, replaced whole by each write: the device in an
+// array of one, so that Load can return it as a slice of candidates without
+// allocating, and its ordinal, so that a write finds it without the lock of
+// the ordinals.
+type device struct {
+	d   [1]storage.Device
+	ord *ordinal
 }
 
 // indexEntry is a device indexed under a key: the device by its ordinal
@@ -365,7 +372,7 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 		ds := &s.devs[s.shard(d.ID)]
 		ds.mu.RLock()
 		if dev := ds.devs[d.ID]; dev != nil {
-			st.Candidates = dev[:]
+			st.Candidates = dev.d[:]
 		}
 		ds.mu.RUnlock()
 	}
@@ -414,7 +421,7 @@ func (s *Store) candidates(keys []string, limit int) []storage.Device {
 		ds := &s.devs[s.shard(id)]
 		ds.mu.RLock()
 		if d := ds.devs[id]; d != nil {
-			out = append(out, d[0])
+			out = append(out, d.d[0])
 		}
 		ds.mu.RUnlock()
 	}
@@ -599,8 +606,11 @@ func (s *Store) writeDevice(name string, w storage.DeviceWrite) {
 	defer ds.mu.Unlock()
 	var stored *storage.Device
 	var had []string
+	var o *ordinal
 	if old := ds.devs[w.Device.ID]; old != nil {
-		stored, had = &old[0], old[0].Keys
+		stored, had, o = &old.d[0], old.d[0].Keys, old.ord
+	} else {
+		o = s.ord(w.Device.ID)
 	}
 	// Hashes and keys the stored device has already are not copied
 	// again: the stored ones are never modified. (MergeDevice copies
@@ -620,8 +630,7 @@ func (s *Store) writeDevice(name string, w storage.DeviceWrite) {
 	if sameKeys {
 		d.Keys = had
 	}
-	ds.devs[d.ID] = &[1]storage.Device{d}
-	o := s.ord(d.ID)
+	ds.devs[d.ID] = &device{d: [1]storage.Device{d}, ord: o}
 	if sameKeys && !o.dropped.Load() {
 		return
 	}
@@ -686,20 +695,19 @@ func (s *Store) leaveDevice(id, name string, drop bool) {
 	if old == nil {
 		return
 	}
-	d := old[0]
+	d := old.d[0]
 	d.Users = storage.WithoutUser(d.Users, name)
 	if len(d.Users) == 0 && drop {
 		delete(ds.devs, id)
-		o := s.ord(id)
 		for _, k := range d.Keys {
-			s.unindex(k, o.n)
+			s.unindex(k, old.ord.n)
 		}
 		return
 	}
 	if len(d.Users) == 0 {
 		d.Users = nil
 	}
-	ds.devs[id] = &[1]storage.Device{d}
+	ds.devs[id] = &device{d: [1]storage.Device{d}, ord: old.ord}
 }
 
 // AddFailure implements [storage.Store].
