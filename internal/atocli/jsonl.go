@@ -420,7 +420,11 @@ type reader struct {
 	// intern keeps one copy of the short strings that repeat (kinds,
 	// actions, verdicts, reasons, countries, cities).
 	intern map[string]string
+	path   [][]byte // the parser's, kept from line to line
 }
+
+// maxIntern bounds the strings a reader keeps.
+const maxIntern = 1 << 16
 
 func newReader(r io.Reader) *reader {
 	return &reader{br: bufio.NewReaderSize(r, 1<<16), intern: map[string]string{}}
@@ -495,7 +499,8 @@ func trimEOL(b []byte) []byte {
 
 // parse reads one line.
 func (r *reader) parse(line []byte, rec *record) error {
-	p := parser{b: line, r: r}
+	p := parser{b: line, r: r, path: r.path[:0]}
+	defer func() { r.path = p.path[:0] }()
 	rec.event = storage.Event{}
 	typ, err := p.event(&rec.event)
 	if err != nil {
@@ -1033,7 +1038,7 @@ func (p *parser) str(intern bool) (string, error) {
 			return s, nil
 		}
 		s := string(raw)
-		if len(p.r.intern) < 1<<16 {
+		if len(p.r.intern) < maxIntern {
 			p.r.intern[s] = s
 		}
 		return s, nil
