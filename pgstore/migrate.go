@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/atoguard/ato/internal/sqlmigrate"
+	"github.com/atoguard/ato/storage"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -154,7 +155,7 @@ func checkSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 		return err
 	}
 	if have < want {
-		return fmt.Errorf("pgstore: schema %s is at migration %d, this release needs %d: run pgstore.Migrate", schema, have, want)
+		return fmt.Errorf("pgstore: schema %s is at migration %d, this release needs %d: run pgstore.Migrate: %w", schema, have, want, storage.ErrOutdated)
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ func TestWithoutMigrations(t *testing.T) {
 	pool := newPool(t, url)
 
 	_, err := pgstore.New(ctx, pool, pgstore.WithSchema(schema), pgstore.WithoutMigrations())
-	require.Error(t, err)
+	require.ErrorIs(t, err, storage.ErrOutdated)
 	assert.Contains(t, err.Error(), "pgstore.Migrate")
 
 	require.NoError(t, pgstore.Migrate(ctx, pool, pgstore.WithSchema(schema)))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/atoguard/ato/internal/sqlmigrate"
+	"github.com/atoguard/ato/storage"
 )
 
 // migrationFiles holds the schema migrations, named NNNN_description.sql
@@ -125,7 +126,7 @@ func checkMigrated(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("read the schema version: %w", err)
 	}
 	if !have.Valid || have.Int64 < want {
-		return fmt.Errorf("the database is at migration %d, this release needs %d: open it once for writing (sqlitestore.Open) to upgrade it, or it is not an ato database", have.Int64, want)
+		return fmt.Errorf("the database is at migration %d, this release needs %d: open it once for writing (sqlitestore.Open) to upgrade it, or it is not an ato database: %w", have.Int64, want, storage.ErrOutdated)
 	}
 	return nil
 }

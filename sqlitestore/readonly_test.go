@@ -97,6 +97,7 @@ func TestOpenReadOnlyRefuses(t *testing.T) {
 	require.NoError(t, os.WriteFile(other, nil, 0o600))
 	_, err = sqlitestore.OpenReadOnly(other)
 	assert.ErrorContains(t, err, "not an ato database")
+	assert.ErrorIs(t, err, storage.ErrOutdated, "a database without this release's migrations")
 	_, err = sqlitestore.OpenReadOnly(":memory:")
 	assert.ErrorIs(t, err, sqlitestore.ErrMemory)
 }

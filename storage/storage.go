@@ -123,6 +123,10 @@ var (
 	// ErrDelete is returned by an update function of [Store.UpdateFactor]
 	// to delete the factor.
 	ErrDelete = errors.New("storage: delete")
+	// ErrOutdated is wrapped by the error of a store that will not migrate
+	// (opened read-only, or told not to) when the database lacks
+	// migrations of this release.
+	ErrOutdated = errors.New("storage: the database's schema is older than this release")
 )
 
 // MaxKeyDevices is the most devices a store indexes under one lookup key:

@@ -173,6 +173,9 @@ func openSource(ctx context.Context, spec string) (*storeopen.Store, error) {
 		return nil, errors.New("no store: give -db with a SQLite file or a postgres:// connection string (or set ATO_DB)")
 	}
 	s, err := storeopen.OpenReadOnly(ctx, spec)
+	if errors.Is(err, storage.ErrOutdated) {
+		return nil, fmt.Errorf("open %s: %w\n(the ato tool reads a store without changing it: upgrade it first, by starting the application, which migrates the store it opens, or the way your deployment migrates)", storeopen.Describe(spec), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", storeopen.Describe(spec), err)
 	}

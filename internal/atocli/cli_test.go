@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
 )
 
 func TestUser(t *testing.T) {
@@ -545,4 +547,19 @@ func policyFile(t testing.TB, rules ...string) string {
 	path := filepath.Join(t.TempDir(), "policy.json")
 	require.NoError(t, os.WriteFile(path, data, 0o644))
 	return path
+}
+
+// TestOutdatedStore: a database an older release made, which the tool
+// will not migrate, is refused with what to do.
+func TestOutdatedStore(t *testing.T) {
+	f := recorded(t)
+	db, err := sql.Open("sqlite", f.db)
+	require.NoError(t, err)
+	_, err = db.Exec(`DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	r := run(t, "", "user", "-db", f.db, f.users[0])
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "this release needs")
+	assert.Contains(t, r.stderr, "the ato tool reads a store without changing it: upgrade it first")
 }
