@@ -44,6 +44,11 @@ and credential stuffing do not fire in a replay.
 Each event is replayed once, under the baseline; the policy decides on the
 same input. A user whose verdict it changes is copied, as they were just
 before, into an engine of the policy's own, which replays them from then on.
+Users are replayed in shards at once, one per processor, in batches of
+1,024 events: what users who share a device teach about it can then come in
+another order than the history's, and a count can differ by a few from run
+to run; -shards 1 replays in the history's order, and gives the same report
+every time.
 Friction counts the logins of users with a long history that the history
 says were theirs and that a policy did not allow (restrict included).
 `
@@ -61,6 +66,7 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 	sample := fs.Int("sample", 20, "how many changed logins to list")
 	sinceFlag := fs.String("since", "", "only events from then on: a time (2026-05-01) or an age (30d: before the export was made, for -history); the replay starts from empty profiles then")
 	asJSON := fs.Bool("json", false, "print the report as JSON, for scripts")
+	shards := fs.Int("shards", runtime.GOMAXPROCS(0), "replay the users in this many shards at once (one per processor); with users who share devices, the counts can differ a little from run to run unless it is 1")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -72,6 +78,9 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 	}
 	if *sample < 0 {
 		return usageError(fs, env, "-sample %d: not a count", *sample)
+	}
+	if *shards < 1 || *shards > maxShards {
+		return usageError(fs, env, "-shards %d: from 1 to %d", *shards, maxShards)
 	}
 	if *history != "" && *spec != "" && *spec != env.Getenv("ATO_DB") {
 		return usageError(fs, env, "give -history or -db, not both")
@@ -115,7 +124,7 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 	}
 	defer src.close()
 
-	bt, err := newBacktest(policies, *sample, runtime.GOMAXPROCS(0))
+	bt, err := newBacktest(policies, *sample, *shards)
 	if err != nil {
 		return err
 	}
@@ -197,7 +206,7 @@ func fileSource(path string, stdin io.Reader, sinceFlag string, now time.Time) (
 		rec  record
 		read atomic.Int64 // r.bytes, for the progress bar's goroutine
 	)
-	first := true
+	first, ended := true, false
 	var last time.Time // the time of the last event read
 	next := func(ctx context.Context, batch []storage.Event) ([]storage.Event, error) {
 		defer func() { read.Store(r.bytes) }()
@@ -211,6 +220,14 @@ func fileSource(path string, stdin io.Reader, sinceFlag string, now time.Time) (
 			}
 			if err != nil {
 				return batch, err
+			}
+			switch {
+			case ended:
+				return batch, &LineError{Line: r.line, Err: errors.New("a record after the end line: two exports were put together")}
+			case !first && rec.typ == typeHeader:
+				return batch, &LineError{Line: r.line, Field: "type", Err: errors.New("a second header: two exports were put together")}
+			case rec.typ == typeEnd:
+				ended = true
 			}
 			if first {
 				first = false
@@ -314,8 +331,8 @@ type replay struct {
 	loc   replayLocator
 	code  string // the code the engine sent last
 	// waiting are challenges of the replay whose recorded attempt was
-	// challenged too, by the recorded challenge's id: they are passed when
-	// the history says that one was completed.
+	// challenged too, by user and recorded challenge id (waitKey): they
+	// are passed when the history says that one was completed.
 	waiting map[string]waitingChallenge
 	// recent are each user's challenges of the last hour, oldest first:
 	// what the engine's hourly limit counts, and what a fork copies.
@@ -381,8 +398,8 @@ func (r *replay) event(ctx context.Context, e *storage.Event) (outcome, error) {
 	case storage.KindChallengeCompleted:
 		// The owner completed the recorded challenge: the replay's
 		// challenge of the same attempt is passed now.
-		if w, ok := r.waiting[e.ChallengeID]; ok {
-			delete(r.waiting, e.ChallengeID)
+		if w, ok := r.waiting[waitKey(e.User, e.ChallengeID)]; ok {
+			delete(r.waiting, waitKey(e.User, e.ChallengeID))
 			return outcome{}, r.pass(ctx, w.id)
 		}
 		return outcome{}, nil
@@ -423,12 +440,12 @@ func (r *replay) event(ctx context.Context, e *storage.Event) (outcome, error) {
 func (r *replay) remember(user string, c recentChallenge) {
 	rs := r.recentOf(user)
 	if len(rs) >= maxRecentUser {
-		r.forget(rs[0])
+		r.forget(user, rs[0])
 		rs = slices.Delete(rs, 0, 1)
 	}
 	r.recent[user] = append(rs, c)
 	if c.recorded != "" {
-		r.waiting[c.recorded] = waitingChallenge{id: c.id, user: user}
+		r.waiting[waitKey(user, c.recorded)] = waitingChallenge{id: c.id, user: user}
 	}
 	if len(r.recent) >= r.sweepAt {
 		for u := range r.recent {
@@ -444,7 +461,7 @@ func (r *replay) recentOf(user string) []recentChallenge {
 	rs := r.recent[user]
 	n := 0
 	for n < len(rs) && rs[n].at.Before(r.now.Add(-challengeWindow)) {
-		r.forget(rs[n])
+		r.forget(user, rs[n])
 		n++
 	}
 	if n == len(rs) {
@@ -459,11 +476,16 @@ func (r *replay) recentOf(user string) []recentChallenge {
 }
 
 // forget drops a challenge from the waiting: it ended.
-func (r *replay) forget(c recentChallenge) {
-	if w, ok := r.waiting[c.recorded]; ok && w.id == c.id {
-		delete(r.waiting, c.recorded)
+func (r *replay) forget(user string, c recentChallenge) {
+	if w, ok := r.waiting[waitKey(user, c.recorded)]; ok && w.id == c.id {
+		delete(r.waiting, waitKey(user, c.recorded))
 	}
 }
+
+// waitKey keys the waiting by user and recorded challenge: the history's
+// ids are taken as they come, and a user's line can complete only their
+// own.
+func waitKey(user, recorded string) string { return user + "\x00" + recorded }
 
 // maxRecentUser bounds the challenges remembered of one user: more than
 // the engine lets a user have in an hour.
@@ -571,16 +593,23 @@ func (sh *shard) copyUser(ctx context.Context, user string, f *fork) error {
 		return err
 	}
 	p := st.Profile
-	var keys []string
-	for _, d := range p.Devices {
-		keys = append(keys, d.Keys...)
-	}
 	// A key no device has makes the store read the user's hashes of each
-	// device; the devices' keys find the devices.
-	full, err := from.Load(ctx, storage.LoadRequest{User: user, FingerprintKey: "\x00backtest",
-		DeviceKeys: func() []string { return keys }, MaxCandidates: max(1, len(keys))})
+	// device.
+	full, err := from.Load(ctx, storage.LoadRequest{User: user, FingerprintKey: "\x00backtest"})
 	if err != nil {
 		return err
+	}
+	// A device's own newest key makes the store read that device.
+	var devices []storage.Device
+	for _, d := range p.Devices {
+		if len(d.Keys) == 0 {
+			continue
+		}
+		one, err := from.Load(ctx, storage.LoadRequest{User: user, FingerprintKey: d.Keys[0]})
+		if err != nil {
+			return err
+		}
+		devices = append(devices, one.Candidates...)
 	}
 	if p.Version > 0 {
 		next := p
@@ -597,7 +626,7 @@ func (sh *shard) copyUser(ctx context.Context, user string, f *fork) error {
 				}
 			}
 		}
-		for _, c := range full.Candidates {
+		for _, c := range devices {
 			if _, mine := p.Device(c.ID); !mine {
 				continue
 			}
@@ -633,7 +662,7 @@ func (sh *shard) copyUser(ctx context.Context, user string, f *fork) error {
 		if err := to.Commit(ctx, storage.Commit{User: user, Challenge: &c}); err != nil {
 			return err
 		}
-		if w, ok := sh.base.waiting[rc.recorded]; ok && w.id == rc.id {
+		if w, ok := sh.base.waiting[waitKey(user, rc.recorded)]; ok && w.id == rc.id {
 			f.replay.remember(user, rc)
 		} else {
 			rc.recorded = ""
@@ -843,9 +872,15 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 	wg.Go(func() {
 		defer close(chans[1])
 		var shardWG sync.WaitGroup
-		for b := range chans[0] {
-			if ctx.Err() != nil {
-				continue // drain
+		for {
+			var b *batch
+			select {
+			case b = <-chans[0]:
+			case <-ctx.Done():
+				return // a reader blocked on its input is not waited for
+			}
+			if b == nil {
+				return // the reader is done
 			}
 			for id, sh := range bt.shards {
 				shardWG.Go(func() {
@@ -879,11 +914,12 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if err := errors.Join(errs...); err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			return ctx.Err()
+	// The first failure is the cause; the cancellations it set off in the
+	// other goroutines are not.
+	for _, err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			return err
 		}
-		return err
 	}
 	return ctx.Err()
 }

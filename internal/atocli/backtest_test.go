@@ -1,7 +1,10 @@
 package atocli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -130,4 +133,54 @@ func TestBacktestOutOfOrder(t *testing.T) {
 	r := run(t, "", "backtest", "-history", historyFile(t, lines), "-policy", policyFile(t))
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, fmt.Sprintf(`line %d: field "time": 2026-04-02T08:00:00.000Z is before the event above it`, len(lines)+1))
+}
+
+// TestBacktestShardsOne: with one shard, a backtest replays in the
+// history's order and gives the same report every time, also where users
+// share devices (the synthetic attackers use fifty devices across all).
+func TestBacktestShardsOne(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.jsonl")
+	require.NoError(t, os.WriteFile(path, synthHistory(300, 30, 4), 0o644))
+	policy := stricterPolicy(t)
+	var reports []Report
+	for range 2 {
+		rep := backtestJSON(t, "-history", path, "-policy", policy, "-shards", "1")
+		rep.Elapsed, rep.EventsPerSecond = 0, 0
+		reports = append(reports, rep)
+	}
+	assert.Equal(t, reports[0], reports[1])
+	assert.Positive(t, reports[0].Changed)
+}
+
+// TestBacktestBlockedInput: Ctrl-C stops a backtest whose input is a pipe
+// that is open and silent, without waiting for it.
+func TestBacktestBlockedInput(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() {
+		hist := synthHistory(200, 30, 5)
+		pw.Write(hist[:bytes.LastIndexByte(hist[:len(hist)/2], '\n')+1]) // and then nothing, the pipe open
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	reads := 0
+	now := func() time.Time { // read three times at the start, then once a batch is tallied: Ctrl-C at the first
+		if reads++; reads == 4 {
+			cancel()
+		}
+		return time.Date(2026, 6, 1, 0, 0, reads, 0, time.UTC)
+	}
+	done := make(chan ran, 1)
+	go func() {
+		var out, errOut bytes.Buffer
+		code := Run(ctx, []string{"backtest", "-history", "-", "-policy", policyFile(t)},
+			Env{Stdin: pr, Stdout: &out, Stderr: &errOut, Now: now, Terminal: true})
+		done <- ran{code: code, stdout: out.String(), stderr: errOut.String()}
+	}()
+	select {
+	case r := <-done:
+		assert.Equal(t, 130, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "ato backtest: interrupted after")
+	case <-time.After(30 * time.Second): // a watchdog, not a timing
+		t.Fatal("the backtest waits for its input after Ctrl-C")
+	}
 }

@@ -484,6 +484,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown record", head + "\n" + `{"type":"cookie"}`, `line 2: field "type": "cookie" is not a record type`},
 		{"zoned ip", head + "\n" + ev(`,"ip":"fe80::1%\u001b[2J"`), `line 2: field "ip": "fe80::1%\x1b[2J" is not an IP address (without a zone)`},
 		{"out of order", head + "\n" + ev("") + "\n" + ev(`,"time":"2026-05-03T08:00:00.000Z"`), `line 3: field "time": 2026-05-03T08:00:00.000Z is before the event above it`},
+		{"two exports", head + "\n" + ev("") + "\n" + head, `line 3: field "type": a second header: two exports were put together`},
+		{"after the end", head + "\n" + ev("") + "\n" + `{"type":"end","events":1}` + "\n" + ev(""), `line 4: a record after the end line`},
 		{"newer format", `{"type":"header","format":"ato-export","version":9}`, `line 1: field "version": version 9; this ato reads version 1`},
 		{"no header", ev(""), `line 1: field "type": "event": the first line of an export is its header`},
 		{"empty", "", `the history is empty`},
