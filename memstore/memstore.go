@@ -147,11 +147,18 @@ type user struct {
 	hashes  map[string][]string // device id → hashes; replaced, never modified
 	events  history
 	// challenges are the user's challenges, by id, and their ids in the
-	// order they were created; open lists those that may still be open.
+	// order they were created, with the time (so that counting the recent
+	// ones looks none up); open lists those that may still be open.
 	challenges map[string]*storage.Challenge
-	order      []string
+	order      []created
 	open       []string
 	factors    map[string]*storage.Factor
+}
+
+// created is a challenge's id and its CreatedAt, in user.order.
+type created struct {
+	id string
+	at time.Time
 }
 
 func (u *user) empty() bool {
@@ -542,7 +549,7 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 func countSince(u *user, since time.Time, limit int) int {
 	n := 0
 	for i := len(u.order) - 1; i >= 0 && n < limit; i-- {
-		if u.challenges[u.order[i]].CreatedAt.Before(since) {
+		if u.order[i].at.Before(since) {
 			break
 		}
 		n++
@@ -587,10 +594,10 @@ func (s *Store) insertChallenge(u *user, name string, ch storage.Challenge, cs *
 func placeChallenge(u *user, id string) {
 	at := u.challenges[id].CreatedAt
 	i := len(u.order)
-	for i > 0 && u.challenges[u.order[i-1]].CreatedAt.After(at) {
+	for i > 0 && u.order[i-1].at.After(at) {
 		i--
 	}
-	u.order = slices.Insert(u.order, i, id)
+	u.order = slices.Insert(u.order, i, created{id, at})
 }
 
 // writeDevice merges a device write and updates the key index. A device
@@ -901,7 +908,7 @@ func (s *Store) UpdateChallenge(_ context.Context, id string, update func(*stora
 			moved := !next.CreatedAt.Equal(c.CreatedAt)
 			*c = next
 			if moved {
-				u.order = slices.DeleteFunc(u.order, func(o string) bool { return o == id })
+				u.order = slices.DeleteFunc(u.order, func(o created) bool { return o.id == id })
 				placeChallenge(u, id)
 			}
 			if next.Status.Open() && !slices.Contains(u.open, id) {
@@ -1057,8 +1064,8 @@ func (s *Store) Purge(_ context.Context, r storage.PurgeRequest) (int, error) {
 			k := 0
 			k = 0
 			for k < len(u.order) && n < r.Batch {
-				id := u.order[k]
-				if !u.challenges[id].CreatedAt.Before(challenges) {
+				id := u.order[k].id
+				if !u.order[k].at.Before(challenges) {
 					break
 				}
 				delete(u.challenges, id)
