@@ -3,7 +3,6 @@
 package id
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,14 +18,37 @@ func New() string {
 // Keyed returns a UUID (version 8, the custom layout) made from
 // HMAC-SHA256(key, parts). The same key and parts always give the same id;
 // without the key the id reveals nothing about the parts.
+//
+// It computes the HMAC (RFC 2104) with sha256.Sum256 over buffers on the
+// stack rather than with crypto/hmac, whose state costs several
+// allocations a call: a new device is named on every attempt the engine
+// does not recognise.
 func Keyed(key []byte, parts ...string) string {
-	m := hmac.New(sha256.New, key)
-	for _, p := range parts {
-		m.Write([]byte(p))
-		m.Write([]byte{0})
+	var k [sha256.BlockSize]byte
+	if len(key) > sha256.BlockSize {
+		sum := sha256.Sum256(key)
+		copy(k[:], sum[:])
+	} else {
+		copy(k[:], key)
 	}
+	var stack [sha256.BlockSize + 256]byte
+	in := stack[:sha256.BlockSize]
+	for i, b := range k {
+		in[i] = b ^ 0x36
+	}
+	for _, p := range parts {
+		in = append(in, p...)
+		in = append(in, 0)
+	}
+	inner := sha256.Sum256(in)
+	var outer [sha256.BlockSize + sha256.Size]byte
+	for i, b := range k {
+		outer[i] = b ^ 0x5c
+	}
+	copy(outer[sha256.BlockSize:], inner[:])
+	sum := sha256.Sum256(outer[:])
 	var b [16]byte
-	copy(b[:], m.Sum(nil))
+	copy(b[:], sum[:])
 	return format(b, 0x80)
 }
 
