@@ -317,3 +317,63 @@ func TestNewCountryNeedsALocatedPast(t *testing.T) {
 	assert.Empty(t, detect(t, signals.NewCountry(), located(amsterdam, unlocated)),
 		"geo data just turned on, or private addresses so far: nothing to compare with")
 }
+
+// TestNewIPFinding pins new_ip's whole finding, each way it is worded.
+func TestNewIPFinding(t *testing.T) {
+	t.Parallel()
+	since := now.Add(-90 * 24 * time.Hour)
+	input := func(ip, network string, logins ...profile.Login) *signals.Input {
+		in := &signals.Input{Now: now, KnownSince: since, User: "alice", Network: network, Profile: learnt(nil, logins...)}
+		if ip != "" {
+			in.IP = netip.MustParseAddr(ip)
+		}
+		return in
+	}
+	home := success("203.0.113.9", "NL", now.Add(-time.Hour))
+	old := success("203.0.113.9", "NL", now.Add(-100*24*time.Hour))
+	for name, c := range map[string]struct {
+		in       *signals.Input
+		detail   string
+		evidence map[string]string
+	}{
+		"after a login": {input("198.51.100.7", "198.51.100.7", home),
+			"new IP 198.51.100.7; last successful login from 203.0.113.9",
+			map[string]string{"ip": "198.51.100.7", "network": "198.51.100.7", "known_since": "2026-03-03T12:00:00Z", "last_ip": "203.0.113.9"}},
+		"none since": {input("198.51.100.7", "198.51.100.7", old),
+			"new IP 198.51.100.7; no successful login since 2026-03-03",
+			map[string]string{"ip": "198.51.100.7", "network": "198.51.100.7", "known_since": "2026-03-03T12:00:00Z"}},
+		"IPv6": {input("2001:db8:1:2::7", "2001:db8:1:2::/64", home),
+			"new IP 2001:db8:1:2::7; last successful login from 203.0.113.9 (compared by /64: 2001:db8:1:2::/64)",
+			map[string]string{"ip": "2001:db8:1:2::7", "network": "2001:db8:1:2::/64", "known_since": "2026-03-03T12:00:00Z", "last_ip": "203.0.113.9"}},
+		"IPv6, none since": {input("2001:db8:1:2::7", "2001:db8:1:2::/64", old),
+			"new IP 2001:db8:1:2::7; no successful login since 2026-03-03 (compared by /64: 2001:db8:1:2::/64)",
+			map[string]string{"ip": "2001:db8:1:2::7", "network": "2001:db8:1:2::/64", "known_since": "2026-03-03T12:00:00Z"}},
+		"no IP": {input("", "", home),
+			"the request carried no IP address; an attempt without one counts as coming from an unknown network",
+			map[string]string{"ip": "", "missing": "true", "known_since": "2026-03-03T12:00:00Z"}},
+	} {
+		fs := detect(t, signals.NewIP(), c.in)
+		if assert.Len(t, fs, 1, name) {
+			assert.Equal(t, signals.NewIPReason, fs[0].Reason, name)
+			assert.Equal(t, signals.NewIPScore, fs[0].Score, name)
+			assert.Equal(t, c.detail, fs[0].Detail, name)
+			assert.Equal(t, c.evidence, fs[0].Evidence, name)
+		}
+	}
+	assert.Empty(t, detect(t, signals.NewIP(), input("203.0.113.9", "203.0.113.9", home)), "a known network")
+}
+
+// BenchmarkNewIP is new_ip on a login from a network the user has not
+// used (a phone's, which changes every login), after a login from home.
+func BenchmarkNewIP(b *testing.B) {
+	in := &signals.Input{Now: now, KnownSince: now.Add(-90 * 24 * time.Hour), User: "alice",
+		IP: netip.MustParseAddr("100.64.3.7"), Network: "100.64.3.7",
+		Profile: learnt(nil, success("203.0.113.9", "NL", now.Add(-time.Hour)))}
+	s := signals.NewIP()
+	b.ReportAllocs()
+	for b.Loop() {
+		if fs, _ := s.Detect(b.Context(), in); len(fs) != 1 {
+			b.Fatal(fs)
+		}
+	}
+}

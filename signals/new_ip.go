@@ -46,21 +46,27 @@ func (newIP) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	if in.KnownNetwork(in.Network) {
 		return nil, nil
 	}
+	// The address's text is made once, and the detail in one buffer: the
+	// signal fires on every login from a network that changes each time
+	// (a phone's).
+	ip := in.IP.String()
 	ev := map[string]string{
-		"ip":          in.IP.String(),
+		"ip":          ip,
 		"network":     in.Network,
 		"known_since": in.KnownSince.UTC().Format(time.RFC3339),
 	}
-	detail := "new IP " + in.IP.String()
+	var buf [160]byte
+	b := append(append(buf[:0], "new IP "...), ip...)
 	if last, ok := in.LastSuccess(); ok && last.IP != "" {
 		ev["last_ip"] = last.IP
-		detail += "; last successful login from " + last.IP
+		b = append(append(b, "; last successful login from "...), last.IP...)
 	} else {
-		detail += "; no successful login since " + in.KnownSince.UTC().Format(time.DateOnly)
+		b = in.KnownSince.UTC().AppendFormat(append(b, "; no successful login since "...), time.DateOnly)
 	}
 	if in.IP.Is6() {
-		detail += " (compared by /64: " + in.Network + ")"
+		b = append(append(append(b, " (compared by /64: "...), in.Network...), ')')
 	}
+	detail := string(b)
 	return []Finding{{Reason: NewIPReason, Score: NewIPScore, Detail: detail, Evidence: ev}}, nil
 }
 
