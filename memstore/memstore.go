@@ -310,13 +310,41 @@ func cloneEvent(e storage.Event) storage.Event {
 
 func cloneChallenge(c storage.Challenge) storage.Challenge {
 	c.Reasons = cloneStrings(c.Reasons)
+	c.Attempt = cloneEvent(c.Attempt)
+	return cloneChallengeRest(c)
+}
+
+// cloneChallengeSharing is cloneChallenge for the store to keep: its
+// reasons, and its attempt's, when they are those of shared, a copy the
+// store keeps already, are not copied again (a commit's challenge has the
+// reasons of the commit's event). The store modifies none of its slices,
+// and what it returns is a cloneChallenge, whose slices are its own.
+func cloneChallengeSharing(c storage.Challenge, shared []string) storage.Challenge {
+	attempt := c.Attempt.Reasons
+	c.Attempt.Reasons = nil
+	c.Attempt = cloneEvent(c.Attempt)
+	c.Reasons = shareStrings(c.Reasons, shared)
+	c.Attempt.Reasons = shareStrings(attempt, c.Reasons)
+	return cloneChallengeRest(c)
+}
+
+// cloneChallengeRest copies the code hash and truncates the times.
+func cloneChallengeRest(c storage.Challenge) storage.Challenge {
 	c.CodeHash = slices.Clone(c.CodeHash)
 	if len(c.CodeHash) == 0 {
 		c.CodeHash = nil
 	}
 	c.CreatedAt, c.SentAt, c.ExpiresAt, c.UpdatedAt = ms(c.CreatedAt), ms(c.SentAt), ms(c.ExpiresAt), ms(c.UpdatedAt)
-	c.Attempt = cloneEvent(c.Attempt)
 	return c
+}
+
+// shareStrings is shared when s has its strings, a copy of s otherwise
+// (nil for an empty one).
+func shareStrings(s, shared []string) []string {
+	if len(s) > 0 && slices.Equal(s, shared) {
+		return shared
+	}
+	return cloneStrings(s)
 }
 
 func cloneFactor(f storage.Factor) storage.Factor {
@@ -536,13 +564,15 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 	if w := c.Device; w != nil {
 		s.writeDevice(c.User, *w)
 	}
+	var reasons []string // the stored event's
 	if c.Event != nil {
 		e := cloneEvent(*c.Event)
 		e.User = c.User
+		reasons = e.Reasons
 		u.events.add(e, storage.HistoryLimits{Max: c.History.Max, Since: ms(c.History.Since)})
 	}
 	if ch := c.Challenge; ch != nil {
-		s.insertChallenge(u, c.User, cloneChallenge(*ch), cs)
+		s.insertChallenge(u, c.User, cloneChallengeSharing(*ch, reasons), cs)
 	}
 	return nil
 }
