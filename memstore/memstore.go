@@ -395,10 +395,7 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 	if u != nil && u.profile.Version != 0 {
 		st.Profile = u.profile
 	}
-	// storage.NeedsHashes, keeping the device it finds: a known device's
-	// login looks through the user's devices once.
-	d, known := st.Profile.DeviceWithKey(r.FingerprintKey)
-	if r.FingerprintKey != "" && !known {
+	if storage.NeedsHashes(&st.Profile, r.FingerprintKey) {
 		st.Hashes = emptyHashes
 		if u != nil && u.hashes != nil {
 			st.Hashes = u.hashes
@@ -406,7 +403,7 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 		if r.DeviceKeys != nil {
 			st.Candidates = s.candidates(r.DeviceKeys(), r.MaxCandidates)
 		}
-	} else if known {
+	} else if d, ok := st.Profile.DeviceWithKey(r.FingerprintKey); ok {
 		ds := &s.devs[s.shard(d.ID)]
 		ds.mu.RLock()
 		if dev := ds.devs[d.ID]; dev != nil {
