@@ -1,8 +1,9 @@
 //go:build fixture
 
 // This file wrote testdata/v1-0006.db and its manifest with the release
-// whose schema ended at migration 0006, before storage v2. It is kept for
-// the record; it does not build against later releases.
+// whose schema ended at migration 0006, before storage v2, and, with the
+// names changed to v2-0009, testdata/v2-0009.db with the release of
+// storage v2 (commit 7f87fc0, schema 0009). It is kept for the record.
 //
 //	go test -tags fixture -run TestWriteFixture ./sqlitestore/
 

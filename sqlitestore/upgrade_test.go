@@ -23,11 +23,21 @@ import (
 // known devices keep their ids and are still known on their networks,
 // trusted devices stay trusted, the restriction still holds back its
 // actions, the authenticator and the open challenge still work.
+//
+// testdata/v2-0009.db is the same world written by the release of storage
+// v2 (schema 0009, profiles in format 2, before devices kept their user
+// agent), through the same generator run on that release.
 func TestUpgradeFromPreviousRelease(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v1.db")
-	copyFile(t, filepath.Join("testdata", "v1-0006.db"), path)
+	for _, fixture := range []string{"v1-0006", "v2-0009"} {
+		t.Run(fixture, func(t *testing.T) { testUpgrade(t, fixture) })
+	}
+}
+
+func testUpgrade(t *testing.T, fixture string) {
+	path := filepath.Join(t.TempDir(), fixture+".db")
+	copyFile(t, filepath.Join("testdata", fixture+".db"), path)
 	var m map[string]string
-	data, err := os.ReadFile(filepath.Join("testdata", "v1-0006.json"))
+	data, err := os.ReadFile(filepath.Join("testdata", fixture+".json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &m))
 	written, err := time.Parse(time.RFC3339, m["written_at"])
@@ -89,10 +99,16 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 	res = eval(ato.Request{User: "carol", Fingerprint: "device-cookie-7f3a", IP: office})
 	assert.Empty(t, res.Reasons, "an opaque device id")
 	assert.Equal(t, m["carol_cookie"], res.FingerprintID)
-	// The office login had left alice's 50-event history before the
-	// upgrade: the old release had forgotten that network already.
 	res = eval(ato.Request{User: "alice", Fingerprint: phone, IP: office})
-	assert.Equal(t, []signals.Reason{signals.NewIPReason}, res.Reasons, "a known device on a network forgotten before the upgrade")
+	if fixture == "v1-0006" {
+		// The office login had left alice's 50-event history before the
+		// upgrade: the old release had forgotten that network already.
+		assert.Equal(t, []signals.Reason{signals.NewIPReason}, res.Reasons, "a known device on a network forgotten before the upgrade")
+	} else {
+		// Storage v2 keeps networks in the profile, past the history: the
+		// office is still known.
+		assert.Empty(t, res.Reasons, "a known device on a network the profile kept")
+	}
 
 	// Trust and the restriction of the laptop (Berlin, a day before).
 	devs, err := e.Devices(ctx, "alice")
