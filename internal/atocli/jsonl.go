@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/atoguard/ato/internal/ident"
@@ -1225,85 +1224,20 @@ func (p *parser) skip(depth int) error {
 	}
 }
 
-// unescape decodes the escapes of a JSON string's bytes (without quotes).
+// unescape decodes the escapes of a JSON string's bytes (without quotes),
+// the rare case of a line: encoding/json does it, once the bytes are known
+// to be UTF-8 (it would replace what is not, rather than refuse it).
 func unescape(raw []byte) (string, error) {
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); {
-		c := raw[i]
-		if c != '\\' {
-			out = append(out, c)
-			i++
-			continue
-		}
-		if i+1 >= len(raw) {
-			return "", errors.New("a string ends in a backslash")
-		}
-		switch e := raw[i+1]; e {
-		case '"', '\\', '/':
-			out = append(out, e)
-			i += 2
-		case 'b':
-			out = append(out, '\b')
-			i += 2
-		case 'f':
-			out = append(out, '\f')
-			i += 2
-		case 'n':
-			out = append(out, '\n')
-			i += 2
-		case 'r':
-			out = append(out, '\r')
-			i += 2
-		case 't':
-			out = append(out, '\t')
-			i += 2
-		case 'u':
-			r, ok := hex4(raw[i+2:])
-			if !ok {
-				return "", errors.New(`a \u escape without 4 hexadecimal digits`)
-			}
-			i += 6
-			if utf16.IsSurrogate(r) {
-				r2, ok := rune(0), false
-				if i+1 < len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
-					r2, ok = hex4(raw[i+2:])
-				}
-				if d := utf16.DecodeRune(r, r2); ok && d != utf8.RuneError {
-					r = d
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return "", fmt.Errorf("an unknown escape \\%c", e)
-		}
-	}
-	if !utf8.Valid(out) {
+	if !utf8.Valid(raw) {
 		return "", errors.New("not valid UTF-8")
 	}
-	return string(out), nil
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
+	quoted := make([]byte, 0, len(raw)+2)
+	quoted = append(append(append(quoted, '"'), raw...), '"')
+	var s string
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return "", errors.New("a string with an invalid escape")
 	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
+	return s, nil
 }
 
 // parseTime reads an RFC 3339 time, fast when it is in timeLayout.
