@@ -568,7 +568,7 @@ func (d *decider) Decide(in *verdict.Input) verdict.Decision {
 	dec := d.base.Decide(in)
 	d.dec = dec
 	for _, f := range d.forks {
-		if f.now = false; f.forked[d.user] {
+		if f.forked[d.user] { // f.now was reset for the attempt
 			continue
 		}
 		f.dec = f.policy.Decide(in)

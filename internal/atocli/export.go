@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -59,47 +57,21 @@ func runExport(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 
-	var (
-		w      io.Writer = env.Stdout
-		commit           = func() error { return nil }
-	)
 	if *out == "-" {
 		*out = ""
 	}
-	if *out != "" {
-		if err := checkWritable(*out); err != nil {
-			return err
-		}
-		f, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*.partial")
-		if err != nil {
-			return err
-		}
-		done := false
-		defer func() {
-			if !done {
-				f.Close()
-				os.Remove(f.Name())
-			}
-		}()
-		w = f
-		commit = func() error {
-			if err := f.Sync(); err != nil {
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
-			}
-			done = true
-			if err := os.Rename(f.Name(), *out); err != nil {
-				os.Remove(f.Name())
-				return err
-			}
-			return nil
-		}
-	}
 	h := header{Type: typeHeader, Format: formatName, Version: formatVersion, ExportedAt: now.Truncate(time.Millisecond),
 		Since: since, Store: storeopen.Kind(*spec), All: *all}
-	n, err := writeExport(ctx, w, ex, h)
+	var n end
+	write := func(w io.Writer) (err error) {
+		n, err = writeExport(ctx, w, ex, h)
+		return err
+	}
+	if *out == "" {
+		err = write(env.Stdout)
+	} else {
+		err = writeFileAtomic(*out, write)
+	}
 	if err != nil {
 		if interrupted(ctx, err) {
 			fmt.Fprintf(env.Stderr, "ato export: interrupted after %s, %s and %s; %s\n",
@@ -107,9 +79,6 @@ func runExport(ctx context.Context, args []string, env Env) error {
 				map[bool]string{true: "no file was written", false: "the output has no end line"}[*out != ""])
 			return errInterrupted
 		}
-		return err
-	}
-	if err := commit(); err != nil {
 		return err
 	}
 	if *out != "" {

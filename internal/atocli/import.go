@@ -87,14 +87,13 @@ func checkEmpty(ctx context.Context, s *storeopen.Store, spec string) error {
 	if err != nil {
 		return err
 	}
-	found := func(string) error { return errFound }
 	for _, c := range []struct {
 		what   string
 		export func() error
 	}{
-		{"events", func() error { return ex.ExportEvents(ctx, time.Time{}, func(storage.Event) error { return found("") }) }},
-		{"profiles", func() error { return ex.ExportUsers(ctx, func(storage.UserRecord) error { return found("") }) }},
-		{"devices", func() error { return ex.ExportDevices(ctx, func(storage.Device) error { return found("") }) }},
+		{"events", func() error { return ex.ExportEvents(ctx, time.Time{}, func(storage.Event) error { return errFound }) }},
+		{"profiles", func() error { return ex.ExportUsers(ctx, func(storage.UserRecord) error { return errFound }) }},
+		{"devices", func() error { return ex.ExportDevices(ctx, func(storage.Device) error { return errFound }) }},
 	} {
 		what, export := c.what, c.export
 		switch err := export(); {
@@ -227,10 +226,9 @@ func importDevice(ctx context.Context, st storage.Store, d storage.Device) error
 	if len(users) == 0 {
 		return nil
 	}
-	maxUsers := max(len(users), 1)
 	for i := len(users) - 1; i >= 0; i-- {
 		u := users[i]
-		w := storage.DeviceWrite{Device: d, Seen: u.LastSeen, MaxUsers: maxUsers}
+		w := storage.DeviceWrite{Device: d, Seen: u.LastSeen, MaxUsers: len(users)}
 		w.Device.Users = nil
 		if err := st.Commit(ctx, storage.Commit{User: u.User, Device: &w}); err != nil {
 			return fmt.Errorf("device %s: %w", d.ID, err)
