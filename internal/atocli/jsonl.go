@@ -901,28 +901,11 @@ func (p *parser) event(e *storage.Event) (typ string, err error) {
 				return errors.New("an array of strings is expected")
 			}
 			e.Reasons = e.Reasons[:0]
-			if p.peek() == ']' {
-				p.i++
-				return nil
-			}
-			for {
+			return p.array(func() error {
 				s, err := p.str(true)
-				if err != nil {
-					return err
-				}
 				e.Reasons = append(e.Reasons, s)
-				switch p.peek() {
-				case ',':
-					p.i++
-				case ']':
-					p.i++
-					return nil
-				case 0:
-					return errEnd
-				default:
-					return fmt.Errorf("expected ',' or ']' at column %d", p.i+1)
-				}
-			}
+				return err
+			})
 		case "challenge_id":
 			return p.strInto(&e.ChallengeID, false)
 		}
@@ -984,6 +967,31 @@ func (p *parser) object(member func(key []byte) error) error {
 			return errEnd
 		default:
 			return fmt.Errorf("expected ',' or '}' at column %d", p.i+1)
+		}
+	}
+}
+
+// array reads the elements of an array whose '[' was read, calling elem
+// with the parser at each, up to the ']'.
+func (p *parser) array(elem func() error) error {
+	if p.peek() == ']' {
+		p.i++
+		return nil
+	}
+	for {
+		if err := elem(); err != nil {
+			return err
+		}
+		switch p.peek() {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return nil
+		case 0:
+			return errEnd
+		default:
+			return fmt.Errorf("expected ',' or ']' at column %d", p.i+1)
 		}
 	}
 }
@@ -1190,26 +1198,7 @@ func (p *parser) skip(depth int) error {
 		return p.object(func([]byte) error { return p.skip(depth + 1) })
 	case c == '[':
 		p.i++
-		if p.peek() == ']' {
-			p.i++
-			return nil
-		}
-		for {
-			if err := p.skip(depth + 1); err != nil {
-				return err
-			}
-			switch p.peek() {
-			case ',':
-				p.i++
-			case ']':
-				p.i++
-				return nil
-			case 0:
-				return errEnd
-			default:
-				return fmt.Errorf("expected ',' or ']' at column %d", p.i+1)
-			}
-		}
+		return p.array(func() error { return p.skip(depth + 1) })
 	case c == 't':
 		var b bool
 		return p.boolInto(&b)
