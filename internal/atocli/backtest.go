@@ -368,6 +368,9 @@ func newReplay(p verdict.Policy, store *memstore.Store) (*replay, error) {
 		ato.WithClock(func() time.Time { return r.now }),
 		ato.WithLocator(&r.loc),
 		ato.WithSecret(replaySecret),
+		// Nothing a decision reads is in a user's history: a replay keeps
+		// only the newest event.
+		ato.WithHistory(1, 365*24*time.Hour),
 		ato.WithSender(challenge.SenderFunc(func(_ context.Context, m challenge.Message) error {
 			r.code = m.Code
 			return nil
@@ -527,9 +530,9 @@ func ignoreChallengeEnd(err error) error {
 // its engine would write what the baseline's wrote: its run of that user is
 // the baseline's. At the first attempt where it decides otherwise, the
 // user's run forks: what the baseline's store holds of the user just
-// before that attempt (profile, device hashes, history, the challenges
-// waiting for the history's completion, the user's devices) is copied into
-// the policy's own store, and from then on the policy's own engine replays
+// before that attempt (profile, device hashes, the challenges waiting for
+// the history's completion, the user's devices; not their history, which
+// no decision reads) is copied into the policy's own store, and from then on the policy's own engine replays
 // that user. A stricter policy that changes a few logins costs a few more
 // evaluations, not a second replay. What a forked user does to devices
 // other users share is seen by that policy's forked users only.
@@ -641,15 +644,6 @@ func (sh *shard) copyUser(ctx context.Context, user string, f *fork) error {
 			if err := to.Commit(ctx, storage.Commit{User: user, Device: &w}); err != nil {
 				return err
 			}
-		}
-	}
-	evs, err := from.Events(ctx, user, time.Time{}, ato.DefaultMaxHistory)
-	if err != nil {
-		return err
-	}
-	for i := len(evs) - 1; i >= 0; i-- { // oldest first
-		if err := to.Commit(ctx, storage.Commit{User: user, Event: &evs[i], History: storage.HistoryLimits{Max: ato.DefaultMaxHistory}}); err != nil {
-			return err
 		}
 	}
 	// The user's challenges of the last hour: the engine's hourly limit
