@@ -677,6 +677,10 @@ type batch struct {
 	outcomes [][]outcome // by policy, by event
 	// own marks, by fork, the events its own engine replays.
 	own [][]bool
+	// pending counts the shards not done with the batch; the last closes
+	// done.
+	pending atomic.Int32
+	done    chan struct{}
 }
 
 // reset sizes the batch for its events.
@@ -692,6 +696,8 @@ func (b *batch) reset(shards int) {
 	for f := range b.own {
 		b.own[f] = slices.Grow(b.own[f][:0], n)[:n]
 	}
+	b.pending.Store(int32(shards))
+	b.done = make(chan struct{})
 }
 
 // shardOf spreads users over the shards (FNV-1a).
@@ -814,20 +820,19 @@ func (sh *shard) own(ctx context.Context, id, i int, b *batch) error {
 	return nil
 }
 
-// run replays the source in a pipeline: a reader fills batches, the
-// shards replay each (under the baseline, then their forked users' events
-// under the other policies), and the batches are tallied in order, each
-// stage working on its batch while the others work on theirs. When ctx is
-// done, run returns without waiting for a reader that is blocked on its
-// input (a terminal, a pipe): the process is ending.
+// run replays the source in a pipeline: a reader fills batches and hands
+// each to every shard, each shard replays its users' events of the batch
+// (under the baseline, then its forked users' events under the other
+// policies) as soon as it is done with the batch before, and the batches
+// are tallied in order once every shard is done with them. A shard is
+// never more than shardLag batches ahead of another, and no shard waits
+// for another at the end of each batch. When ctx is done, run returns
+// without waiting for a reader that is blocked on its input (a terminal, a
+// pipe): the process is ending.
 func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	shards := len(bt.shards)
-	chans := make([]chan *batch, 2)
-	for i := range chans {
-		chans[i] = make(chan *batch, 4)
-	}
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -838,19 +843,41 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 		mu.Unlock()
 		cancel()
 	}
+	// send hands b on, unless the run is over.
+	send := func(c chan<- *batch, b *batch) bool {
+		select {
+		case c <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	tally := make(chan *batch, shardLag+2)
+	work := make([]chan *batch, shards)
+	for i := range work {
+		work[i] = make(chan *batch, shardLag)
+	}
 	var wg, readerWG sync.WaitGroup
-	readerWG.Go(func() { // the reader
-		defer close(chans[0])
+	readerWG.Go(func() {
+		defer func() {
+			close(tally)
+			for _, c := range work {
+				close(c)
+			}
+		}()
 		for ctx.Err() == nil {
 			b := bt.pool.Get().(*batch)
 			var err error
 			b.events, err = src.next(ctx, b.events[:0])
 			if len(b.events) > 0 {
 				b.reset(shards)
-				select {
-				case chans[0] <- b:
-				case <-ctx.Done():
+				if !send(tally, b) {
 					return
+				}
+				for _, c := range work {
+					if !send(c, b) {
+						return
+					}
 				}
 			}
 			if err != nil {
@@ -861,47 +888,48 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 			}
 		}
 	})
-	// Each shard replays its part of each batch under the baseline, then
-	// its forked users' events, while the other shards do theirs.
+	for id, sh := range bt.shards {
+		wg.Go(func() {
+			for {
+				var b *batch
+				select {
+				case b = <-work[id]:
+				case <-ctx.Done():
+					return // a reader blocked on its input is not waited for
+				}
+				if b == nil {
+					return // the reader is done
+				}
+				err := sh.baseline(ctx, id, b)
+				for i := range sh.forks {
+					if err == nil {
+						err = sh.own(ctx, id, i, b)
+					}
+				}
+				if err != nil {
+					fail(err)
+					return
+				}
+				if b.pending.Add(-1) == 0 {
+					close(b.done)
+				}
+			}
+		})
+	}
 	wg.Go(func() {
-		defer close(chans[1])
-		var shardWG sync.WaitGroup
-		for {
-			var b *batch
+		for b := range tally {
 			select {
-			case b = <-chans[0]:
+			case <-b.done:
 			case <-ctx.Done():
-				return // a reader blocked on its input is not waited for
+				return
 			}
-			if b == nil {
-				return // the reader is done
+			bt.stats.add(b) // a batch every shard is done with is whole
+			if prog != nil {
+				prog.update(bt.stats.events, src.read())
 			}
-			for id, sh := range bt.shards {
-				shardWG.Go(func() {
-					err := sh.baseline(ctx, id, b)
-					for i := range sh.forks {
-						if err == nil {
-							err = sh.own(ctx, id, i, b)
-						}
-					}
-					if err != nil {
-						fail(err)
-					}
-				})
-			}
-			shardWG.Wait()
-			if ctx.Err() == nil {
-				chans[1] <- b
-			}
+			bt.pool.Put(b)
 		}
 	})
-	for b := range chans[1] {
-		bt.stats.add(b) // a batch that went through every stage is whole
-		if prog != nil {
-			prog.update(bt.stats.events, src.read())
-		}
-		bt.pool.Put(b)
-	}
 	wg.Wait()
 	if ctx.Err() == nil {
 		readerWG.Wait()
@@ -917,3 +945,6 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 	}
 	return ctx.Err()
 }
+
+// shardLag is how many batches a shard may be ahead of the slowest.
+const shardLag = 2
