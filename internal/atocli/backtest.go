@@ -133,7 +133,10 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 		prog = newProgress(env.Stderr, env.Now, src.size)
 	}
 	start := env.Now()
+	var stopGC func()
+	bt.gc, stopGC = startGCBudget()
 	err = bt.run(ctx, src, prog)
+	stopGC()
 	prog.done()
 	rep := bt.report(env.Now().Sub(start))
 	rep.Source = src.name
@@ -727,6 +730,7 @@ type backtest struct {
 	shards   []*shard
 	stats    *stats
 	pool     sync.Pool
+	gc       *gcBudget // nil: the collector's pace is left alone
 }
 
 // maxShards bounds the shards; a shard id is a byte.
@@ -928,6 +932,7 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 				prog.update(bt.stats.events, src.read())
 			}
 			bt.pool.Put(b)
+			bt.gc.batch()
 		}
 	})
 	wg.Wait()

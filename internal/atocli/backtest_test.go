@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -183,4 +184,32 @@ func TestBacktestBlockedInput(t *testing.T) {
 	case <-time.After(30 * time.Second): // a watchdog, not a timing
 		t.Fatal("the backtest waits for its input after Ctrl-C")
 	}
+}
+
+// TestGCPace checks that a backtest paces the collector by its live heap
+// while it runs (from four times the live heap for a small one to the
+// default for one past gcExtra), and puts the pace back afterwards, unless
+// GOGC is set.
+func TestGCPace(t *testing.T) {
+	for live, want := range map[uint64]int{0: 400, 1 << 20: 400, gcExtra / 4: 400, gcExtra / 2: 200, gcExtra: 100, 8 * gcExtra: 100} {
+		assert.Equal(t, want, gcPercent(live), "live heap %d", live)
+	}
+	was := debug.SetGCPercent(123)
+	defer debug.SetGCPercent(was)
+	t.Setenv("GOGC", "")
+	g, stop := startGCBudget()
+	require.NotNil(t, g)
+	assert.Equal(t, 400, debug.SetGCPercent(400))
+	for range gcEvery {
+		g.batch()
+	}
+	stop()
+	assert.Equal(t, 123, debug.SetGCPercent(123), "the pace before the backtest is back")
+
+	t.Setenv("GOGC", "150")
+	g, stop = startGCBudget()
+	assert.Nil(t, g)
+	g.batch()
+	stop()
+	assert.Equal(t, 123, debug.SetGCPercent(123), "an operator's GOGC is left alone")
 }
