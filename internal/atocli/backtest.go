@@ -45,8 +45,9 @@ Each event is replayed once, under the baseline; the policy decides on the
 same input. A user whose verdict it changes is copied, as they were just
 before, into an engine of the policy's own, which replays them from then on.
 Users are replayed in shards at once, one per processor, in batches of
-1,024 events: what users who share a device teach about it can then come in
-another order than the history's, and a count can differ by a few from run
+1,024 events, a shard at most two batches ahead of another: what users who
+share a device teach about it can then come in another order than the
+history's, and a count can differ by a few from run
 to run; -shards 1 replays in the history's order, and gives the same report
 every time.
 Friction counts the logins of users with a long history that the history
