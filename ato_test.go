@@ -397,7 +397,7 @@ func TestRestrictVerdictHoldsBackActions(t *testing.T) {
 }
 
 // A device keeps the user agent of its latest login that gave one, cut to
-// profile.MaxUserAgent bytes.
+// profile.MaxUserAgent bytes, and Engine.Devices gives it.
 func TestDeviceKeepsItsUserAgent(t *testing.T) {
 	t.Parallel()
 	const chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
@@ -407,6 +407,10 @@ func TestDeviceKeepsItsUserAgent(t *testing.T) {
 		p := profileOf(t, h.store, "alice")
 		require.Len(t, p.Devices, 1)
 		assert.Equal(t, chrome, p.Devices[0].UserAgent, "a login without a user agent keeps the device's")
+		devs, err := h.engine.Devices(t.Context(), "alice")
+		require.NoError(t, err)
+		require.Len(t, devs, 1)
+		assert.Equal(t, chrome, devs[0].UserAgent, "Engine.Devices gives it, for a devices page")
 
 		long := chrome + strings.Repeat(" x", 500)
 		h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP, UserAgent: long})

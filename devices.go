@@ -29,6 +29,10 @@ type DeviceInfo struct {
 	// IP, Country and City are those of the latest successful login from
 	// the device; empty when unknown.
 	IP, Country, City string
+	// UserAgent is the Request.UserAgent of the latest successful login
+	// from the device that gave one (at most 256 bytes), for a "my
+	// devices" page to name the browser; empty when none did.
+	UserAgent string
 }
 
 // Restricted reports whether the device is restricted at the time.
@@ -57,6 +61,7 @@ func (e *Engine) Devices(ctx context.Context, user string) ([]DeviceInfo, error)
 			IP:              d.IP,
 			Country:         d.Country,
 			City:            d.City,
+			UserAgent:       d.UserAgent,
 		}
 	}
 	return out, nil

@@ -70,6 +70,7 @@ func TestDevicesShowTheirBrowserAndThisDevice(t *testing.T) {
 	phone := newBrowser(t, ts).as(safariIPhone)
 	p = phone.login("alice", "wonderland", fakeHash("phone"), "", "")
 	require.Equal(t, "allow", p.attr("data-verdict"), "a new device on a known network")
+	phoneID := p.attr("data-device")
 
 	p = laptop.get("/devices")
 	assert.Contains(t, p.body, "Chrome 131 on Linux")
@@ -85,6 +86,20 @@ func TestDevicesShowTheirBrowserAndThisDevice(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { again.Close() })
 	assert.Equal(t, "Chrome 131 on Linux", again.names.get(laptopID), "a restart keeps them")
+
+	// Without the names file (a store that is not a file keeps none across
+	// a restart), the page names the devices from the engine's user agents.
+	require.NoError(t, again.Close())
+	require.NoError(t, os.Remove(namesPath(cfg.Store)))
+	third, err := newServer(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { third.Close() })
+	laptop = newBrowser(t, httptestServer(t, third)).as(chromeLinux)
+	p = laptop.login("alice", "wonderland", fakeHash("desk"), "", "")
+	require.Equal(t, "allow", p.attr("data-verdict"), p.body)
+	p = laptop.get("/devices")
+	assert.Empty(t, third.names.get(phoneID), "the phone has not logged in since")
+	assert.Contains(t, p.body, "Safari 17 on iPhone", "named from the engine's user agent")
 }
 
 // Forgetting a device asks first, says what the next login from it will

@@ -13,6 +13,7 @@ import (
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/internal/useragent"
 	"github.com/atoguard/ato/storage"
 	"github.com/atoguard/ato/verdict"
 )
@@ -505,6 +506,9 @@ type deviceRow struct {
 // deviceRow is the row of the device, as the session looks at it.
 func (s *server) deviceRow(d ato.DeviceInfo, sess session) deviceRow {
 	row := deviceRow{DeviceInfo: d, Name: s.names.get(d.ID), Restricted: d.Restricted(s.now()), Current: d.ID == sess.Outcome.DeviceID}
+	if row.Name == "" {
+		row.Name = useragent.Name(d.UserAgent) // the engine's, for a name not kept here (a PostgreSQL store after a restart)
+	}
 	if row.Name == "" {
 		row.Name = "an unknown browser" // no user agent the demo knows, or a login before it kept them
 	}

@@ -16,8 +16,10 @@ import (
 
 // deviceNames remembers, for each device id, the browser and system its
 // last accepted login came from (internal/useragent), for the devices page:
-// the engine keeps each device's user agent, but its Devices does not give
-// it. They are kept in a small JSON file beside the database, so
+// the engine's Devices gives the user agent of a device's latest login,
+// but a device learnt by completing a challenge has none until its next
+// login, and the demo names it from the moment it is let in. They are kept
+// in a small JSON file beside the database, so
 // that a restart of the demo keeps them, and bounded, so that a public demo
 // cannot grow the file without end.
 type deviceNames struct {
