@@ -136,8 +136,8 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 	start := env.Now()
 	var stopGC func()
 	bt.gc, stopGC = startGCBudget()
+	defer stopGC()
 	err = bt.run(ctx, src, prog)
-	stopGC()
 	prog.done()
 	rep := bt.report(env.Now().Sub(start))
 	rep.Source = src.name
@@ -373,7 +373,7 @@ func newReplay(p verdict.Policy, store *memstore.Store) (*replay, error) {
 		ato.WithLocator(&r.loc),
 		ato.WithSecret(replaySecret),
 		// Nothing a decision reads is in a user's history: a replay keeps
-		// only the newest event.
+		// one event of each user's.
 		ato.WithHistory(1, 365*24*time.Hour),
 		ato.WithSender(challenge.SenderFunc(func(_ context.Context, m challenge.Message) error {
 			r.code = m.Code
@@ -536,9 +536,9 @@ func ignoreChallengeEnd(err error) error {
 // user's run forks: what the baseline's store holds of the user just
 // before that attempt (profile, device hashes, the challenges waiting for
 // the history's completion, the user's devices; not their history, which
-// no decision reads) is copied into the policy's own store, and from then on the policy's own engine replays
-// that user. A stricter policy that changes a few logins costs a few more
-// evaluations, not a second replay. What a forked user does to devices
+// no decision reads) is copied into the policy's own store, and from then
+// on the policy's own engine replays that user. A stricter policy that
+// changes a few logins costs a few more evaluations, not a second replay. What a forked user does to devices
 // other users share is seen by that policy's forked users only.
 
 // fork is a policy other than the baseline.
@@ -717,8 +717,8 @@ func shardOf(user string, shards int) int {
 // processor: each shard replays its users' events with engines of its own
 // (their clocks are its own) on the stores all shards share, so that what
 // one user's login teaches about a device other users share is there for
-// them. Each batch is replayed whole before the next, so shards are never
-// more than a batch apart in time.
+// them. A shard is at most shardLag batches ahead of another, so shards are
+// never more than a few batches apart in time.
 type shard struct {
 	base    *replay
 	decider *decider
@@ -860,7 +860,11 @@ func (bt *backtest) run(ctx context.Context, src eventSource, prog *progress) er
 	tally := make(chan *batch, shardLag+2)
 	work := make([]chan *batch, shards)
 	for i := range work {
-		work[i] = make(chan *batch, shardLag)
+		// The reader blocks on the slowest shard's full channel having
+		// handed the batch to the shards before it: one of those can be
+		// working on that batch while the slowest is on the one before
+		// what its channel holds.
+		work[i] = make(chan *batch, shardLag-1)
 	}
 	var wg, readerWG sync.WaitGroup
 	readerWG.Go(func() {
