@@ -80,12 +80,16 @@ func (s *Store) ExportUsers(ctx context.Context, fn func(storage.UserRecord) err
 			for id, hs := range u.hashes {
 				rec.Hashes = append(rec.Hashes, storage.DeviceHashes{DeviceID: id, Hashes: slices.Clone(hs)})
 			}
+			for _, f := range u.factors {
+				rec.Factors = append(rec.Factors, cloneFactor(*f))
+			}
 		}
 		us.mu.RUnlock()
 		if !ok {
 			continue // erased meanwhile
 		}
 		slices.SortFunc(rec.Hashes, func(a, b storage.DeviceHashes) int { return cmp.Compare(a.DeviceID, b.DeviceID) })
+		slices.SortFunc(rec.Factors, func(a, b storage.Factor) int { return cmp.Compare(a.Kind, b.Kind) })
 		if err := fn(rec); err != nil {
 			return err
 		}

@@ -33,6 +33,8 @@ var (
 	qExportProfiles = stmt(`SELECT user_id, version, data FROM {s}.profiles WHERE user_id > $1 ORDER BY user_id LIMIT $2`)
 	// qExportHashes selects the hashes of the users $1.
 	qExportHashes = stmt(`SELECT user_id, device_id, hashes FROM {s}.user_hashes WHERE user_id = ANY ($1::text[])`)
+	// qExportFactors selects the factors of the users $1.
+	qExportFactors = stmt(`SELECT ` + factorCols + ` FROM {s}.factors WHERE user_id = ANY ($1::text[])`)
 	// qExportDevices selects up to $2 devices after $1.
 	qExportDevices = stmt(`SELECT ` + deviceCols + ` FROM {s}.devices WHERE id > $1 ORDER BY id LIMIT $2`)
 )
@@ -145,13 +147,31 @@ func (s *Store) ExportUsers(ctx context.Context, fn func(storage.UserRecord) err
 					page[i].Hashes = append(page[i].Hashes, h)
 				}
 			}
-			return hrows.Err()
+			if err := hrows.Err(); err != nil {
+				return err
+			}
+			frows, err := tx.Query(ctx, s.sql[qExportFactors], users)
+			if err != nil {
+				return err
+			}
+			defer frows.Close()
+			for frows.Next() {
+				f, _, err := scanFactor(frows)
+				if err != nil {
+					return err
+				}
+				if i, ok := at[f.User]; ok {
+					page[i].Factors = append(page[i].Factors, f)
+				}
+			}
+			return frows.Err()
 		})
 		if err != nil {
 			return fmt.Errorf("pgstore: export users: %w", err)
 		}
 		for i := range page {
 			slices.SortFunc(page[i].Hashes, func(a, b storage.DeviceHashes) int { return cmp.Compare(a.DeviceID, b.DeviceID) })
+			slices.SortFunc(page[i].Factors, func(a, b storage.Factor) int { return cmp.Compare(a.Kind, b.Kind) })
 			if err := fn(page[i]); err != nil {
 				return err
 			}

@@ -33,6 +33,9 @@ var (
 	// qExportHashes selects the hashes of the users from ?1 to ?2.
 	qExportHashes = prepared(`SELECT user_id, device_id, hashes FROM user_hashes
 		WHERE user_id >= ?1 AND user_id <= ?2 ORDER BY user_id, device_id`)
+	// qExportFactors selects the factors of the users from ?1 to ?2.
+	qExportFactors = prepared(`SELECT ` + factorCols + ` FROM factors
+		WHERE user_id >= ?1 AND user_id <= ?2 ORDER BY user_id, kind`)
 	// qExportDevices selects up to ?2 devices after ?1.
 	qExportDevices = prepared(`SELECT ` + deviceCols + ` FROM devices WHERE id > ?1 ORDER BY id LIMIT ?2`)
 )
@@ -134,7 +137,29 @@ func (s *Store) ExportUsers(ctx context.Context, fn func(storage.UserRecord) err
 					page[i].Hashes = append(page[i].Hashes, h)
 				}
 			}
-			return hrows.Err()
+			if err := hrows.Err(); err != nil {
+				return err
+			}
+			// Their factors, in the same snapshot.
+			frows, err := t.rows(qExportFactors, page[0].Profile.User, page[len(page)-1].Profile.User)
+			if err != nil {
+				return err
+			}
+			defer frows.Close()
+			i = 0
+			for frows.Next() {
+				f, err := scanFactor(frows)
+				if err != nil {
+					return err
+				}
+				for i < len(page) && page[i].Profile.User < f.User {
+					i++
+				}
+				if i < len(page) && page[i].Profile.User == f.User {
+					page[i].Factors = append(page[i].Factors, f)
+				}
+			}
+			return frows.Err()
 		})
 		if err != nil {
 			return exportError("users", err)

@@ -37,19 +37,25 @@ func factorArgs(f *storage.Factor) []any {
 	return []any{f.User, f.Kind, secret, boolInt(f.Confirmed), f.LastStep, ms(f.CreatedAt), ms(f.UpdatedAt), f.Failures, ms(f.FailedAt)}
 }
 
+// scanFactor scans the factorCols of a row.
+func scanFactor(row interface{ Scan(...any) error }) (f storage.Factor, err error) {
+	var secret []byte
+	err = row.Scan(&f.User, &f.Kind, &secret, (*intBool)(&f.Confirmed), &f.LastStep,
+		(*msTime)(&f.CreatedAt), (*msTime)(&f.UpdatedAt), &f.Failures, (*msTime)(&f.FailedAt))
+	if len(secret) > 0 {
+		f.Secret = secret // Scan copies into a fresh slice
+	}
+	return f, err
+}
+
 // readFactor reads the factor; ok is false when there is none.
 func readFactor(t *tx, user, kind string) (f storage.Factor, ok bool, err error) {
-	var secret []byte
-	err = t.row(qFactor, user, kind).Scan(&f.User, &f.Kind, &secret, (*intBool)(&f.Confirmed), &f.LastStep,
-		(*msTime)(&f.CreatedAt), (*msTime)(&f.UpdatedAt), &f.Failures, (*msTime)(&f.FailedAt))
+	f, err = scanFactor(t.row(qFactor, user, kind))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return storage.Factor{}, false, nil
 	case err != nil:
 		return storage.Factor{}, false, fmt.Errorf("factor %q/%q: %w", user, kind, err)
-	}
-	if len(secret) > 0 {
-		f.Secret = secret // Scan copies into a fresh slice
 	}
 	return f, true, nil
 }

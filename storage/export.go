@@ -34,8 +34,8 @@ type Exporter interface {
 	// ExportUsers calls fn with every user that has a profile, in order of
 	// user id as the store orders its keys (byte-wise in memstore and
 	// sqlitestore, by the database's collation in pgstore): the profile
-	// (with its Version) and the hashes the user saw from each device of
-	// the profile, in order of device id (byte-wise).
+	// (with its Version), the hashes the user saw from each device of the
+	// profile, in order of device id (byte-wise), and the user's factors.
 	ExportUsers(ctx context.Context, fn func(UserRecord) error) error
 	// ExportDevices calls fn with every global device, in order of id as
 	// the store orders its keys, with its Hashes, Keys, FirstSeen,
@@ -44,11 +44,15 @@ type Exporter interface {
 }
 
 // UserRecord is what [Exporter.ExportUsers] reads of one user: what the
-// engine learnt about them, without their history, failures, challenges or
-// factors.
+// engine learnt about them, and their second factors; without their
+// history, failures or challenges.
 type UserRecord struct {
 	Profile profile.Profile
 	// Hashes are the hashes the user saw from each device of the profile
 	// that has any, in order of device id.
 	Hashes []DeviceHashes
+	// Factors are the user's second factors, in order of kind (byte-wise),
+	// with their secrets sealed as the engine gave them to the store: they
+	// open only under the same engine secret.
+	Factors []Factor
 }

@@ -144,6 +144,10 @@ func testExportUsers(t *testing.T, s storage.Store, clk *Clock) {
 	loginFrom(t, s, "bob", "d1", "192.0.2.1", t0.Add(3*time.Minute), "x:a3")
 	// A user with a history and no profile is not exported.
 	addEvent(t, s, event("dave", 1, t0, false))
+	// Factors go with their user, in order of kind.
+	putFactor(t, s, factor("alice", "totp", t0))
+	putFactor(t, s, factor("alice", "a-key", t0))
+	putFactor(t, s, factor("bob", "totp", t0.Add(time.Minute)))
 
 	var got []storage.UserRecord
 	must(t, ex.ExportUsers(t.Context(), func(r storage.UserRecord) error {
@@ -166,6 +170,13 @@ func testExportUsers(t *testing.T, s storage.Store, clk *Clock) {
 		}
 		slices.SortFunc(want, func(a, b storage.DeviceHashes) int { return strings.Compare(a.DeviceID, b.DeviceID) })
 		sameAs(t, r.Hashes, want, "ExportUsers must give the hashes user %s saw from each device, in order of device id", r.Profile.User)
+	}
+	factors := map[string][]storage.Factor{
+		"alice": {factor("alice", "a-key", t0), factor("alice", "totp", t0)},
+		"bob":   {factor("bob", "totp", t0.Add(time.Minute))},
+	}
+	for _, r := range got {
+		sameAs(t, r.Factors, factors[r.Profile.User], "ExportUsers must give user %s's factors, sealed secrets included, in order of kind", r.Profile.User)
 	}
 }
 
