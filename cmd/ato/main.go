@@ -33,8 +33,12 @@
 //     "accuracy_km", "asn"}, absent when the IP was not located),
 //     "reasons" (a list), "challenge_id".
 //   - "user", with -all: "user" and "profile" (what the engine learnt:
-//     "devices", "networks", "countries", "asns", "last", "disowned") and
-//     "hashes" (the fingerprints the user saw from each device).
+//     "devices", "networks", "countries", "asns", "last", "disowned"),
+//     "hashes" (the fingerprints the user saw from each device) and
+//     "factors" (authenticator apps: "kind", "secret" sealed by the engine
+//     that enrolled it, in base64, "confirmed", "last_step", "failures",
+//     "failed_at", "created_at", "updated_at"). A sealed secret opens only
+//     under the engine secret (ato.WithSecret) that sealed it.
 //   - "device", with -all: a device across users: "id", "hashes", "keys",
 //     "first_seen", "last_seen", "users".
 //   - "end", the last line: the counts of "events", "users" and "devices"

@@ -14,10 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atoguard/ato"
+	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/internal/storeopen"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/verdict"
 	"github.com/jackc/pgx/v5"
+	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
@@ -168,6 +171,27 @@ func TestExport(t *testing.T) {
 // second store exports the same lines.
 func TestImport(t *testing.T) {
 	f := recorded(t)
+	// One user set up an authenticator app from their laptop.
+	i := fixtureTravelers
+	owner := ato.Request{User: f.users[i], Fingerprint: fmt.Sprintf("laptop-%02d", i), IP: fmt.Sprintf("198.51.100.%d", 10+i)}
+	now := f.end.Add(24 * time.Hour)
+	engineOn := func(db string) *ato.Engine {
+		st, err := storeopen.Open(t.Context(), db)
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		eng, err := ato.New(st, ato.WithClock(func() time.Time { return now }), ato.WithLocator(mapLocator{}),
+			ato.WithSecret(bytes.Repeat([]byte{7}, 32)), ato.WithSender(challenge.NewOutbox()))
+		require.NoError(t, err)
+		return eng
+	}
+	key, err := engineOn(f.db).EnrollTOTP(t.Context(), owner, "Example")
+	require.NoError(t, err)
+	code, err := totp.GenerateCode(key.Secret, now)
+	require.NoError(t, err)
+	ok, err := engineOn(f.db).ConfirmTOTP(t.Context(), owner, code)
+	require.True(t, ok, err)
+	now = now.Add(time.Hour)
+
 	dir := t.TempDir()
 	exp := filepath.Join(dir, "all.jsonl")
 	require.Equal(t, 0, run(t, "", "export", "-db", f.db, "-all", "-o", exp).code)
@@ -198,6 +222,18 @@ func TestImport(t *testing.T) {
 			b := run(t, "", "user", "-db", target, "-json", f.travelers[1])
 			assert.JSONEq(t, noVersion(t, a.stdout), noVersion(t, b.stdout))
 
+			// The authenticator moved with its user: under the same engine
+			// secret, a challenge on the new store takes the app's code.
+			eng := engineOn(target)
+			res, err := eng.StepUp(t.Context(), owner)
+			require.NoError(t, err)
+			require.NotEmpty(t, res.ChallengeID, res.Verdict)
+			require.NoError(t, eng.SendChallengeCode(t.Context(), res.ChallengeID, challenge.TOTP))
+			code, err := totp.GenerateCode(key.Secret, now)
+			require.NoError(t, err)
+			ok, err := eng.VerifyChallengeCode(t.Context(), res.ChallengeID, code)
+			assert.True(t, ok, "the app's code, on the imported store: %v", err)
+
 			r = run(t, "", "import", "-db", target, "-from", exp)
 			assert.Equal(t, 1, r.code)
 			assert.Contains(t, r.stderr, "already holds events: import into an empty store")
@@ -223,6 +259,10 @@ func TestImport(t *testing.T) {
 			`line 2: field "profile.devices[0].city": `},
 		{`{"type":"user","user":"mallory","profile":{"last":{"ip":"fe80::1%eth0"}}}`, `line 2: field "profile.last.ip": "fe80::1%eth0" is not an IP address`},
 		{`{"type":"device","id":"d1","users":[{"user":"a\nb","last_seen":"2026-05-04T08:00:00Z"}]}`, `line 2: field "users[0].user": `},
+		{`{"type":"user","user":"mallory","profile":{},"factors":[{"kind":"totp\u001b[2J","secret":"AAAA"}]}`, `line 2: field "factors[0].kind": `},
+		{`{"type":"user","user":"mallory","profile":{},"factors":[{"kind":"totp"},{"kind":"totp"}]}`, `line 2: field "factors[1].kind": a second factor of kind "totp"`},
+		{`{"type":"user","user":"mallory","profile":{},"factors":[{"kind":"totp","failures":-1}]}`, `line 2: field "factors[0].failures": -1 is negative`},
+		{`{"type":"user","user":"mallory","profile":{},"factors":[{"kind":"totp","secret":"not base64!"}]}`, `line 2: field "factors[0].secret": not base64`},
 	} {
 		r = run(t, allHead+"\n"+c.line+"\n", "import", "-db", storeMemory)
 		assert.Equal(t, 1, r.code)

@@ -17,9 +17,10 @@ import (
 
 const exportAbout = `Writes the store's history as JSON lines: a header line, one line per event
 in order of time, and an end line that says how many were written (a file
-without one was cut short). With -all it also writes every user's profile and
-every device after the events, which is what "ato import" needs to fill
-another store. The format is described in the package documentation of
+without one was cut short). With -all it also writes every user's profile
+(with their authenticator apps, whose secrets stay sealed by the engine's
+key) and every device after the events, which is what "ato import" needs to
+fill another store: a file that names every user, to keep as such. The format is described in the package documentation of
 cmd/ato ("go doc github.com/atoguard/ato/cmd/ato").
 
 The export streams: it holds a page of events in memory, whatever the size of
@@ -126,6 +127,9 @@ func writeExport(ctx context.Context, w io.Writer, ex storage.Exporter, h header
 			l := userLine{Type: typeUser, User: u.Profile.User, Profile: profileToJSON(&u.Profile)}
 			for _, dh := range u.Hashes {
 				l.Hashes = append(l.Hashes, hashesJSON{DeviceID: dh.DeviceID, Hashes: dh.Hashes})
+			}
+			for i := range u.Factors {
+				l.Factors = append(l.Factors, factorToJSON(&u.Factors[i]))
 			}
 			n.Users++
 			return line(l)

@@ -63,6 +63,7 @@ func FuzzReadExport(f *testing.F) {
 	}
 	f.Add(hist)
 	f.Add([]byte(`{"type":"user","user":"u","profile":{"devices":[{"id":"d","first_seen":"2026-05-04T08:00:00Z"}]},"hashes":[{"device_id":"d","hashes":["ab"]}]}`))
+	f.Add([]byte(`{"type":"user","user":"u","profile":{},"factors":[{"kind":"totp","secret":"c2VhbGVk","confirmed":true,"last_step":59000123,"failures":2,"failed_at":"2026-05-04T08:00:00Z"}]}`))
 	f.Add([]byte(`{"type":"device","id":"d","users":[{"user":"u","last_seen":"2026-05-04T08:00:00Z"}]}`))
 	f.Add([]byte(`{"type":"event","user":"\ud83d\ude00","time":"2026-05-04T08:00:00+02:00","location":{"lat":1e308,"asn":4294967295}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -15,7 +15,8 @@ import (
 )
 
 const importAbout = `Reads the JSON lines of "ato export -all" into a store: the events, every
-user's profile with the hashes they saw from each device, and every device.
+user's profile with the hashes they saw from each device and their
+authenticator apps, and every device.
 It is how a deployment moves from one store to another, SQLite to PostgreSQL:
 
 	ato export -db ato.db -all -o ato.jsonl
@@ -25,11 +26,12 @@ The store must hold no events, profiles or devices yet (it is created and
 migrated if needed). The input is checked as it is read: a bad line stops the
 import with its number and field, and what was imported before it stays.
 
-What an export does not hold is not imported: open challenges, failed
-password attempts (they age out within a day), authenticator apps enrolled
-with EnrollTOTP, and the store's secrets. Give both deployments the same
-ato.WithSecret key, or device tokens issued before the move are refused once
-and users' authenticator apps must be enrolled again.
+An authenticator app's secret stays sealed: it opens only under the key that
+sealed it, so give both deployments the same ato.WithSecret key. An engine
+made without one keeps a key of its own in the store, which an export does
+not hold: after the move, device tokens issued before are refused once, and
+authenticator apps must be enrolled again. Open challenges and failed
+password attempts (they age out within a day) are not moved.
 `
 
 func runImport(ctx context.Context, args []string, env Env) error {
@@ -184,7 +186,7 @@ func importFrom(ctx context.Context, r *reader, st storage.Store) (end, error) {
 }
 
 // importUser writes a user's profile, then the hashes they saw from each
-// of its devices.
+// of its devices, then their second factors.
 func importUser(ctx context.Context, st storage.Store, u *storage.UserRecord) error {
 	p := u.Profile
 	p.Version = 0
@@ -201,6 +203,15 @@ func importUser(ctx context.Context, st storage.Store, u *storage.UserRecord) er
 		h := h
 		if err := st.Commit(ctx, storage.Commit{User: p.User, Hashes: &h}); err != nil {
 			return fmt.Errorf("hashes of %q from %s: %w", p.User, h.DeviceID, err)
+		}
+	}
+	for _, f := range u.Factors {
+		_, err := st.UpdateFactor(ctx, p.User, f.Kind, func(g *storage.Factor) error {
+			*g = f
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%s factor of %q: %w", f.Kind, p.User, err)
 		}
 	}
 	return nil

@@ -3,12 +3,14 @@ package atocli
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -70,13 +72,52 @@ type end struct {
 	Devices int64  `json:"devices"`
 }
 
-// userLine is a user's record: the profile and the hashes the user saw
-// from each device.
+// userLine is a user's record: the profile, the hashes the user saw from
+// each device, and the user's second factors.
 type userLine struct {
 	Type    string       `json:"type"`
 	User    string       `json:"user"`
 	Profile profileJSON  `json:"profile"`
 	Hashes  []hashesJSON `json:"hashes,omitempty"`
+	Factors []factorJSON `json:"factors,omitempty"`
+}
+
+// factorJSON is a second factor (an authenticator app: "totp"), its
+// secret sealed by the engine that enrolled it (base64): it opens only
+// under that engine's secret (ato.WithSecret).
+type factorJSON struct {
+	Kind      string    `json:"kind"`
+	Secret    string    `json:"secret,omitempty"` // base64
+	Confirmed bool      `json:"confirmed,omitempty"`
+	LastStep  int64     `json:"last_step,omitempty"`
+	Failures  int       `json:"failures,omitempty"`
+	FailedAt  time.Time `json:"failed_at,omitzero"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// maxSealed bounds a factor's sealed secret: an authenticator's is under
+// a hundred bytes.
+const maxSealed = 1024
+
+func isBase64(s string) bool {
+	_, err := base64.StdEncoding.DecodeString(s)
+	return err == nil
+}
+
+func factorToJSON(f *storage.Factor) factorJSON {
+	return factorJSON{Kind: f.Kind, Secret: base64.StdEncoding.EncodeToString(f.Secret), Confirmed: f.Confirmed, LastStep: f.LastStep, Failures: f.Failures,
+		FailedAt: f.FailedAt.UTC(), CreatedAt: f.CreatedAt.UTC(), UpdatedAt: f.UpdatedAt.UTC()}
+}
+
+// factorFromJSON is the factor of a checked line (checkUser).
+func factorFromJSON(user string, f *factorJSON) storage.Factor {
+	secret, _ := base64.StdEncoding.DecodeString(f.Secret)
+	if len(secret) == 0 {
+		secret = nil
+	}
+	return storage.Factor{User: user, Kind: f.Kind, Secret: secret, Confirmed: f.Confirmed, LastStep: f.LastStep,
+		Failures: f.Failures, FailedAt: f.FailedAt.UTC(), CreatedAt: f.CreatedAt.UTC(), UpdatedAt: f.UpdatedAt.UTC()}
 }
 
 type hashesJSON struct {
@@ -545,6 +586,9 @@ func (r *reader) parse(line []byte, rec *record) error {
 		if field, problem := checkUser(&u); problem != "" {
 			return &LineError{Line: r.line, Field: field, Err: errors.New(problem)}
 		}
+		for i := range u.Factors {
+			rec.user.Factors = append(rec.user.Factors, factorFromJSON(u.User, &u.Factors[i]))
+		}
 		return nil
 	case typeDevice:
 		var d deviceLine
@@ -749,6 +793,22 @@ func checkUser(u *userLine) (field, problem string) {
 		for j, x := range h.Hashes {
 			fs = append(fs, textField{fmt.Sprintf("hashes[%d].hashes[%d]", i, j), x, maxDeviceID, true})
 		}
+	}
+	for i, f := range u.Factors {
+		at := fmt.Sprintf("factors[%d].", i)
+		switch {
+		case slices.ContainsFunc(u.Factors[:i], func(g factorJSON) bool { return g.Kind == f.Kind }):
+			return at + "kind", fmt.Sprintf("a second factor of kind %q", f.Kind)
+		case base64.StdEncoding.DecodedLen(len(f.Secret)) > maxSealed:
+			return at + "secret", fmt.Sprintf("more than %d bytes", maxSealed)
+		case !isBase64(f.Secret):
+			return at + "secret", "not base64"
+		case f.LastStep < 0:
+			return at + "last_step", fmt.Sprintf("%d is negative", f.LastStep)
+		case f.Failures < 0:
+			return at + "failures", fmt.Sprintf("%d is negative", f.Failures)
+		}
+		fs = append(fs, textField{at + "kind", f.Kind, maxShort, true})
 	}
 	return checkTexts(fs)
 }
