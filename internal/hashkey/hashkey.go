@@ -37,14 +37,23 @@ func AppendHex64(b []byte, v uint64) []byte {
 func Digest(s string) (uint64, uint64) {
 	const m1, m2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
 	n := uint64(len(s))
-	h := [4]uint64{n ^ m1, n ^ m2, ^n * m1, ^n * m2}
+	// The lanes are four variables through the long loop, so that they stay
+	// in registers (an array indexed by a loop variable lives in memory, a
+	// store and a load in each lane's chain: ~5× slower on 2 KiB).
+	h0, h1, h2, h3 := n^m1, n^m2, ^n*m1, ^n*m2
 	i := 0
-	for ; i+32 <= len(s); i += 32 {
-		for l := range h {
-			h[l] = (h[l] ^ binary.LittleEndian.Uint64([]byte(s[i+8*l:]))) * m1
-			h[l] ^= h[l] >> 29
-		}
+	for ; len(s)-i >= 32; i += 32 {
+		c := s[i : i+32]
+		h0 = (h0 ^ binary.LittleEndian.Uint64([]byte(c[0:8]))) * m1
+		h1 = (h1 ^ binary.LittleEndian.Uint64([]byte(c[8:16]))) * m1
+		h2 = (h2 ^ binary.LittleEndian.Uint64([]byte(c[16:24]))) * m1
+		h3 = (h3 ^ binary.LittleEndian.Uint64([]byte(c[24:32]))) * m1
+		h0 ^= h0 >> 29
+		h1 ^= h1 >> 29
+		h2 ^= h2 >> 29
+		h3 ^= h3 >> 29
 	}
+	h := [4]uint64{h0, h1, h2, h3}
 	for l := 0; i+8 <= len(s); i, l = i+8, l+1 {
 		h[l] = (h[l] ^ binary.LittleEndian.Uint64([]byte(s[i:]))) * m1
 		h[l] ^= h[l] >> 29
