@@ -16,6 +16,7 @@ import (
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/internal/fakehash"
+	"github.com/atoguard/ato/internal/pgtest"
 	"github.com/atoguard/ato/pgstore"
 	"github.com/atoguard/ato/verdict"
 	"github.com/jackc/pgx/v5"
@@ -37,7 +38,7 @@ const benchUsers = 1000
 // from home.
 func benchEngine(b *testing.B, schema string) (*ato.Engine, *pgstore.Store, string) {
 	b.Helper()
-	s, err := pgstore.Open(b.Context(), serverURL(b), pgstore.WithSchema(schema))
+	s, err := pgstore.Open(b.Context(), pgtest.URL(b), pgstore.WithSchema(schema))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func benchEngine(b *testing.B, schema string) (*ato.Engine, *pgstore.Store, stri
 // drifting one signal at a time (a fuzzy match), a device the user never
 // used. Compare known with BenchmarkFloor.
 func BenchmarkEvaluate(b *testing.B) {
-	e, _, laptop := benchEngine(b, newSchema(b))
+	e, _, laptop := benchEngine(b, pgtest.Schema(b))
 	ctx := b.Context()
 	b.Run("known", func(b *testing.B) {
 		req := ato.Request{User: "alice", Fingerprint: laptop, LastFingerprint: laptop, IP: "203.0.113.9"}
@@ -121,10 +122,10 @@ func BenchmarkEvaluate(b *testing.B) {
 // device and the three counts; one batch writing the profile back,
 // appending an event and dropping her oldest, under a lock of her writes.
 func BenchmarkFloor(b *testing.B) {
-	schema := newSchema(b)
+	schema := pgtest.Schema(b)
 	benchEngine(b, schema)
 	ctx := b.Context()
-	pool, err := pgxpool.New(ctx, serverURL(b))
+	pool, err := pgxpool.New(ctx, pgtest.URL(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -204,8 +205,8 @@ const throughputEnv = "ATO_PGSTORE_THROUGHPUT"
 // store, and from 2 processes (this test binary again) of 8 goroutines and
 // a store each. ns/op is the wall time per evaluation.
 func BenchmarkThroughput(b *testing.B) {
-	schema := newSchema(b)
-	s, err := pgstore.Open(b.Context(), serverURL(b), pgstore.WithSchema(schema))
+	schema := pgtest.Schema(b)
+	s, err := pgstore.Open(b.Context(), pgtest.URL(b), pgstore.WithSchema(schema))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 	}
 	b.Run("goroutines=16", func(b *testing.B) {
-		s, err := pgstore.Open(b.Context(), withPoolSize(serverURL(b), 16), pgstore.WithSchema(schema))
+		s, err := pgstore.Open(b.Context(), withPoolSize(pgtest.URL(b), 16), pgstore.WithSchema(schema))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -256,7 +257,7 @@ func BenchmarkThroughput(b *testing.B) {
 					n += b.N % 2
 				}
 				cmd := exec.CommandContext(b.Context(), os.Args[0], "-test.run=^TestThroughputChild$", "-test.count=1")
-				cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", throughputEnv, schema, n, p), urlEnv+"="+serverURL(b))
+				cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", throughputEnv, schema, n, p), urlEnv+"="+pgtest.URL(b))
 				outs[p], errs[p] = cmd.CombinedOutput()
 			})
 		}
@@ -304,7 +305,7 @@ func TestThroughputChild(t *testing.T) {
 	if _, err := fmt.Sscan(v, &schema, &n, &p); err != nil {
 		t.Fatal(err)
 	}
-	s, err := pgstore.Open(t.Context(), withPoolSize(serverURL(t), 8), pgstore.WithSchema(schema), pgstore.WithoutMigrations())
+	s, err := pgstore.Open(t.Context(), withPoolSize(pgtest.URL(t), 8), pgstore.WithSchema(schema), pgstore.WithoutMigrations())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/internal/fakehash"
+	"github.com/atoguard/ato/internal/pgtest"
 	"github.com/atoguard/ato/pgstore"
 	"github.com/atoguard/ato/storage"
 	"github.com/jackc/pgx/v5"
@@ -204,8 +205,8 @@ func checkHammer(t *testing.T, s *pgstore.Store, reports []hammerReport) {
 // own, opened at once on one new schema (they migrate it together), in
 // one process.
 func TestInstancesShareOneDatabase(t *testing.T) {
-	url := serverURL(t)
-	schema := newSchema(t)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t)
 	ctx := t.Context()
 	stores := make([]*pgstore.Store, 4)
 	errs := make([]error, len(stores))
@@ -235,7 +236,7 @@ const childEnv = "ATO_PGSTORE_CHILD"
 // TestInstancesInSeveralProcesses runs four instances as four processes
 // (this test binary again, running TestChildInstance).
 func TestInstancesInSeveralProcesses(t *testing.T) {
-	url := serverURL(t)
+	url := pgtest.URL(t)
 	s, schema := openStore(t)
 	setup := prepareHammer(t, s, schema)
 	b, err := json.Marshal(setup)
@@ -274,7 +275,7 @@ func TestChildInstance(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(js), &setup))
 	instance, err := strconv.Atoi(n)
 	require.NoError(t, err)
-	s, err := pgstore.Open(t.Context(), serverURL(t), pgstore.WithSchema(setup.Schema))
+	s, err := pgstore.Open(t.Context(), pgtest.URL(t), pgstore.WithSchema(setup.Schema))
 	require.NoError(t, err)
 	defer s.Close()
 	rep := hammer(t.Context(), s, instance, setup)
@@ -288,8 +289,8 @@ func TestChildInstance(t *testing.T) {
 // once: deadlocks between writers may happen and are retried, so every
 // call succeeds.
 func TestNoDeadlockUnderLoad(t *testing.T) {
-	url := serverURL(t)
-	schema := newSchema(t)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t)
 	ctx := t.Context()
 	engines := make([]*ato.Engine, 4)
 	for i := range engines {
@@ -350,8 +351,8 @@ func TestNoDeadlockUnderLoad(t *testing.T) {
 // or trims another's row), and the network counts its users up to the
 // cap.
 func TestStuffingFromOneNetwork(t *testing.T) {
-	url := serverURL(t)
-	schema := newSchema(t)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t)
 	ctx := t.Context()
 	engines := make([]*ato.Engine, 4)
 	var first *pgstore.Store

@@ -11,6 +11,7 @@ import (
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/internal/fakehash"
+	"github.com/atoguard/ato/internal/pgtest"
 	"github.com/atoguard/ato/pgstore"
 	"github.com/atoguard/ato/storage"
 	"github.com/jackc/pgx/v5"
@@ -23,9 +24,9 @@ import (
 // that lacks this release's migrations and says what to run; after
 // Migrate, it opens.
 func TestWithoutMigrations(t *testing.T) {
-	url := serverURL(t)
+	url := pgtest.URL(t)
 	ctx := t.Context()
-	schema := newSchema(t)
+	schema := pgtest.Schema(t)
 	pool := newPool(t, url)
 
 	_, err := pgstore.New(ctx, pool, pgstore.WithSchema(schema), pgstore.WithoutMigrations())
@@ -42,7 +43,7 @@ func TestWithoutMigrations(t *testing.T) {
 // TestMigrationsRecordedOnce: opening a migrated schema again applies
 // nothing twice.
 func TestMigrationsRecordedOnce(t *testing.T) {
-	url := serverURL(t)
+	url := pgtest.URL(t)
 	ctx := t.Context()
 	_, schema := openStore(t)
 	for range 2 {
@@ -61,7 +62,7 @@ func TestMigrationsRecordedOnce(t *testing.T) {
 // TestBadSchemaName: a schema name is a plain identifier; anything else
 // is refused before it reaches a statement.
 func TestBadSchemaName(t *testing.T) {
-	url := serverURL(t)
+	url := pgtest.URL(t)
 	for _, name := range []string{"", "Ato", "1ato", "ato-x", `a"b`, "a'b", "a$$b", "x'||(select 1)||'",
 		"a234567890123456789012345678901234567890123456789012345678901234"} {
 		_, err := pgstore.Open(t.Context(), url, pgstore.WithSchema(name))
@@ -80,10 +81,10 @@ func TestOpenBadURL(t *testing.T) {
 // UPDATE, DELETE on its tables, opens it (migrations on or off) and does
 // every kind of write.
 func TestLeastPrivilege(t *testing.T) {
-	url := serverURL(t)
+	url := pgtest.URL(t)
 	ctx := t.Context()
 	admin := newPool(t, url)
-	schema := newSchema(t)
+	schema := pgtest.Schema(t)
 	owner, app := schema+"_owner", schema+"_app"
 	for _, q := range []string{
 		`CREATE ROLE ` + owner + ` LOGIN`, `CREATE ROLE ` + app + ` LOGIN`,
@@ -141,9 +142,9 @@ func TestLeastPrivilege(t *testing.T) {
 // an export pages through them in order of (time, seq) on the index 0002
 // builds.
 func TestUpgradeFromFirstRelease(t *testing.T) {
-	url := serverURL(t)
+	url := pgtest.URL(t)
 	ctx := t.Context()
-	schema := newSchema(t)
+	schema := pgtest.Schema(t)
 	pool := newPool(t, url)
 	first, err := os.ReadFile("migrations/0001_init.sql")
 	require.NoError(t, err)

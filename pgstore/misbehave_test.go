@@ -13,6 +13,7 @@ import (
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/internal/fakehash"
+	"github.com/atoguard/ato/internal/pgtest"
 	"github.com/atoguard/ato/pgstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -137,7 +138,7 @@ func snapshot(t *testing.T, conn *pgx.Conn, schema, user string) [2]int64 {
 // wraps the context's once its deadline passes — it does not hang — and
 // writes nothing.
 func TestDatabaseDownOrSlow(t *testing.T) {
-	url := serverURL(t)
+	url := pgtest.URL(t)
 	ctx := t.Context()
 	p := newProxy(t, url)
 	cfg, err := pgxpool.ParseConfig(url)
@@ -149,7 +150,7 @@ func TestDatabaseDownOrSlow(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	schema := newSchema(t)
+	schema := pgtest.Schema(t)
 	s, err := pgstore.New(ctx, pool, pgstore.WithSchema(schema))
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })

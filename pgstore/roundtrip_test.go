@@ -11,6 +11,7 @@ import (
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/internal/fakehash"
+	"github.com/atoguard/ato/internal/pgtest"
 	"github.com/atoguard/ato/pgstore"
 	"github.com/atoguard/ato/storage"
 	"github.com/jackc/pgx/v5"
@@ -87,7 +88,7 @@ func (cc *countingConn) Read(b []byte) (int, error) {
 // round trips c counts.
 func countedStore(t *testing.T) (*pgstore.Store, *counter) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(serverURL(t))
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
 	require.NoError(t, err)
 	c := &counter{}
 	cfg.MaxConns = 1
@@ -106,7 +107,7 @@ func countedStore(t *testing.T) (*pgstore.Store, *counter) {
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	s, err := pgstore.New(t.Context(), pool, pgstore.WithSchema(newSchema(t)))
+	s, err := pgstore.New(t.Context(), pool, pgstore.WithSchema(pgtest.Schema(t)))
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s, c

@@ -8,6 +8,7 @@ import (
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/internal/fakehash"
+	"github.com/atoguard/ato/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,7 +21,7 @@ import (
 // measures. Its bounds are loose: they catch a change that multiplies the
 // space, not the drift of a page.
 func TestSpaceUsed(t *testing.T) {
-	url := serverURL(t)
+	url := pgtest.URL(t)
 	s, schema := openStore(t)
 	ctx := t.Context()
 	e, err := ato.New(s, ato.WithClock(steppingClock(time.Minute)), ato.WithSecret(testSecret))

@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"testing"
 
+	"github.com/atoguard/ato/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,13 +19,7 @@ import (
 // a server the test is skipped, unless CI is set.
 func postgresDatabase(t *testing.T) string {
 	t.Helper()
-	server := os.Getenv("ATO_POSTGRES_URL")
-	if server == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ATO_POSTGRES_URL is not set, and CI is: the PostgreSQL tests must run")
-		}
-		t.Skip("no PostgreSQL server: set ATO_POSTGRES_URL (eval \"$(.ci/postgres start)\")")
-	}
+	server := pgtest.URL(t)
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, server)
 	require.NoError(t, err)

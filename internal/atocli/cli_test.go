@@ -16,10 +16,10 @@ import (
 
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/internal/pgtest"
 	"github.com/atoguard/ato/internal/storeopen"
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/verdict"
-	"github.com/jackc/pgx/v5"
 	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -196,12 +196,12 @@ func TestImport(t *testing.T) {
 	exp := filepath.Join(dir, "all.jsonl")
 	require.Equal(t, 0, run(t, "", "export", "-db", f.db, "-all", "-o", exp).code)
 
-	targets := []string{filepath.Join(dir, "copy.db")}
-	if url := os.Getenv("ATO_POSTGRES_URL"); url != "" {
-		targets = append(targets, pgSchemaURL(t, url))
-	}
-	for _, target := range targets {
-		t.Run(storeopen.Kind(target), func(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			target := filepath.Join(dir, "copy.db")
+			if kind == "postgres" {
+				target, _ = pgtest.SchemaURL(t)
+			}
 			r := run(t, "", "import", "-db", target, "-from", exp)
 			require.Equal(t, 0, r.code, r.stderr)
 			assert.Contains(t, r.stderr, fmt.Sprintf("imported %s events, %d users and %d devices", count(storeEvents(t, f.db)), fixtureUsers, 2*fixtureUsers))
@@ -302,28 +302,6 @@ func noVersion(t *testing.T, doc string) string {
 	out, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(out)
-}
-
-// pgSchemaURL is the PostgreSQL URL with a schema of the test's own.
-func pgSchemaURL(t *testing.T, url string) string {
-	t.Helper()
-	schema := fmt.Sprintf("atocli_%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	return url + sep + "ato_schema=" + schema
 }
 
 // TestBacktestStricter replays the recorded month under a policy that

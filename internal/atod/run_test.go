@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atoguard/ato/internal/pgtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -191,10 +192,7 @@ func TestRunSQLite(t *testing.T) {
 // (ATO_POSTGRES_URL, as pgstore's tests).
 func TestRunPostgres(t *testing.T) {
 	t.Parallel()
-	url := os.Getenv("ATO_POSTGRES_URL")
-	if url == "" {
-		t.Skip("ATO_POSTGRES_URL is not set")
-	}
+	url := pgtest.URL(t)
 	dir := t.TempDir()
 	s := startRun(t, Options{Store: url, Outbox: filepath.Join(dir, "codes.jsonl")})
 	runFlow(t, s.url, filepath.Join(dir, "codes.jsonl"), "atod-test-"+requestID("")) // a fresh user on a database that stays

@@ -2,15 +2,13 @@ package storeopen_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/atoguard/ato/internal/pgtest"
 	"github.com/atoguard/ato/internal/storeopen"
 	"github.com/atoguard/ato/memstore"
 	"github.com/atoguard/ato/sqlitestore"
@@ -70,49 +68,16 @@ func TestOpenReadOnly(t *testing.T) {
 	assert.True(t, ok, "the store can be exported from")
 }
 
-// pgURL returns the test server's connection string with a fresh schema
-// in SchemaParam, dropped when the test ends; it skips without a server.
-func pgURL(t *testing.T) (string, string) {
-	t.Helper()
-	base := os.Getenv("ATO_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ATO_POSTGRES_URL is not set, and CI is")
-		}
-		t.Skip("no PostgreSQL server: set ATO_POSTGRES_URL (eval \"$(.ci/postgres start)\")")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "test_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set(storeopen.SchemaParam, schema)
-	u.RawQuery = q.Encode()
-	return u.String(), schema
-}
-
 func TestPostgresSchemaAndReadOnly(t *testing.T) {
 	ctx := t.Context()
-	spec, schema := pgURL(t)
+	spec, schema := pgtest.SchemaURL(t)
 	w, err := storeopen.Open(ctx, spec)
 	require.NoError(t, err)
 	ev := storage.Event{ID: "e1", User: "alice", Time: time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC), Kind: storage.KindEvaluation}
 	require.NoError(t, w.Commit(ctx, storage.Commit{User: "alice", Event: &ev, History: storage.HistoryLimits{Max: 10}}))
 	require.NoError(t, w.Close())
 
-	conn, err := pgx.Connect(ctx, os.Getenv("ATO_POSTGRES_URL"))
+	conn, err := pgx.Connect(ctx, pgtest.URL(t))
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	var n int
