@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/atoguard/ato/internal/pages"
 	"github.com/atoguard/ato/profile"
 	"github.com/atoguard/ato/storage"
 	"github.com/jackc/pgx/v5"
@@ -56,9 +57,7 @@ func (s *Store) ExportEvents(ctx context.Context, since time.Time, fn func(stora
 	if since.IsZero() {
 		after = time.Time{} // the zero time is stored as year 1: before every event
 	}
-	page := make([]storage.Event, 0, exportPage)
-	for {
-		page = page[:0]
+	return pages.Each(ctx, exportPage, func(page []storage.Event) ([]storage.Event, error) {
 		err := s.readPage(ctx, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, s.sql[qExportEvents], after, seq, exportPage)
 			if err != nil {
@@ -77,29 +76,14 @@ func (s *Store) ExportEvents(ctx context.Context, since time.Time, fn func(stora
 			}
 			return rows.Err()
 		})
-		if err != nil {
-			return fmt.Errorf("pgstore: export events: %w", err)
-		}
-		for i := range page {
-			if err := fn(page[i]); err != nil {
-				return err
-			}
-		}
-		if len(page) < exportPage {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+		return page, exportError("events", err)
+	}, fn)
 }
 
 // ExportUsers implements [storage.Exporter].
 func (s *Store) ExportUsers(ctx context.Context, fn func(storage.UserRecord) error) error {
 	after := ""
-	var page []storage.UserRecord
-	for {
-		page = page[:0]
+	return pages.Each(ctx, exportPage, func(page []storage.UserRecord) ([]storage.UserRecord, error) {
 		err := s.readPage(ctx, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, s.sql[qExportProfiles], after, exportPage)
 			if err != nil {
@@ -126,6 +110,7 @@ func (s *Store) ExportUsers(ctx context.Context, fn func(storage.UserRecord) err
 			if err := rows.Err(); err != nil || len(page) == 0 {
 				return err
 			}
+			after = users[len(users)-1]
 			at := make(map[string]int, len(page))
 			for i := range page {
 				at[page[i].Profile.User] = i
@@ -166,32 +151,18 @@ func (s *Store) ExportUsers(ctx context.Context, fn func(storage.UserRecord) err
 			}
 			return frows.Err()
 		})
-		if err != nil {
-			return fmt.Errorf("pgstore: export users: %w", err)
-		}
 		for i := range page {
 			slices.SortFunc(page[i].Hashes, func(a, b storage.DeviceHashes) int { return cmp.Compare(a.DeviceID, b.DeviceID) })
 			slices.SortFunc(page[i].Factors, func(a, b storage.Factor) int { return cmp.Compare(a.Kind, b.Kind) })
-			if err := fn(page[i]); err != nil {
-				return err
-			}
 		}
-		if len(page) < exportPage {
-			return nil
-		}
-		after = page[len(page)-1].Profile.User
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+		return page, exportError("users", err)
+	}, fn)
 }
 
 // ExportDevices implements [storage.Exporter].
 func (s *Store) ExportDevices(ctx context.Context, fn func(storage.Device) error) error {
 	after := ""
-	var page []storage.Device
-	for {
-		page = page[:0]
+	return pages.Each(ctx, exportPage, func(page []storage.Device) ([]storage.Device, error) {
 		err := s.readPage(ctx, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, s.sql[qExportDevices], after, exportPage)
 			if err != nil {
@@ -209,23 +180,18 @@ func (s *Store) ExportDevices(ctx context.Context, fn func(storage.Device) error
 				}
 				finishDevice(&d, ids, seen)
 				page = append(page, d)
+				after = d.ID
 			}
 			return rows.Err()
 		})
-		if err != nil {
-			return fmt.Errorf("pgstore: export devices: %w", err)
-		}
-		for _, d := range page {
-			if err := fn(d); err != nil {
-				return err
-			}
-		}
-		if len(page) < exportPage {
-			return nil
-		}
-		after = page[len(page)-1].ID
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+		return page, exportError("devices", err)
+	}, fn)
+}
+
+// exportError wraps an error of reading a page (nil for none).
+func exportError(what string, err error) error {
+	if err == nil {
+		return nil
 	}
+	return fmt.Errorf("pgstore: export %s: %w", what, err)
 }

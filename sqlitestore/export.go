@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/atoguard/ato/internal/pages"
 	"github.com/atoguard/ato/internal/profilecodec"
 	"github.com/atoguard/ato/storage"
 )
@@ -47,9 +48,7 @@ func (s *Store) ExportEvents(ctx context.Context, since time.Time, fn func(stora
 	if !since.IsZero() {
 		after = ms(since)
 	}
-	page := make([]storage.Event, 0, exportPage)
-	for {
-		page = page[:0]
+	return pages.Each(ctx, exportPage, func(page []storage.Event) ([]storage.Event, error) {
 		err := s.readTx(ctx, func(t *tx) error {
 			rows, err := t.rows(qExportEvents, after, seq, exportPage)
 			if err != nil {
@@ -70,29 +69,14 @@ func (s *Store) ExportEvents(ctx context.Context, since time.Time, fn func(stora
 			}
 			return rows.Err()
 		})
-		if err != nil {
-			return exportError("events", err)
-		}
-		for i := range page {
-			if err := fn(page[i]); err != nil {
-				return err
-			}
-		}
-		if len(page) < exportPage {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+		return page, exportError("events", err)
+	}, fn)
 }
 
 // ExportUsers implements [storage.Exporter].
 func (s *Store) ExportUsers(ctx context.Context, fn func(storage.UserRecord) error) error {
 	after := ""
-	var page []storage.UserRecord
-	for {
-		page = page[:0]
+	return pages.Each(ctx, exportPage, func(page []storage.UserRecord) ([]storage.UserRecord, error) {
 		err := s.readTx(ctx, func(t *tx) error {
 			rows, err := t.rows(qExportProfiles, after, exportPage)
 			if err != nil {
@@ -115,13 +99,16 @@ func (s *Store) ExportUsers(ctx context.Context, fn func(storage.UserRecord) err
 			if err := rows.Err(); err != nil || len(page) == 0 {
 				return err
 			}
-			// The hashes of the page's users, in the same snapshot.
-			hrows, err := t.rows(qExportHashes, page[0].Profile.User, page[len(page)-1].Profile.User)
+			first, last := page[0].Profile.User, page[len(page)-1].Profile.User
+			after = last
+			// The hashes and factors of the page's users, in the same
+			// snapshot, in order of user as the page is.
+			hrows, err := t.rows(qExportHashes, first, last)
 			if err != nil {
 				return err
 			}
 			defer hrows.Close()
-			i := 0
+			hs := userCursor{page: page}
 			for hrows.Next() {
 				var (
 					user string
@@ -130,61 +117,56 @@ func (s *Store) ExportUsers(ctx context.Context, fn func(storage.UserRecord) err
 				if err := hrows.Scan(&user, &h.DeviceID, (*strList)(&h.Hashes)); err != nil {
 					return err
 				}
-				for i < len(page) && page[i].Profile.User < user {
-					i++
-				}
-				if i < len(page) && page[i].Profile.User == user {
-					page[i].Hashes = append(page[i].Hashes, h)
+				if r := hs.find(user); r != nil {
+					r.Hashes = append(r.Hashes, h)
 				}
 			}
 			if err := hrows.Err(); err != nil {
 				return err
 			}
-			// Their factors, in the same snapshot.
-			frows, err := t.rows(qExportFactors, page[0].Profile.User, page[len(page)-1].Profile.User)
+			frows, err := t.rows(qExportFactors, first, last)
 			if err != nil {
 				return err
 			}
 			defer frows.Close()
-			i = 0
+			fs := userCursor{page: page}
 			for frows.Next() {
 				f, err := scanFactor(frows)
 				if err != nil {
 					return err
 				}
-				for i < len(page) && page[i].Profile.User < f.User {
-					i++
-				}
-				if i < len(page) && page[i].Profile.User == f.User {
-					page[i].Factors = append(page[i].Factors, f)
+				if r := fs.find(f.User); r != nil {
+					r.Factors = append(r.Factors, f)
 				}
 			}
 			return frows.Err()
 		})
-		if err != nil {
-			return exportError("users", err)
-		}
-		for _, r := range page {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		if len(page) < exportPage {
-			return nil
-		}
-		after = page[len(page)-1].Profile.User
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+		return page, exportError("users", err)
+	}, fn)
+}
+
+// userCursor finds the page's record of each user of rows that come in
+// order of user, as the page's records do.
+type userCursor struct {
+	page []storage.UserRecord
+	i    int
+}
+
+// find returns the user's record, or nil when the page has none.
+func (c *userCursor) find(user string) *storage.UserRecord {
+	for c.i < len(c.page) && c.page[c.i].Profile.User < user {
+		c.i++
 	}
+	if c.i < len(c.page) && c.page[c.i].Profile.User == user {
+		return &c.page[c.i]
+	}
+	return nil
 }
 
 // ExportDevices implements [storage.Exporter].
 func (s *Store) ExportDevices(ctx context.Context, fn func(storage.Device) error) error {
 	after := ""
-	var page []storage.Device
-	for {
-		page = page[:0]
+	return pages.Each(ctx, exportPage, func(page []storage.Device) ([]storage.Device, error) {
 		err := s.readTx(ctx, func(t *tx) error {
 			rows, err := t.rows(qExportDevices, after, exportPage)
 			if err != nil {
@@ -197,29 +179,20 @@ func (s *Store) ExportDevices(ctx context.Context, fn func(storage.Device) error
 					return err
 				}
 				page = append(page, d)
+				after = d.ID
 			}
 			return rows.Err()
 		})
-		if err != nil {
-			return exportError("devices", err)
-		}
-		for _, d := range page {
-			if err := fn(d); err != nil {
-				return err
-			}
-		}
-		if len(page) < exportPage {
-			return nil
-		}
-		after = page[len(page)-1].ID
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+		return page, exportError("devices", err)
+	}, fn)
 }
 
-// exportError wraps an error of reading a page; the store's own errors
-// (closed) and the context's stay testable with errors.Is.
+// exportError wraps an error of reading a page (nil for none); the
+// store's own errors (closed) and the context's stay testable with
+// errors.Is.
 func exportError(what string, err error) error {
+	if err == nil {
+		return nil
+	}
 	return fmt.Errorf("sqlitestore: export %s: %w", what, err)
 }
