@@ -37,30 +37,34 @@ const maxIDLen = 64
 
 // pathUser returns the {user} of the path, which must be text an account
 // id can be (the store would refuse a NUL or invalid UTF-8 as its own
-// failure).
-func pathUser(r *http.Request) (string, error) {
+// failure), and names it in the request's log line, as pathDevice and
+// pathChallenge do theirs.
+func pathUser(r *http.Request, log *logAttrs) (string, error) {
 	u := r.PathValue("user")
 	if problem := text.Check(u, ato.MaxUserLen); problem != "" {
 		return "", badRequest("user", "user: "+problem)
 	}
+	log.add(slog.String("user", u))
 	return u, nil
 }
 
 // pathDevice returns the {device_id} of the path.
-func pathDevice(r *http.Request) (string, error) {
+func pathDevice(r *http.Request, log *logAttrs) (string, error) {
 	d := r.PathValue("device_id")
 	if problem := text.Check(d, maxIDLen); problem != "" {
 		return "", &apiError{Status: http.StatusNotFound, Code: CodeDeviceNotFound, Field: "device_id", Message: "the device is not one of the user's"}
 	}
+	log.add(slog.String("fingerprint_id", d))
 	return d, nil
 }
 
 // pathChallenge returns the {id} of the path.
-func pathChallenge(r *http.Request) (string, error) {
+func pathChallenge(r *http.Request, log *logAttrs) (string, error) {
 	id := r.PathValue("id")
 	if problem := text.Check(id, maxIDLen); problem != "" {
 		return "", &apiError{Status: http.StatusNotFound, Code: CodeChallengeNotFound, Message: "no challenge has this id"}
 	}
+	log.add(slog.String("challenge_id", id))
 	return id, nil
 }
 
@@ -180,11 +184,10 @@ func challengeResponse(info ato.ChallengeInfo) ChallengeResponse {
 }
 
 func (s *Server) getChallenge(r *http.Request, log *logAttrs) (any, error) {
-	id, err := pathChallenge(r)
+	id, err := pathChallenge(r, log)
 	if err != nil {
 		return nil, err
 	}
-	log.add(slog.String("challenge_id", id))
 	info, err := s.engine.Challenge(r.Context(), id)
 	if err != nil {
 		return nil, err
@@ -206,11 +209,10 @@ type SendResponse struct {
 // API's guide sends no body, on the first the challenge offers: email,
 // then SMS.
 func (s *Server) sendCode(r *http.Request, log *logAttrs) (any, error) {
-	id, err := pathChallenge(r)
+	id, err := pathChallenge(r, log)
 	if err != nil {
 		return nil, err
 	}
-	log.add(slog.String("challenge_id", id))
 	b, err := readBody(r, s.maxBody)
 	if err != nil {
 		return nil, err
@@ -267,11 +269,10 @@ type SuccessResponse struct {
 }
 
 func (s *Server) verifyCode(r *http.Request, log *logAttrs) (any, error) {
-	id, err := pathChallenge(r)
+	id, err := pathChallenge(r, log)
 	if err != nil {
 		return nil, err
 	}
-	log.add(slog.String("challenge_id", id))
 	b, err := readBody(r, s.maxBody)
 	if err != nil {
 		return nil, err
@@ -305,11 +306,10 @@ type CompleteResponse struct {
 }
 
 func (s *Server) complete(r *http.Request, log *logAttrs) (any, error) {
-	id, err := pathChallenge(r)
+	id, err := pathChallenge(r, log)
 	if err != nil {
 		return nil, err
 	}
-	log.add(slog.String("challenge_id", id))
 	if _, err := readBody(r, s.maxBody); err != nil {
 		return nil, err
 	}
@@ -375,11 +375,10 @@ type Device struct {
 }
 
 func (s *Server) devices(r *http.Request, log *logAttrs) (any, error) {
-	user, err := pathUser(r)
+	user, err := pathUser(r, log)
 	if err != nil {
 		return nil, err
 	}
-	log.add(slog.String("user", user))
 	ds, err := s.engine.Devices(r.Context(), user)
 	if err != nil {
 		return nil, err
@@ -402,15 +401,14 @@ func (s *Server) devices(r *http.Request, log *logAttrs) (any, error) {
 }
 
 func (s *Server) forgetDevice(r *http.Request, log *logAttrs) (any, error) {
-	user, err := pathUser(r)
+	user, err := pathUser(r, log)
 	if err != nil {
 		return nil, err
 	}
-	dev, err := pathDevice(r)
+	dev, err := pathDevice(r, log)
 	if err != nil {
 		return nil, err
 	}
-	log.add(slog.String("user", user), slog.String("fingerprint_id", dev))
 	if err := s.engine.ForgetDevice(r.Context(), user, dev); err != nil {
 		return nil, err
 	}
@@ -421,11 +419,11 @@ func (s *Server) forgetDevice(r *http.Request, log *logAttrs) (any, error) {
 // device: mine true confirms it, false disowns it (its sessions should
 // end; the user's devices are restricted until a challenge completes).
 func (s *Server) reportDevice(r *http.Request, log *logAttrs) (any, error) {
-	user, err := pathUser(r)
+	user, err := pathUser(r, log)
 	if err != nil {
 		return nil, err
 	}
-	dev, err := pathDevice(r)
+	dev, err := pathDevice(r, log)
 	if err != nil {
 		return nil, err
 	}
@@ -440,7 +438,7 @@ func (s *Server) reportDevice(r *http.Request, log *logAttrs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	log.add(slog.String("user", user), slog.String("fingerprint_id", dev), slog.Bool("mine", mine))
+	log.add(slog.Bool("mine", mine))
 	if err := s.engine.ReportDevice(r.Context(), user, dev, mine); err != nil {
 		return nil, err
 	}
@@ -448,11 +446,10 @@ func (s *Server) reportDevice(r *http.Request, log *logAttrs) (any, error) {
 }
 
 func (s *Server) deleteUser(r *http.Request, log *logAttrs) (any, error) {
-	user, err := pathUser(r)
+	user, err := pathUser(r, log)
 	if err != nil {
 		return nil, err
 	}
-	log.add(slog.String("user", user))
 	if err := s.engine.DeleteUser(r.Context(), user); err != nil {
 		return nil, err
 	}
