@@ -523,10 +523,20 @@ func (s *server) deviceRow(d ato.DeviceInfo, sess session) deviceRow {
 	return row
 }
 
-func (s *server) devicesPage(w http.ResponseWriter, r *http.Request) {
-	sess, ok := s.sessions.get(r)
+// loggedIn returns the session of a logged-in user; without one it sends
+// the browser to the login page and ok is false.
+func (s *server) loggedIn(w http.ResponseWriter, r *http.Request) (sess session, ok bool) {
+	sess, ok = s.sessions.get(r)
 	if !ok || !sess.LoggedIn {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return session{}, false
+	}
+	return sess, true
+}
+
+func (s *server) devicesPage(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.loggedIn(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := requestContext(r)
@@ -570,9 +580,8 @@ const forgottenNextLogin = "Its next login is a new device for you: the engine s
 
 // forgetPage asks whether to forget a device, and says what happens then.
 func (s *server) forgetPage(w http.ResponseWriter, r *http.Request) {
-	sess, ok := s.sessions.get(r)
-	if !ok || !sess.LoggedIn {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	sess, ok := s.loggedIn(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := requestContext(r)
@@ -620,9 +629,8 @@ func (s *server) setDeviceToken(w http.ResponseWriter, r *http.Request, token st
 
 // report records the user's answer to "was this you?" about a device.
 func (s *server) report(w http.ResponseWriter, r *http.Request) {
-	sess, ok := s.sessions.get(r)
-	if !ok || !sess.LoggedIn {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	sess, ok := s.loggedIn(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := requestContext(r)
@@ -651,9 +659,8 @@ func (s *server) report(w http.ResponseWriter, r *http.Request) {
 
 // forget removes one of the user's devices.
 func (s *server) forget(w http.ResponseWriter, r *http.Request) {
-	sess, ok := s.sessions.get(r)
-	if !ok || !sess.LoggedIn {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	sess, ok := s.loggedIn(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := requestContext(r)
