@@ -184,11 +184,12 @@ func TestImport(t *testing.T) {
 		require.NoError(t, err)
 		return eng
 	}
-	key, err := engineOn(f.db).EnrollTOTP(t.Context(), owner, "Example")
+	src := engineOn(f.db)
+	key, err := src.EnrollTOTP(t.Context(), owner, "Example")
 	require.NoError(t, err)
 	code, err := totp.GenerateCode(key.Secret, now)
 	require.NoError(t, err)
-	ok, err := engineOn(f.db).ConfirmTOTP(t.Context(), owner, code)
+	ok, err := src.ConfirmTOTP(t.Context(), owner, code)
 	require.True(t, ok, err)
 	now = now.Add(time.Hour)
 

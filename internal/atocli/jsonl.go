@@ -100,24 +100,23 @@ type factorJSON struct {
 // a hundred bytes.
 const maxSealed = 1024
 
-func isBase64(s string) bool {
-	_, err := base64.StdEncoding.DecodeString(s)
-	return err == nil
-}
-
 func factorToJSON(f *storage.Factor) factorJSON {
 	return factorJSON{Kind: f.Kind, Secret: base64.StdEncoding.EncodeToString(f.Secret), Confirmed: f.Confirmed, LastStep: f.LastStep, Failures: f.Failures,
 		FailedAt: f.FailedAt.UTC(), CreatedAt: f.CreatedAt.UTC(), UpdatedAt: f.UpdatedAt.UTC()}
 }
 
-// factorFromJSON is the factor of a checked line (checkUser).
-func factorFromJSON(user string, f *factorJSON) storage.Factor {
-	secret, _ := base64.StdEncoding.DecodeString(f.Secret)
+// factorFromJSON is the factor of a checked line (checkUser); an error
+// when its secret is not base64.
+func factorFromJSON(user string, f *factorJSON) (storage.Factor, error) {
+	secret, err := base64.StdEncoding.DecodeString(f.Secret)
+	if err != nil {
+		return storage.Factor{}, errors.New("not base64")
+	}
 	if len(secret) == 0 {
 		secret = nil
 	}
 	return storage.Factor{User: user, Kind: f.Kind, Secret: secret, Confirmed: f.Confirmed, LastStep: f.LastStep,
-		Failures: f.Failures, FailedAt: f.FailedAt.UTC(), CreatedAt: f.CreatedAt.UTC(), UpdatedAt: f.UpdatedAt.UTC()}
+		Failures: f.Failures, FailedAt: f.FailedAt.UTC(), CreatedAt: f.CreatedAt.UTC(), UpdatedAt: f.UpdatedAt.UTC()}, nil
 }
 
 type hashesJSON struct {
@@ -587,7 +586,11 @@ func (r *reader) parse(line []byte, rec *record) error {
 			return &LineError{Line: r.line, Field: field, Err: errors.New(problem)}
 		}
 		for i := range u.Factors {
-			rec.user.Factors = append(rec.user.Factors, factorFromJSON(u.User, &u.Factors[i]))
+			f, err := factorFromJSON(u.User, &u.Factors[i])
+			if err != nil {
+				return &LineError{Line: r.line, Field: fmt.Sprintf("factors[%d].secret", i), Err: err}
+			}
+			rec.user.Factors = append(rec.user.Factors, f)
 		}
 		return nil
 	case typeDevice:
@@ -801,8 +804,6 @@ func checkUser(u *userLine) (field, problem string) {
 			return at + "kind", fmt.Sprintf("a second factor of kind %q", f.Kind)
 		case base64.StdEncoding.DecodedLen(len(f.Secret)) > maxSealed:
 			return at + "secret", fmt.Sprintf("more than %d bytes", maxSealed)
-		case !isBase64(f.Secret):
-			return at + "secret", "not base64"
 		case f.LastStep < 0:
 			return at + "last_step", fmt.Sprintf("%d is negative", f.LastStep)
 		case f.Failures < 0:
