@@ -11,6 +11,7 @@ import (
 	"github.com/atoguard/ato"
 	"github.com/atoguard/ato/challenge"
 	"github.com/atoguard/ato/signals"
+	"github.com/atoguard/ato/storage"
 	"github.com/atoguard/ato/verdict"
 	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/assert"
@@ -144,6 +145,19 @@ func testUpgrade(t *testing.T, fixture string) {
 	require.NoError(t, err)
 	assert.True(t, ok, "the authenticator enrolled before the upgrade")
 
+	// An export of the upgraded file carries it, so that the operator's
+	// tool can move it to another store.
+	var app storage.Factor
+	require.NoError(t, s.ExportUsers(ctx, func(r storage.UserRecord) error {
+		for _, f := range r.Factors {
+			if r.Profile.User == "alice" && f.Kind == "totp" {
+				app = f
+			}
+		}
+		return nil
+	}))
+	assert.True(t, app.Confirmed, "alice's app is exported")
+	assert.NotEmpty(t, app.Secret, "sealed as the old release stored it")
 }
 
 func copyFile(t *testing.T, from, to string) {
