@@ -60,6 +60,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +69,8 @@ import (
 
 	"github.com/atoguard/ato/storage"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // readConns is the size of the reader pool.
@@ -124,7 +126,9 @@ var ErrReadOnly = errors.New("sqlitestore: the store is open read-only")
 // exist and have every migration of this release (open it once with [Open]
 // to upgrade it). SQLite may still create the -wal and -shm files beside a
 // database in WAL mode, as any reader does; the database itself is not
-// written.
+// written. On a file system it may not write (a backup, a snapshot,
+// a read-only mount), where it cannot make them, a database without a
+// -wal file (one closed cleanly) is read as it is in its file, immutable.
 func OpenReadOnly(path string) (*Store, error) { return open(path, true) }
 
 func open(path string, readOnly bool) (*Store, error) {
@@ -155,17 +159,39 @@ func open(path string, readOnly bool) (*Store, error) {
 		"&_pragma=synchronous(NORMAL)" +
 		"&_pragma=foreign_keys(ON)" +
 		"&_pragma=temp_store(MEMORY)"
-	wdsn, rdsn := base+pragmas+"&_txlock=immediate", base+pragmas+"&_pragma=query_only(1)"
-	if readOnly {
-		// No journal_mode: setting it is a write (a no-op on a file in WAL
-		// mode already, an error on one that is not).
-		const ro = "?mode=ro&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_pragma=query_only(1)"
-		wdsn, rdsn = base+ro, base+ro
+	if !readOnly {
+		s, err := connect(base+pragmas+"&_txlock=immediate", base+pragmas+"&_pragma=query_only(1)", false)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
+		}
+		return s, nil
 	}
-
-	w, err := sql.Open("sqlite", wdsn)
+	// No journal_mode: setting it is a write (a no-op on a file in WAL mode
+	// already, an error on one that is not).
+	const ro = "?mode=ro&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_pragma=query_only(1)"
+	s, err := connect(base+ro, base+ro, true)
+	if err != nil && cantOpen(err) && !hasLog(abs) {
+		// A reader of a file in WAL mode shares its -shm file with the
+		// others, and makes it when there is none: on a read-only file
+		// system (a backup, a snapshot) it cannot. Without a -wal file the
+		// database file holds every transaction, and nobody is writing it:
+		// it is read as immutable, without the -shm file.
+		if imm, ierr := connect(base+ro+"&immutable=1", base+ro+"&immutable=1", true); ierr == nil {
+			return imm, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
+	}
+	return s, nil
+}
+
+// connect opens the writer's and the readers' connections with their data
+// source names, and checks (readOnly) or applies the migrations.
+func connect(wdsn, rdsn string, readOnly bool) (*Store, error) {
+	w, err := sql.Open("sqlite", wdsn)
+	if err != nil {
+		return nil, err
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
@@ -182,13 +208,13 @@ func open(path string, readOnly bool) (*Store, error) {
 	}
 	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
+		return nil, err
 	}
 
 	r, err := sql.Open("sqlite", rdsn)
 	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
+		return nil, err
 	}
 	r.SetMaxOpenConns(readConns)
 	r.SetMaxIdleConns(readConns)
@@ -206,9 +232,24 @@ func open(path string, readOnly bool) (*Store, error) {
 		closeAll(s.wstmts)
 		r.Close()
 		w.Close()
-		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
+		return nil, err
 	}
 	return s, nil
+}
+
+// cantOpen reports whether err is SQLite's SQLITE_CANTOPEN: a file it
+// needs cannot be opened or made.
+func cantOpen(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CANTOPEN
+}
+
+// hasLog reports whether the database file at path has a write-ahead log
+// beside it that may hold transactions (one that is not empty, or that
+// cannot be looked at).
+func hasLog(path string) bool {
+	fi, err := os.Stat(path + "-wal")
+	return !errors.Is(err, fs.ErrNotExist) && (err != nil || fi.Size() > 0)
 }
 
 // Close closes the database. It waits for the calls in progress to end.
