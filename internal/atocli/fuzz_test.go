@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -107,4 +108,44 @@ func eventsEqual(a, b *storage.Event) bool {
 	}
 	x.Time, y.Time, x.Reasons, y.Reasons = time.Time{}, time.Time{}, nil, nil
 	return reflect.DeepEqual(x, y)
+}
+
+// rawStrBytewise is what rawStr finds, one byte at a time: the reference
+// its eight-bytes-at-a-time scan is held to.
+func rawStrBytewise(b []byte) (raw []byte, end int, ok bool) {
+	for i := 1; i < len(b); {
+		switch c := b[i]; {
+		case c == '"':
+			return b[1:i], i + 1, true
+		case c == '\\':
+			i += 2
+		case c < 0x20:
+			return nil, i, false
+		default:
+			i++
+		}
+	}
+	return nil, len(b), false
+}
+
+func TestRawStrAgreesWithABytewiseScan(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte{'a', 'Z', ' ', '"', '\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xc3, 0xff, '\n'}
+	for range 20000 {
+		b := []byte{'"'}
+		for range r.IntN(40) {
+			if r.IntN(4) == 0 {
+				b = append(b, alphabet[r.IntN(len(alphabet))])
+			} else {
+				b = append(b, byte('a'+r.IntN(26)))
+			}
+		}
+		p := parser{b: b}
+		got, err := p.rawStr()
+		want, end, ok := rawStrBytewise(b)
+		if ok != (err == nil) || string(got) != string(want) || ok && p.i != end {
+			t.Fatalf("%q: got %q, %v (at %d); want %q, ok %v (at %d)", b, got, err, p.i, want, ok, end)
+		}
+	}
 }

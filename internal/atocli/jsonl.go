@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -1067,23 +1069,39 @@ func (p *parser) rawStr() ([]byte, error) {
 	if p.b[p.i] != '"' {
 		return nil, fmt.Errorf("a string is expected at column %d", p.i+1)
 	}
-	p.i++
-	start := p.i
-	for p.i < len(p.b) {
-		switch c := p.b[p.i]; {
-		case c == '"':
-			s := p.b[start:p.i]
-			p.i++
-			return s, nil
-		case c == '\\':
-			p.i += 2
-		case c < 0x20:
-			return nil, fmt.Errorf("a control character in a string at column %d", p.i+1)
+	start := p.i + 1
+	b := p.b
+	i := start
+	for {
+		// Eight bytes at a time to the first that is a quote, a backslash or
+		// a control character (the lowest byte each test flags is one).
+		for ; i+8 <= len(b); i += 8 {
+			const lo, hi = 0x0101010101010101, 0x8080808080808080
+			x := binary.LittleEndian.Uint64(b[i:])
+			q, e := x^('"'*lo), x^('\\'*lo)
+			if m := ((q-lo)&^q | (e-lo)&^e | (x-0x20*lo)&^x) & hi; m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+		}
+		for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+			i++
+		}
+		if i >= len(b) {
+			p.i = len(b)
+			return nil, errEnd
+		}
+		switch b[i] {
+		case '"':
+			p.i = i + 1
+			return b[start:i], nil
+		case '\\':
+			i += 2
 		default:
-			p.i++
+			p.i = i
+			return nil, fmt.Errorf("a control character in a string at column %d", i+1)
 		}
 	}
-	return nil, errEnd
 }
 
 // str reads a string; interned if short strings of its field repeat.
