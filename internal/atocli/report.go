@@ -41,6 +41,11 @@ const (
 type userHistory struct {
 	first  time.Time // the first successful login recorded
 	logins int32
+	// established: the user is counted in estUsers; met has bit p set once
+	// they are counted in estFrictionUsers[p] (a backtest has two
+	// policies).
+	established bool
+	met         uint64
 }
 
 // stats tallies the batches of a backtest.
@@ -62,20 +67,20 @@ type stats struct {
 	// was the user's if the history completes it.
 	open             map[string][]verdict.Verdict
 	estLogins        int64
-	estUsers         map[string]struct{}
+	estUsers         int64
 	estFriction      []int64
-	estFrictionUsers []map[string]struct{}
+	estFrictionUsers []int64
 }
 
 func newStats(policies, sample int) *stats {
 	s := &stats{sample: sample, changedUsers: map[string]struct{}{}, transitions: map[[2]verdict.Verdict]int64{},
-		users: map[string]*userHistory{}, open: map[string][]verdict.Verdict{}, estUsers: map[string]struct{}{}}
+		users: map[string]*userHistory{}, open: map[string][]verdict.Verdict{}}
 	for range policies {
 		s.counts = append(s.counts, make([]int64, len(verdicts)))
 		s.rules = append(s.rules, map[string]int64{})
 		s.hours = append(s.hours, map[int64]*[5]int64{})
 		s.estFriction = append(s.estFriction, 0)
-		s.estFrictionUsers = append(s.estFrictionUsers, map[string]struct{}{})
+		s.estFrictionUsers = append(s.estFrictionUsers, 0)
 	}
 	return s
 }
@@ -93,10 +98,10 @@ func (s *stats) add(b *batch) {
 		}
 		if e.Kind != storage.KindEvaluation {
 			if e.Kind == storage.KindChallengeCompleted {
-				s.succeeded(e)
+				u := s.succeeded(e, s.users[e.User])
 				if vs, ok := s.open[e.ChallengeID]; ok {
 					delete(s.open, e.ChallengeID)
-					s.friction(e.User, vs)
+					s.friction(u, vs)
 				}
 			}
 			continue
@@ -134,7 +139,7 @@ func (s *stats) add(b *batch) {
 		switch {
 		case vs == nil:
 		case e.Success:
-			s.friction(e.User, vs)
+			s.friction(u, vs)
 		case e.ChallengeID != "":
 			if len(s.open) >= maxOpen {
 				clear(s.open) // challenges the history never completes
@@ -156,7 +161,7 @@ func (s *stats) add(b *batch) {
 			}
 		}
 		if e.Success {
-			s.succeeded(e)
+			s.succeeded(e, u)
 		}
 	}
 }
@@ -167,25 +172,32 @@ const maxOpen = 1 << 16
 
 // friction counts an established user's login that the history says was
 // theirs, under each policy.
-func (s *stats) friction(user string, vs []verdict.Verdict) {
+func (s *stats) friction(u *userHistory, vs []verdict.Verdict) {
 	s.estLogins++
-	s.estUsers[user] = struct{}{}
+	if !u.established {
+		u.established = true
+		s.estUsers++
+	}
 	for p, v := range vs {
 		if v != verdict.Allow {
 			s.estFriction[p]++
-			s.estFrictionUsers[p][user] = struct{}{}
+			if u.met&(1<<p) == 0 {
+				u.met |= 1 << p
+				s.estFrictionUsers[p]++
+			}
 		}
 	}
 }
 
-// succeeded counts a successful login of the recorded history.
-func (s *stats) succeeded(e *storage.Event) {
-	u := s.users[e.User]
+// succeeded counts a successful login of the recorded history; u is what
+// the tally keeps of its user (nil: nothing yet), which it returns.
+func (s *stats) succeeded(e *storage.Event, u *userHistory) *userHistory {
 	if u == nil {
 		u = &userHistory{first: e.Time}
 		s.users[e.User] = u
 	}
 	u.logins++
+	return u
 }
 
 func reasonStrings(rs []signals.Reason) []string {
@@ -278,12 +290,12 @@ func (bt *backtest) report(elapsed time.Duration) *Report {
 	s := bt.stats
 	r := &Report{From: s.from, To: s.to, Events: s.events, Replayed: s.replayed, Invalid: s.invalid, Elapsed: elapsed,
 		Changed: s.changed, ChangedUsers: len(s.changedUsers), Sample: s.samples,
-		EstablishedLogins: s.estLogins, EstablishedUsers: len(s.estUsers)}
+		EstablishedLogins: s.estLogins, EstablishedUsers: int(s.estUsers)}
 	if elapsed > 0 {
 		r.EventsPerSecond = float64(s.events) / elapsed.Seconds()
 	}
 	for p, np := range bt.policies {
-		pr := PolicyReport{namedPolicy: np, Verdicts: map[verdict.Verdict]int64{}, Friction: s.estFriction[p], FrictionUsers: len(s.estFrictionUsers[p])}
+		pr := PolicyReport{namedPolicy: np, Verdicts: map[verdict.Verdict]int64{}, Friction: s.estFriction[p], FrictionUsers: int(s.estFrictionUsers[p])}
 		for i, v := range verdicts {
 			pr.Verdicts[v] = s.counts[p][i]
 		}
