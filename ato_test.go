@@ -556,7 +556,7 @@ func TestOptionsAreValidated(t *testing.T) {
 		"builtin name":                     ato.WithSignals(staticSignal{name: "new_ip"}),
 		"nil policy":                       ato.WithPolicy(nil),
 		"short secret":                     ato.WithSecret([]byte("short")),
-		"no history":                       ato.WithHistory(0, time.Hour),
+		"negative history":                 ato.WithHistory(-1, 365*24*time.Hour),
 		"negative age":                     ato.WithHistory(10, -time.Hour),
 		"history shorter than a challenge": ato.WithHistory(10, 5*time.Minute),
 		"zero known window":                ato.WithKnownWindow(0),

@@ -135,7 +135,7 @@ func (e *Engine) CompleteChallenge(ctx context.Context, challengeID string) erro
 	ev.Reasons = slices.Clone(c.Reasons)
 	cm := storage.Commit{
 		User:    c.User,
-		Event:   &ev,
+		Event:   e.kept(&ev),
 		History: e.historyLimits(now),
 		Transition: &storage.Transition{
 			ChallengeID: c.ID,

@@ -50,7 +50,7 @@ func (e *Engine) write(ev *evaluation) storage.Commit {
 		login.Located, login.Country, login.Region, login.City = true, l.Country, l.Region, l.City
 		login.Latitude, login.Longitude, login.AccuracyKm, login.ASN = l.Latitude, l.Longitude, l.AccuracyKm, l.ASN
 	}
-	c := storage.Commit{User: a.user, Event: event, History: e.historyLimits(a.time)}
+	c := storage.Commit{User: a.user, Event: e.kept(event), History: e.historyLimits(a.time)}
 	ch := profile.Change{Now: a.time, Limits: e.cfg.profile}
 	ev.token = ""
 	if teaches {
@@ -116,6 +116,20 @@ func profileWrite(w *storage.ProfileWrite, p *profile.Profile, ch profile.Change
 	}
 	*w = storage.ProfileWrite{Base: p.Version, New: next, Change: ch, Gone: gone}
 	return w
+}
+
+// kept is the event a commit writes to the user's history: none when the
+// engine keeps no history (WithHistory with 0 events).
+func (e *Engine) kept(ev *storage.Event) *storage.Event {
+	if e.cfg.maxHistory == 0 {
+		return nil
+	}
+	return ev
+}
+
+// writes reports whether the commit writes anything.
+func writes(c *storage.Commit) bool {
+	return c.Event != nil || c.Profile != nil || c.Hashes != nil || c.Device != nil || c.Challenge != nil || c.Transition != nil
 }
 
 // historyLimits bound the user's history for a write at the time.

@@ -92,7 +92,7 @@ func (e *Engine) ForgetDevice(ctx context.Context, user, deviceID string) error 
 		err = e.store.Commit(ctx, storage.Commit{
 			User:    user,
 			Profile: &storage.ProfileWrite{Base: st.Profile.Version, New: next, Change: ch, Gone: gone},
-			Event:   &ev,
+			Event:   e.kept(&ev),
 			History: e.historyLimits(now),
 		})
 	}
@@ -164,7 +164,7 @@ func (e *Engine) ReportDevice(ctx context.Context, user, deviceID string, mine b
 	err = e.store.Commit(ctx, storage.Commit{
 		User:    user,
 		Profile: &storage.ProfileWrite{Base: st.Profile.Version, New: next, Change: ch, Gone: gone},
-		Event:   &ev,
+		Event:   e.kept(&ev),
 		History: e.historyLimits(now),
 	})
 	if err != nil {

@@ -232,10 +232,18 @@ func WithRestrictFor(d time.Duration) Option {
 
 // WithHistory bounds each user's history to maxEvents events no older than
 // maxAge. Defaults: [DefaultMaxHistory], [DefaultHistoryAge].
+//
+// With maxEvents 0 the engine keeps no history: it writes no event (of a
+// login, a challenge, a device forgotten or reported), so the store holds
+// no log of who logged in from where; events written before stay until
+// [Engine.Purge] drops them by age. Nothing the engine decides reads the
+// history — the profile keeps what detection needs — so verdicts are the
+// same; what goes is the audit trail (and what ato export and a backtest
+// read). maxAge still bounds how long Purge keeps challenges.
 func WithHistory(maxEvents int, maxAge time.Duration) Option {
 	return func(c *config) error {
-		if maxEvents < 1 || maxAge <= 0 {
-			return fmt.Errorf("ato: WithHistory: need at least 1 event and a positive age, got %d and %v", maxEvents, maxAge)
+		if maxEvents < 0 || maxAge <= 0 {
+			return fmt.Errorf("ato: WithHistory: need 0 or more events and a positive age, got %d and %v", maxEvents, maxAge)
 		}
 		c.maxHistory, c.historyAge = maxEvents, maxAge
 		return nil

@@ -30,7 +30,8 @@ type Keeper struct {
 	Key []byte
 	// Sender delivers email and SMS codes; nil: none can be sent.
 	Sender Sender
-	// History bounds the user's history when a step is recorded in it.
+	// History bounds the user's history when a step is recorded in it; a
+	// Max of 0 keeps none: steps are not recorded.
 	History func(at time.Time) storage.HistoryLimits
 }
 
@@ -434,6 +435,10 @@ func (k *Keeper) deleteFactor(ctx context.Context, user, kind string) error {
 // record adds a step of the challenge (or, with only a user, of the user's
 // authenticator) to the user's history.
 func (k *Keeper) record(ctx context.Context, c *storage.Challenge, kind string, now time.Time) error {
+	lim := k.History(now)
+	if lim.Max == 0 {
+		return nil // no history is kept
+	}
 	ev := storage.Event{
 		ID:          id.New(),
 		User:        c.User,
@@ -445,7 +450,7 @@ func (k *Keeper) record(ctx context.Context, c *storage.Challenge, kind string, 
 		Network:     c.Attempt.Network,
 		ChallengeID: c.ID,
 	}
-	if err := k.Store.Commit(ctx, storage.Commit{User: ev.User, Event: &ev, History: k.History(now)}); err != nil {
+	if err := k.Store.Commit(ctx, storage.Commit{User: ev.User, Event: &ev, History: lim}); err != nil {
 		return fmt.Errorf("record %s: %w", kind, err)
 	}
 	return nil
