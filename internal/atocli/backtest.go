@@ -373,8 +373,8 @@ func newReplay(p verdict.Policy, store *memstore.Store) (*replay, error) {
 		ato.WithLocator(&r.loc),
 		ato.WithSecret(replaySecret),
 		// Nothing a decision reads is in a user's history: a replay keeps
-		// one event of each user's.
-		ato.WithHistory(1, 365*24*time.Hour),
+		// none.
+		ato.WithHistory(0, 365*24*time.Hour),
 		ato.WithSender(challenge.SenderFunc(func(_ context.Context, m challenge.Message) error {
 			r.code = m.Code
 			return nil
