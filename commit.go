@@ -62,7 +62,9 @@ func (e *Engine) write(ev *evaluation) storage.Commit {
 			// fingerprint without one is a copy or a cleaned browser. A
 			// fresh token replaces the one it has.
 			ch.Token = ident.Token == signals.TokenValid
-			ev.token = devicetoken.Issue(&e.tokenKey, a.user, ident.ID, a.time)
+			if !e.cfg.noTokens {
+				ev.token = devicetoken.Issue(&e.tokenKey, a.user, ident.ID, a.time)
+			}
 		}
 	}
 	if ident.ID != "" && (teaches || ident.Known) {

@@ -60,6 +60,7 @@ type config struct {
 	limits       challenge.Limits
 	restrictFor  time.Duration
 	replay       bool
+	noTokens     bool // WithoutDeviceTokens
 	// matchThreshold is the least similarity of a fuzzy device match.
 	matchThreshold float64
 	// profile bounds each user's profile.
@@ -213,6 +214,18 @@ func WithChallengeLimits(l ChallengeLimits, ttl time.Duration) Option {
 func WithReplay() Option {
 	return func(c *config) error {
 		c.replay = true
+		return nil
+	}
+}
+
+// WithoutDeviceTokens makes Evaluate issue no device tokens: a login that
+// teaches its device leaves Result.DeviceToken empty. It saves a keyed hash
+// per login where nobody keeps the token (an API client or a native app
+// without a cookie jar, a replay). A token a browser presents is still
+// checked, and [Engine.DeviceToken] still makes one when asked.
+func WithoutDeviceTokens() Option {
+	return func(c *config) error {
+		c.noTokens = true
 		return nil
 	}
 }

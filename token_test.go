@@ -251,3 +251,28 @@ func TestIdsAreChecked(t *testing.T) {
 		assert.ErrorIs(t, err, ato.ErrInvalidRequest, "%q", bad)
 	}
 }
+
+// An engine made WithoutDeviceTokens issues none on login, and still
+// checks the one a browser presents (issued before, or by Engine.DeviceToken).
+func TestWithoutDeviceTokens(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, h *harness) {
+		tok := h.eval(t, ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP}).DeviceToken
+		require.NotEmpty(t, tok, "the default engine issues one")
+
+		quiet, err := ato.New(h.store, ato.WithClock(h.clock.Now), ato.WithoutDeviceTokens())
+		require.NoError(t, err)
+		h.clock.Advance(time.Minute)
+		res, err := quiet.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP, DeviceToken: tok})
+		require.NoError(t, err)
+		assert.Equal(t, verdict.Allow, res.Verdict)
+		assert.Empty(t, res.DeviceToken, "none issued")
+		assert.False(t, profileOf(t, h.store, "alice").Devices[0].TokenSeen.IsZero(), "the token presented was checked and counted")
+
+		h.clock.Advance(time.Minute)
+		res, err = quiet.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: laptop, IP: homeIP, DeviceToken: tok + "x"})
+		require.NoError(t, err)
+		assert.Contains(t, res.Reasons, signals.DeviceTokenMissingReason, "a bad one still counts as none")
+		assert.NotEmpty(t, quiet.DeviceToken("alice", res.FingerprintID), "one is made when asked")
+	})
+}
