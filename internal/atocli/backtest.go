@@ -375,6 +375,8 @@ func newReplay(p verdict.Policy, store *memstore.Store) (*replay, error) {
 		// Nothing a decision reads is in a user's history: a replay keeps
 		// none.
 		ato.WithHistory(0, 365*24*time.Hour),
+		// Nobody receives a replay's results.
+		ato.WithoutDeviceTokens(),
 		ato.WithSender(challenge.SenderFunc(func(_ context.Context, m challenge.Message) error {
 			r.code = m.Code
 			return nil
