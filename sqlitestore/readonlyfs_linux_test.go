@@ -69,33 +69,52 @@ func TestOpenReadOnlyOnReadOnlyFileSystem(t *testing.T) {
 	assert.Len(t, entries, 1, "no -wal or -shm file was made")
 }
 
-// A database whose -wal file holds transactions is not read as immutable:
-// that would miss them. On a read-only file system it is either read with
-// them or refused.
+// A database whose -wal file holds transactions is not read as immutable,
+// which would miss them, also through a symbolic link: on a read-only file
+// system, where the reader cannot make the -shm file, it is refused with
+// what to do. A link to a database closed cleanly is read.
 func TestOpenReadOnlyOnReadOnlyFileSystemWithLog(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ato.db")
 	w, err := sqlitestore.Open(path)
 	require.NoError(t, err)
-	defer w.Close() // open: its last transactions are in the -wal file
+	require.NoError(t, w.Close(), "the schema is in the database file")
+	w, err = sqlitestore.Open(path)
+	require.NoError(t, err)
 	now := t0
 	eng, err := ato.New(w, ato.WithClock(func() time.Time { return now }))
 	require.NoError(t, err)
 	_, err = eng.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: "fp-laptop", IP: "203.0.113.9"})
 	require.NoError(t, err)
-	fi, err := os.Stat(path + "-wal")
-	require.NoError(t, err)
-	require.Positive(t, fi.Size(), "the write is in the -wal file")
-
-	view := readOnlyView(t, dir)
-	r, err := sqlitestore.OpenReadOnly(filepath.Join(view, "ato.db"))
-	if err != nil {
-		assert.ErrorContains(t, err, "unable to open")
-		return
+	// A copy of the database and its log, as a backup of a running
+	// application's would be, without the -shm file.
+	copied := t.TempDir()
+	for _, name := range []string{"ato.db", "ato.db-wal"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(copied, name), data, 0o644))
 	}
+	require.NoError(t, w.Close())
+	fi, err := os.Stat(filepath.Join(copied, "ato.db-wal"))
+	require.NoError(t, err)
+	require.Positive(t, fi.Size(), "alice's login is in the -wal file")
+
+	view := readOnlyView(t, copied)
+	links := t.TempDir()
+	link := filepath.Join(links, "link.db")
+	require.NoError(t, os.Symlink(filepath.Join(view, "ato.db"), link))
+	for _, p := range []string{filepath.Join(view, "ato.db"), link} {
+		_, err := sqlitestore.OpenReadOnly(p)
+		assert.ErrorContains(t, err, "its -wal file holds transactions", p)
+	}
+
+	clean := filepath.Join(links, "clean.db")
+	require.NoError(t, os.Symlink(filepath.Join(readOnlyView(t, dir), "ato.db"), clean))
+	r, err := sqlitestore.OpenReadOnly(clean)
+	require.NoError(t, err, "a link to a database closed cleanly")
 	defer r.Close()
 	st, err := r.Load(ctx, storage.LoadRequest{User: "alice"})
 	require.NoError(t, err)
-	assert.Len(t, st.Profile.Devices, 1, "the -wal file's transactions are read")
+	assert.Len(t, st.Profile.Devices, 1)
 }

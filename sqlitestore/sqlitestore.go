@@ -128,7 +128,10 @@ var ErrReadOnly = errors.New("sqlitestore: the store is open read-only")
 // database in WAL mode, as any reader does; the database itself is not
 // written. On a file system it may not write (a backup, a snapshot,
 // a read-only mount), where it cannot make them, a database without a
-// -wal file (one closed cleanly) is read as it is in its file, immutable.
+// -wal file, or with an empty one (one closed cleanly), is read as it is
+// in its file, immutable: without locks, which is sound only because
+// nothing can write the file there. One whose -wal file holds
+// transactions is refused there, with what to do.
 func OpenReadOnly(path string) (*Store, error) { return open(path, true) }
 
 func open(path string, readOnly bool) (*Store, error) {
@@ -170,14 +173,27 @@ func open(path string, readOnly bool) (*Store, error) {
 	// already, an error on one that is not).
 	const ro = "?mode=ro&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_pragma=query_only(1)"
 	s, err := connect(base+ro, base+ro, true)
-	if err != nil && cantOpen(err) && !hasLog(abs) {
+	if err != nil && cantOpen(err) {
 		// A reader of a file in WAL mode shares its -shm file with the
 		// others, and makes it when there is none: on a read-only file
-		// system (a backup, a snapshot) it cannot. Without a -wal file the
-		// database file holds every transaction, and nobody is writing it:
-		// it is read as immutable, without the -shm file.
-		if imm, ierr := connect(base+ro+"&immutable=1", base+ro+"&immutable=1", true); ierr == nil {
-			return imm, nil
+		// system (a backup, a snapshot) it cannot. Without a log beside the
+		// file (beside the file a symbolic link names, where SQLite keeps
+		// it), the file holds every transaction: it is read as immutable,
+		// without the -shm file. With one, that would miss the log's
+		// transactions.
+		real, rerr := filepath.EvalSymlinks(abs)
+		switch {
+		case rerr != nil:
+		case hasLog(real):
+			return nil, fmt.Errorf("sqlitestore: open %q read-only: %w (its -wal file holds transactions that only a reader able to make the -shm file beside it can read: copy the database and its -wal file to a directory the tool may write)", path, err)
+		default:
+			imm, ierr := fileURI(real)
+			if ierr == nil {
+				imm += ro + "&immutable=1"
+				if s, ierr := connect(imm, imm, true); ierr == nil {
+					return s, nil
+				}
+			}
 		}
 	}
 	if err != nil {
