@@ -15,14 +15,17 @@
 // ([fingerprint]), runs the detectors ([signals]), applies the policy
 // ([verdict]), overrides the policy where the engine must (a held-back
 // action, a step-up, the hourly challenge limit), and writes the attempt —
-// with its challenge, if any — in one atomic store write ([storage]). This
+// with its challenge, if any — in one atomic store write ([storage]); an
+// engine that keeps no history ([WithHistory] with 0 events) writes only
+// what the attempt teaches and its challenge. This
 // file is that pipeline, step by step, in that order.
 //
 // # What is remembered
 //
 // Only an allowed or restricted login teaches the engine: its device, IP and
 // country become known for the user. A challenged or denied attempt is
-// recorded but teaches nothing, so an attacker who retries does not become
+// recorded in the user's history (unless the engine keeps none) but
+// teaches nothing, so an attacker who retries does not become
 // known.
 //
 // # Policies and restrictions
@@ -44,7 +47,8 @@
 // typed, and [Engine.CompleteChallenge] turns the attempt into a successful
 // login, so the same reasons do not challenge again. Codes are stored only
 // as HMACs, attempts and sends are counted atomically, and every
-// transition is recorded in the user's history. The rules of a
+// transition is recorded in the user's history (unless the engine keeps
+// none). The rules of a
 // challenge's life are in package [challenge].
 //
 // # Errors
@@ -304,8 +308,8 @@ func (e *Engine) override(ev *evaluation) {
 	ev.reasons = signals.Reasons(ev.found)
 }
 
-// commit writes the attempt, what it teaches and its challenge in one
-// atomic store write (see commit.go). When concurrent evaluations took the
+// commit writes the attempt (unless the engine keeps no history), what it
+// teaches and its challenge in one atomic store write (see commit.go). When concurrent evaluations took the
 // user's last challenges of the hour since the load, the store refuses the
 // challenge: the hourly limit then denies the attempt, which is written
 // again without one.

@@ -12,7 +12,8 @@ import (
 	"github.com/atoguard/ato/storage"
 )
 
-// write is what the evaluation writes: always the attempt; what it
+// write is what the evaluation writes: the attempt, unless the engine keeps
+// no history (kept); what it
 // teaches, when it is a login or signup from a known address that succeeds
 // (an attempt without an IP never teaches, since nothing says which network
 // it came from): its device and place in the user's profile, and what it

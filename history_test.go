@@ -1,11 +1,18 @@
 package ato_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/atoguard/ato"
+	"github.com/atoguard/ato/challenge"
+	"github.com/atoguard/ato/memstore"
+	"github.com/atoguard/ato/signals"
+	"github.com/atoguard/ato/storage"
 	"github.com/atoguard/ato/verdict"
+	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -64,4 +71,55 @@ func historySteps(t *testing.T, f *flow) []string {
 	require.Empty(t, bob.ChallengeID, "an attempt without an IP, not a login: it teaches nothing and asks for nothing")
 	note(bob)
 	return out
+}
+
+// staleCounts is a store whose loads miss the user's recent challenges, as
+// a load does when concurrent evaluations take the user's last challenges
+// of the hour before its commit.
+type staleCounts struct{ storage.Store }
+
+func (s staleCounts) Load(ctx context.Context, r storage.LoadRequest) (storage.State, error) {
+	st, err := s.Store.Load(ctx, r)
+	st.Challenges = 0
+	return st, err
+}
+
+// Without a history, an attempt the store refuses a challenge to (the
+// hourly limit, reached since the load) is denied as with one, and writes
+// nothing.
+func TestWithoutHistoryChallengeLimitedAtCommit(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, staleCounts{memstore.New()}, ato.WithHistory(0, ato.DefaultHistoryAge))
+	f.eval(t, aliceLaptop)
+	for i := range 10 {
+		res := f.eval(t, ato.Request{User: "alice", Fingerprint: fp("attacker" + string(rune('a'+i))), IP: cafeIP})
+		require.Equal(t, verdict.Challenge, res.Verdict, "challenge %d", i+1)
+	}
+	res := f.eval(t, alicePhone)
+	assert.Equal(t, verdict.Deny, res.Verdict, "the store refused the eleventh challenge of the hour")
+	assert.Contains(t, res.Reasons, signals.ChallengeLimitReason)
+	assert.Empty(t, res.ChallengeID)
+	assert.Empty(t, eventsOf(t, f.store, "alice"))
+}
+
+// Without a history, an authenticator app is enrolled, confirmed and
+// passes a challenge; no step of it is written as an event.
+func TestWithoutHistoryAuthenticator(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, memstore.New(), ato.WithHistory(0, ato.DefaultHistoryAge))
+	ctx := t.Context()
+	f.eval(t, aliceLaptop)
+	secret := f.enrol(t)
+	f.clock.Advance(time.Minute)
+	res := f.eval(t, alicePhone)
+	require.Equal(t, verdict.Challenge, res.Verdict)
+	require.NoError(t, f.engine.SendChallengeCode(ctx, res.ChallengeID, challenge.TOTP))
+	code, err := totp.GenerateCode(secret, f.clock.Now())
+	require.NoError(t, err)
+	ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, code)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, f.engine.CompleteChallenge(ctx, res.ChallengeID))
+	assert.Equal(t, verdict.Allow, f.eval(t, alicePhone).Verdict)
+	assert.Empty(t, eventsOf(t, f.store, "alice"))
 }

@@ -247,12 +247,15 @@ func WithRestrictFor(d time.Duration) Option {
 // maxAge. Defaults: [DefaultMaxHistory], [DefaultHistoryAge].
 //
 // With maxEvents 0 the engine keeps no history: it writes no event (of a
-// login, a challenge, a device forgotten or reported), so the store holds
-// no log of who logged in from where; events written before stay until
-// [Engine.Purge] drops them by age. Nothing the engine decides reads the
-// history — the profile keeps what detection needs — so verdicts are the
-// same; what goes is the audit trail (and what ato export and a backtest
-// read). maxAge still bounds how long Purge keeps challenges.
+// login, a challenge step, a device forgotten or reported, an
+// authenticator app), so the store holds no per-attempt log; events
+// written before stay until [Engine.Purge] drops them by age. Nothing the
+// engine decides reads the history — the profile keeps what detection
+// needs: the user's networks, countries and ASNs, and each device's latest
+// IP and place — so verdicts are the same; what goes is the audit trail
+// (and what ato export and a backtest read). A challenge still keeps the
+// attempt it was made for, and maxAge still bounds how long Purge keeps
+// challenges.
 func WithHistory(maxEvents int, maxAge time.Duration) Option {
 	return func(c *config) error {
 		if maxEvents < 0 || maxAge <= 0 {

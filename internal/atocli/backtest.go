@@ -360,7 +360,7 @@ type recentChallenge struct {
 // (ato.DefaultChallengeTTL).
 const challengeWindow = time.Hour
 
-// replaySecret keys the replays' codes and device tokens: a replay keeps
+// replaySecret keys the replays' codes and device ids: a replay keeps
 // nothing, so it needs no secret of its own.
 var replaySecret = []byte("ato backtest: replays keep nothing")
 

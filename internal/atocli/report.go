@@ -45,7 +45,7 @@ type userHistory struct {
 	// they are counted in estFrictionUsers[p] (a backtest has two
 	// policies).
 	established bool
-	met         uint64
+	met         uint8
 }
 
 // stats tallies the batches of a backtest.
