@@ -38,7 +38,8 @@ type Rules []Rule
 func (rs Rules) Decide(in *Input) Decision {
 	var d Decision
 	decided := false
-	for _, r := range rs {
+	for i := range rs {
+		r := &rs[i] // not a copy of each rule
 		if (decided && !r.Shadow) || r.When == nil || !r.When.Eval(in) {
 			continue
 		}
