@@ -218,11 +218,14 @@ func WithReplay() Option {
 	}
 }
 
-// WithoutDeviceTokens makes Evaluate issue no device tokens: a login that
-// teaches its device leaves Result.DeviceToken empty. It saves a keyed hash
-// per login where nobody keeps the token (an API client or a native app
-// without a cookie jar, a replay). A token a browser presents is still
-// checked, and [Engine.DeviceToken] still makes one when asked.
+// WithoutDeviceTokens makes Evaluate issue no device tokens: a successful
+// login from a device leaves Result.DeviceToken empty, which skips
+// computing a keyed hash per login. Use it when no client keeps the token
+// (API clients, native apps without a cookie jar, replays). A token a
+// browser presents is still checked, and [Engine.DeviceToken] still makes
+// one when asked; but clients that never get one lose what it gives:
+// neither the copied-fingerprint rule nor the default policy's exemptions
+// for a valid token (from impossible-travel and new-country) apply to them.
 func WithoutDeviceTokens() Option {
 	return func(c *config) error {
 		c.noTokens = true
@@ -253,9 +256,12 @@ func WithRestrictFor(d time.Duration) Option {
 // engine decides reads the history — the profile keeps what detection
 // needs: the user's networks, countries and ASNs, and each device's latest
 // IP and place — so verdicts are the same; what goes is the audit trail
-// (and what ato export and a backtest read). A challenge still keeps the
-// attempt it was made for, and maxAge still bounds how long Purge keeps
-// challenges.
+// (and what ato export and a backtest read). The profile stays until
+// [Engine.DeleteUser]; failed passwords, and challenges with the attempt
+// they were made for, until Purge drops them by maxAge.
+//
+// maxAge must cover the windows challenges and failures are counted in,
+// or [New] fails.
 func WithHistory(maxEvents int, maxAge time.Duration) Option {
 	return func(c *config) error {
 		if maxEvents < 0 || maxAge <= 0 {

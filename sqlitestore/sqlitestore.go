@@ -126,12 +126,14 @@ var ErrReadOnly = errors.New("sqlitestore: the store is open read-only")
 // exist and have every migration of this release (open it once with [Open]
 // to upgrade it). SQLite may still create the -wal and -shm files beside a
 // database in WAL mode, as any reader does; the database itself is not
-// written. On a file system it may not write (a backup, a snapshot,
-// a read-only mount), where it cannot make them, a database without a
-// -wal file, or with an empty one (one closed cleanly), is read as it is
-// in its file, immutable: without locks, which is sound only because
-// nothing can write the file there. One whose -wal file holds
-// transactions is refused there, with what to do.
+// written. Where SQLite cannot make them (a read-only file system: a
+// backup, a snapshot; or a directory the process may not write), a
+// database without a -wal file, or with an empty one, is read as
+// immutable: from its file alone, without locks. That is sound when
+// nothing writes the file meanwhile, as on a read-only mount; in a
+// directory the process may not write, run the tool as the
+// application's user instead. A database whose -wal file holds
+// transactions, or cannot be looked at, is refused there.
 func OpenReadOnly(path string) (*Store, error) { return open(path, true) }
 
 func open(path string, readOnly bool) (*Store, error) {
