@@ -426,6 +426,19 @@ func (f *flow) stepUp(t *testing.T, r ato.Request) {
 	require.NoError(t, f.engine.CompleteChallenge(t.Context(), res.ChallengeID))
 }
 
+// passTOTP passes the challenge with the authenticator's current code, and
+// returns the code.
+func (f *flow) passTOTP(t *testing.T, id, secret string) string {
+	t.Helper()
+	code, err := totp.GenerateCode(secret, f.clock.Now())
+	require.NoError(t, err)
+	ok, err := f.engine.VerifyChallengeCode(t.Context(), id, code)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, f.engine.CompleteChallenge(t.Context(), id))
+	return code
+}
+
 // enrol enrols alice's authenticator from her known laptop and returns its
 // secret.
 func (f *flow) enrol(t *testing.T) string {
@@ -458,19 +471,14 @@ func TestAuthenticatorAppChallenge(t *testing.T) {
 		_, sent := f.outbox.Last(res.ChallengeID)
 		assert.False(t, sent, "nothing is sent for an authenticator")
 
-		code, err := totp.GenerateCode(secret, f.clock.Now())
-		require.NoError(t, err)
-		ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, code)
-		require.NoError(t, err)
-		require.True(t, ok)
-		require.NoError(t, f.engine.CompleteChallenge(ctx, res.ChallengeID))
+		code := f.passTOTP(t, res.ChallengeID, secret)
 
 		// The same code, within its 30 seconds, on a fresh challenge.
 		next, err := f.engine.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: tablet, IP: officeIP})
 		require.NoError(t, err)
 		require.Equal(t, verdict.Challenge, next.Verdict)
 		require.NoError(t, f.engine.SendChallengeCode(ctx, next.ChallengeID, challenge.TOTP))
-		ok, err = f.engine.VerifyChallengeCode(ctx, next.ChallengeID, code)
+		ok, err := f.engine.VerifyChallengeCode(ctx, next.ChallengeID, code)
 		require.NoError(t, err)
 		assert.False(t, ok, "an authenticator code is accepted once")
 		f.clock.Advance(30 * time.Second)

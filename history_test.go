@@ -12,7 +12,6 @@ import (
 	"github.com/atoguard/ato/signals"
 	"github.com/atoguard/ato/storage"
 	"github.com/atoguard/ato/verdict"
-	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -107,19 +106,13 @@ func TestWithoutHistoryChallengeLimitedAtCommit(t *testing.T) {
 func TestWithoutHistoryAuthenticator(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, memstore.New(), ato.WithHistory(0, ato.DefaultHistoryAge))
-	ctx := t.Context()
 	f.eval(t, aliceLaptop)
 	secret := f.enrol(t)
 	f.clock.Advance(time.Minute)
 	res := f.eval(t, alicePhone)
 	require.Equal(t, verdict.Challenge, res.Verdict)
-	require.NoError(t, f.engine.SendChallengeCode(ctx, res.ChallengeID, challenge.TOTP))
-	code, err := totp.GenerateCode(secret, f.clock.Now())
-	require.NoError(t, err)
-	ok, err := f.engine.VerifyChallengeCode(ctx, res.ChallengeID, code)
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.NoError(t, f.engine.CompleteChallenge(ctx, res.ChallengeID))
+	require.NoError(t, f.engine.SendChallengeCode(t.Context(), res.ChallengeID, challenge.TOTP))
+	f.passTOTP(t, res.ChallengeID, secret)
 	assert.Equal(t, verdict.Allow, f.eval(t, alicePhone).Verdict)
 	assert.Empty(t, eventsOf(t, f.store, "alice"))
 }

@@ -35,6 +35,15 @@ func readOnlyView(t *testing.T, dir string) string {
 	return view
 }
 
+// aliceLogsIn has an engine over s log alice in from her laptop.
+func aliceLogsIn(t *testing.T, s *sqlitestore.Store) {
+	t.Helper()
+	eng, err := ato.New(s, ato.WithClock(func() time.Time { return t0 }))
+	require.NoError(t, err)
+	_, err = eng.Evaluate(t.Context(), ato.Request{User: "alice", Fingerprint: "fp-laptop", IP: "203.0.113.9"})
+	require.NoError(t, err)
+}
+
 // An operator inspects a copy of the database on a read-only file system
 // (a backup, a snapshot): SQLite cannot make the -shm file a reader of a
 // WAL database shares there.
@@ -44,11 +53,7 @@ func TestOpenReadOnlyOnReadOnlyFileSystem(t *testing.T) {
 	path := filepath.Join(dir, "ato.db")
 	w, err := sqlitestore.Open(path)
 	require.NoError(t, err)
-	now := t0
-	eng, err := ato.New(w, ato.WithClock(func() time.Time { return now }))
-	require.NoError(t, err)
-	_, err = eng.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: "fp-laptop", IP: "203.0.113.9"})
-	require.NoError(t, err)
+	aliceLogsIn(t, w)
 	require.NoError(t, w.Close(), "a clean close leaves no -wal file")
 	before := fileSums(t, path)
 
@@ -82,11 +87,7 @@ func TestOpenReadOnlyOnReadOnlyFileSystemWithLog(t *testing.T) {
 	require.NoError(t, w.Close(), "the schema is in the database file")
 	w, err = sqlitestore.Open(path)
 	require.NoError(t, err)
-	now := t0
-	eng, err := ato.New(w, ato.WithClock(func() time.Time { return now }))
-	require.NoError(t, err)
-	_, err = eng.Evaluate(ctx, ato.Request{User: "alice", Fingerprint: "fp-laptop", IP: "203.0.113.9"})
-	require.NoError(t, err)
+	aliceLogsIn(t, w)
 	// A copy of the database and its log, as a backup of a running
 	// application's would be, without the -shm file.
 	copied := t.TempDir()
