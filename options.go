@@ -251,8 +251,9 @@ func WithRestrictFor(d time.Duration) Option {
 //
 // With maxEvents 0 the engine keeps no history: it writes no event (of a
 // login, a challenge step, a device forgotten or reported, an
-// authenticator app), so the store holds no per-attempt log; events
-// written before stay until [Engine.Purge] drops them by age. Nothing the
+// authenticator app), so the store holds no log of logins and account
+// changes; events written before stay until [Engine.Purge] drops them by
+// age. Nothing the
 // engine decides reads the history — the profile keeps what detection
 // needs: the user's networks, countries and ASNs, and each device's latest
 // IP and place — so verdicts are the same; what goes is the audit trail
