@@ -320,11 +320,9 @@ func cloneChallenge(c storage.Challenge) storage.Challenge {
 // reasons of the commit's event). The store modifies none of its slices,
 // and what it returns is a cloneChallenge, whose slices are its own.
 func cloneChallengeSharing(c storage.Challenge, shared []string) storage.Challenge {
-	attempt := c.Attempt.Reasons
-	c.Attempt.Reasons = nil
-	c.Attempt = cloneEvent(c.Attempt)
+	c.Attempt.Time = ms(c.Attempt.Time)
 	c.Reasons = shareStrings(c.Reasons, shared)
-	c.Attempt.Reasons = shareStrings(attempt, c.Reasons)
+	c.Attempt.Reasons = shareStrings(c.Attempt.Reasons, c.Reasons)
 	return cloneChallengeRest(c)
 }
 

@@ -38,7 +38,7 @@ func factorArgs(f *storage.Factor) []any {
 }
 
 // scanFactor scans the factorCols of a row.
-func scanFactor(row interface{ Scan(...any) error }) (f storage.Factor, err error) {
+func scanFactor(row scanner) (f storage.Factor, err error) {
 	var secret []byte
 	err = row.Scan(&f.User, &f.Kind, &secret, (*intBool)(&f.Confirmed), &f.LastStep,
 		(*msTime)(&f.CreatedAt), (*msTime)(&f.UpdatedAt), &f.Failures, (*msTime)(&f.FailedAt))
