@@ -210,7 +210,8 @@ func (p *Profile) KnownCountry(country string, since time.Time) bool {
 // KnownASN reports whether the user logged in successfully from the ASN
 // since the time.
 func (p *Profile) KnownASN(asn uint32, since time.Time) bool {
-	return asn != 0 && seenSince(p.ASNs, asnKey(p.ASNs, asn), since)
+	var b [10]byte
+	return asn != 0 && seenSince(p.ASNs, string(strconv.AppendUint(b[:0], uint64(asn), 10)), since)
 }
 
 // asnKey is the key of the ASN in places: the key of its place when there

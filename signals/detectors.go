@@ -84,17 +84,11 @@ func (d *Detectors) Run(ctx context.Context, in *Input) ([]Finding, error) {
 		if err != nil {
 			return nil, err
 		}
-		if all == nil && !plugin && len(fs) > 0 {
+		if all == nil && !plugin {
 			// The first findings, of a built-in (whose slices are new on
 			// every call), are checked in place and kept: most
 			// attempts with a finding have one detector's.
-			for i := range fs {
-				if fs[i], err = d.check(s, plugin, fs[i]); err != nil {
-					return nil, err
-				}
-			}
-			all = fs
-			continue
+			all = fs[:0]
 		}
 		for _, f := range fs {
 			if f, err = d.check(s, plugin, f); err != nil {

@@ -30,7 +30,7 @@ func (newCountry) Detect(_ context.Context, in *Input) ([]Finding, error) {
 	if !in.Located || c == "" || in.NewUser() {
 		return nil, nil
 	}
-	if in.Profile.KnownCountry(c, in.KnownSince) {
+	if in.KnownCountry(c) {
 		return nil, nil // without listing the others: most logins
 	}
 	// Silent when no successful login was located at all (geo data just

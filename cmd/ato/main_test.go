@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -74,7 +75,7 @@ func TestCtrlC(t *testing.T) {
 	}
 	stdin.Close()
 	var exit *exec.ExitError
-	if !asExit(err, &exit) || exit.ExitCode() != 130 {
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
 		t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
 	}
 	if !regexp.MustCompile(`^ato backtest: interrupted after [1-9][0-9,]* events of the history \(up to 2026-05-\d\d \d\d:\d\d:\d\d\); no report was written\n$`).Match(stderr.Bytes()) {
@@ -99,10 +100,4 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	}
 	c.n += n
 	return n, err
-}
-
-func asExit(err error, exit **exec.ExitError) bool {
-	e, ok := err.(*exec.ExitError)
-	*exit = e
-	return ok
 }
