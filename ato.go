@@ -315,26 +315,16 @@ func (e *Engine) override(ev *evaluation) {
 // again without one.
 func (e *Engine) commit(ctx context.Context, ev *evaluation) error {
 	ev.id = id.New()
-	err := e.commitWrite(ctx, e.write(ev))
+	err := e.save(ctx, e.write(ev))
 	if errors.Is(err, storage.ErrLimited) {
 		e.limitChallenges(ev, e.cfg.limits.PerHour)
 		ev.reasons = signals.Reasons(ev.found)
-		err = e.commitWrite(ctx, e.write(ev))
+		err = e.save(ctx, e.write(ev))
 	}
 	if err != nil {
 		return fmt.Errorf("ato: commit: %w", err)
 	}
 	return nil
-}
-
-// commitWrite commits c, unless it writes nothing: an attempt that
-// teaches nothing and asks for no challenge, by an engine that keeps no
-// history.
-func (e *Engine) commitWrite(ctx context.Context, c storage.Commit) error {
-	if !writes(&c) {
-		return nil
-	}
-	return e.store.Commit(ctx, c)
 }
 
 // result is the engine's answer.

@@ -135,7 +135,7 @@ func (e *Engine) CompleteChallenge(ctx context.Context, challengeID string) erro
 	ev.Reasons = slices.Clone(c.Reasons)
 	cm := storage.Commit{
 		User:    c.User,
-		Event:   e.kept(&ev),
+		Event:   &ev,
 		History: e.historyLimits(now),
 		Transition: &storage.Transition{
 			ChallengeID: c.ID,
@@ -147,7 +147,7 @@ func (e *Engine) CompleteChallenge(ctx context.Context, challengeID string) erro
 	if err := e.completeLogin(ctx, &cm, &c, now); err != nil {
 		return err
 	}
-	if err := e.store.Commit(ctx, cm); err != nil {
+	if err := e.save(ctx, cm); err != nil {
 		if errors.Is(err, storage.ErrConflict) { // it moved on since it was read
 			if cur, gerr := e.challenges.Get(ctx, c.ID); gerr == nil {
 				if err := challenge.Usable(&cur, now); err != nil {

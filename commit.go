@@ -1,6 +1,7 @@
 package ato
 
 import (
+	"context"
 	"slices"
 	"time"
 
@@ -12,8 +13,8 @@ import (
 	"github.com/atoguard/ato/storage"
 )
 
-// write is what the evaluation writes: the attempt, unless the engine keeps
-// no history (kept); what it
+// write is what the evaluation writes: the attempt (which save leaves out
+// when the engine keeps no history); what it
 // teaches, when it is a login or signup from a known address that succeeds
 // (an attempt without an IP never teaches, since nothing says which network
 // it came from): its device and place in the user's profile, and what it
@@ -51,7 +52,7 @@ func (e *Engine) write(ev *evaluation) storage.Commit {
 		login.Located, login.Country, login.Region, login.City = true, l.Country, l.Region, l.City
 		login.Latitude, login.Longitude, login.AccuracyKm, login.ASN = l.Latitude, l.Longitude, l.AccuracyKm, l.ASN
 	}
-	c := storage.Commit{User: a.user, Event: e.kept(event), History: e.historyLimits(a.time)}
+	c := storage.Commit{User: a.user, Event: event, History: e.historyLimits(a.time)}
 	ch := profile.Change{Now: a.time, Limits: e.cfg.profile}
 	ev.token = ""
 	if teaches {
@@ -121,18 +122,18 @@ func profileWrite(w *storage.ProfileWrite, p *profile.Profile, ch profile.Change
 	return w
 }
 
-// kept is the event a commit writes to the user's history: none when the
-// engine keeps no history (WithHistory with 0 events).
-func (e *Engine) kept(ev *storage.Event) *storage.Event {
-	if e.cfg.maxHistory == 0 {
-		return nil
+// save is how the engine writes: c without its event when the engine keeps
+// no history (WithHistory with 0 events, so c.History.Max is 0), and no
+// store call at all when nothing else is left (an attempt that teaches
+// nothing, restricts nothing and asks for no challenge).
+func (e *Engine) save(ctx context.Context, c storage.Commit) error {
+	if c.History.Max == 0 {
+		c.Event = nil
+		if c.Profile == nil && c.Hashes == nil && c.Device == nil && c.Challenge == nil && c.Transition == nil {
+			return nil
+		}
 	}
-	return ev
-}
-
-// writes reports whether the commit writes anything.
-func writes(c *storage.Commit) bool {
-	return c.Event != nil || c.Profile != nil || c.Hashes != nil || c.Device != nil || c.Challenge != nil || c.Transition != nil
+	return e.store.Commit(ctx, c)
 }
 
 // historyLimits bound the user's history for a write at the time.

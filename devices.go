@@ -89,10 +89,10 @@ func (e *Engine) ForgetDevice(ctx context.Context, user, deviceID string) error 
 	next, gone, err := st.Profile.Apply(ch)
 	if err == nil {
 		ev := storage.Event{ID: id.New(), User: user, Time: now, Kind: storage.KindDeviceForgotten, DeviceID: deviceID}
-		err = e.store.Commit(ctx, storage.Commit{
+		err = e.save(ctx, storage.Commit{
 			User:    user,
 			Profile: &storage.ProfileWrite{Base: st.Profile.Version, New: next, Change: ch, Gone: gone},
-			Event:   e.kept(&ev),
+			Event:   &ev,
 			History: e.historyLimits(now),
 		})
 	}
@@ -161,10 +161,10 @@ func (e *Engine) ReportDevice(ctx context.Context, user, deviceID string, mine b
 		return fmt.Errorf("ato: report device: %w", err)
 	}
 	ev := storage.Event{ID: id.New(), User: user, Time: now, Kind: kind, DeviceID: deviceID}
-	err = e.store.Commit(ctx, storage.Commit{
+	err = e.save(ctx, storage.Commit{
 		User:    user,
 		Profile: &storage.ProfileWrite{Base: st.Profile.Version, New: next, Change: ch, Gone: gone},
-		Event:   e.kept(&ev),
+		Event:   &ev,
 		History: e.historyLimits(now),
 	})
 	if err != nil {
