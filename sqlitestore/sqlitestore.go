@@ -164,42 +164,50 @@ func open(path string, readOnly bool) (*Store, error) {
 		"&_pragma=synchronous(NORMAL)" +
 		"&_pragma=foreign_keys(ON)" +
 		"&_pragma=temp_store(MEMORY)"
-	if !readOnly {
-		s, err := connect(base+pragmas+"&_txlock=immediate", base+pragmas+"&_pragma=query_only(1)", false)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
-		}
-		return s, nil
+	wdsn, rdsn := base+pragmas+"&_txlock=immediate", base+pragmas+"&_pragma=query_only(1)"
+	if readOnly {
+		wdsn, rdsn = base+readOnlyDSN, base+readOnlyDSN
 	}
-	// No journal_mode: setting it is a write (a no-op on a file in WAL mode
-	// already, an error on one that is not).
-	const ro = "?mode=ro&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_pragma=query_only(1)"
-	s, err := connect(base+ro, base+ro, true)
-	if err != nil && cantOpen(err) {
-		// A reader of a file in WAL mode shares its -shm file with the
-		// others, and makes it when there is none: on a read-only file
-		// system (a backup, a snapshot) it cannot. Without a log beside the
-		// file (beside the file a symbolic link names, where SQLite keeps
-		// it), the file holds every transaction: it is read as immutable,
-		// without the -shm file. With one, that would miss the log's
-		// transactions.
-		real, rerr := filepath.EvalSymlinks(abs)
-		switch {
-		case rerr != nil:
-		case hasLog(real):
-			return nil, fmt.Errorf("sqlitestore: open %q read-only: %w (its -wal file holds transactions that only a reader able to make the -shm file beside it can read: copy the database and its -wal file to a directory the tool may write)", path, err)
-		default:
-			imm, ierr := fileURI(real)
-			if ierr == nil {
-				imm += ro + "&immutable=1"
-				if s, ierr := connect(imm, imm, true); ierr == nil {
-					return s, nil
-				}
-			}
-		}
+	s, err := connect(wdsn, rdsn, readOnly)
+	if readOnly && err != nil && cantOpen(err) {
+		s, err = openImmutable(abs, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
+	}
+	return s, nil
+}
+
+// readOnlyDSN are the parameters of a read-only connection. No
+// journal_mode: setting it is a write (a no-op on a file in WAL mode
+// already, an error on one that is not).
+const readOnlyDSN = "?mode=ro&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_pragma=query_only(1)"
+
+// openImmutable opens the database at path, which SQLite could not open
+// read-only (err), as immutable. A reader of a file in WAL mode shares its
+// -shm file with the others, and makes it when there is none: on a
+// read-only file system (a backup, a snapshot) it cannot. Without a log
+// beside the file (beside the file a symbolic link names, where SQLite
+// keeps it), the file holds every transaction: it is read without the -shm
+// file. With one, that would miss the log's transactions: err is returned,
+// with what to do. When the fallback does not apply, or fails, err is
+// returned as it is.
+func openImmutable(path string, err error) (*Store, error) {
+	real, rerr := filepath.EvalSymlinks(path)
+	if rerr != nil {
+		return nil, err
+	}
+	if hasLog(real) {
+		return nil, fmt.Errorf("%w (read-only: its -wal file holds transactions that only a reader able to make the -shm file beside it can read: copy the database and its -wal file to a directory the tool may write)", err)
+	}
+	uri, uerr := fileURI(real)
+	if uerr != nil {
+		return nil, err
+	}
+	uri += readOnlyDSN + "&immutable=1"
+	s, ierr := connect(uri, uri, true)
+	if ierr != nil {
+		return nil, err
 	}
 	return s, nil
 }
