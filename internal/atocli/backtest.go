@@ -116,7 +116,7 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 
 	var src eventSource
 	if *history != "" {
-		src, err = fileSource(*history, env.Stdin, *sinceFlag, now)
+		src, err = fileSource(*history, env.Stdin, *sinceFlag, since)
 	} else {
 		src, err = storeSource(ctx, *spec, since)
 	}
@@ -187,12 +187,10 @@ type eventSource struct {
 }
 
 // fileSource reads the events of an export, skipping its other records.
-func fileSource(path string, stdin io.Reader, sinceFlag string, now time.Time) (eventSource, error) {
-	// An age (-since 30d) counts back from when the export was made.
-	since, err := parseSince(sinceFlag, now)
-	if err != nil {
-		return eventSource{}, err
-	}
+//
+// since is sinceFlag (checked) as of now; an age (-since 30d) counts back
+// from when the export was made, once its header says when.
+func fileSource(path string, stdin io.Reader, sinceFlag string, since time.Time) (eventSource, error) {
 	in, name, size := stdin, "standard input", int64(0)
 	closeFn := func() {}
 	if path != "-" {
@@ -337,7 +335,7 @@ type replay struct {
 	// waiting are challenges of the replay whose recorded attempt was
 	// challenged too, by user and recorded challenge id (waitKey): they
 	// are passed when the history says that one was completed.
-	waiting map[string]waitingChallenge
+	waiting map[string]string // the replay's challenge id
 	// recent are each user's challenges of the last hour, oldest first:
 	// what the engine's hourly limit counts, and what a fork copies.
 	recent map[string][]recentChallenge
@@ -345,8 +343,6 @@ type replay struct {
 	// challenge are dropped.
 	sweepAt int
 }
-
-type waitingChallenge struct{ id, user string }
 
 // recentChallenge is a challenge of the replay, and the recorded one it
 // waits for ("" for none).
@@ -365,7 +361,7 @@ const challengeWindow = time.Hour
 var replaySecret = []byte("ato backtest: replays keep nothing")
 
 func newReplay(p verdict.Policy, store *memstore.Store) (*replay, error) {
-	r := &replay{store: store, waiting: map[string]waitingChallenge{}, recent: map[string][]recentChallenge{}, sweepAt: minSweep}
+	r := &replay{store: store, waiting: map[string]string{}, recent: map[string][]recentChallenge{}, sweepAt: minSweep}
 	eng, err := ato.New(r.store,
 		ato.WithReplay(),
 		ato.WithPolicy(p),
@@ -407,9 +403,9 @@ func (r *replay) event(ctx context.Context, e *storage.Event) (outcome, error) {
 	case storage.KindChallengeCompleted:
 		// The owner completed the recorded challenge: the replay's
 		// challenge of the same attempt is passed now.
-		if w, ok := r.waiting[waitKey(e.User, e.ChallengeID)]; ok {
+		if id, ok := r.waiting[waitKey(e.User, e.ChallengeID)]; ok {
 			delete(r.waiting, waitKey(e.User, e.ChallengeID))
-			return outcome{}, r.pass(ctx, w.id)
+			return outcome{}, r.pass(ctx, id)
 		}
 		return outcome{}, nil
 	default:
@@ -454,7 +450,7 @@ func (r *replay) remember(user string, c recentChallenge) {
 	}
 	r.recent[user] = append(rs, c)
 	if c.recorded != "" {
-		r.waiting[waitKey(user, c.recorded)] = waitingChallenge{id: c.id, user: user}
+		r.waiting[waitKey(user, c.recorded)] = c.id
 	}
 	if len(r.recent) >= r.sweepAt {
 		for u := range r.recent {
@@ -486,7 +482,7 @@ func (r *replay) recentOf(user string) []recentChallenge {
 
 // forget drops a challenge from the waiting: it ended.
 func (r *replay) forget(user string, c recentChallenge) {
-	if w, ok := r.waiting[waitKey(user, c.recorded)]; ok && w.id == c.id {
+	if id, ok := r.waiting[waitKey(user, c.recorded)]; ok && id == c.id {
 		delete(r.waiting, waitKey(user, c.recorded))
 	}
 }
@@ -549,10 +545,8 @@ type fork struct {
 	replay *replay
 	// forked are the users the policy's engine replays.
 	forked map[string]bool
-	// dec is the policy's decision of the attempt being replayed, now
-	// whether the attempt forks its user.
+	// dec is the policy's decision of the attempt being replayed.
 	dec verdict.Decision
-	now bool
 }
 
 // sameEffect reports whether an engine that decided b writes what one that
@@ -577,7 +571,7 @@ func (d *decider) Decide(in *verdict.Input) verdict.Decision {
 	dec := d.base.Decide(in)
 	d.dec = dec
 	for _, f := range d.forks {
-		if f.forked[d.user] { // f.now was reset for the attempt
+		if f.forked[d.user] {
 			continue
 		}
 		f.dec = f.policy.Decide(in)
@@ -587,7 +581,7 @@ func (d *decider) Decide(in *verdict.Input) verdict.Decision {
 			if err := d.copy(d.user, f); err != nil && d.err == nil {
 				d.err = err
 			}
-			f.forked[d.user], f.now = true, true
+			f.forked[d.user] = true
 		}
 	}
 	return dec
@@ -662,12 +656,10 @@ func (sh *shard) copyUser(ctx context.Context, user string, f *fork) error {
 		if err := to.Commit(ctx, storage.Commit{User: user, Challenge: &c}); err != nil {
 			return err
 		}
-		if w, ok := sh.base.waiting[waitKey(user, rc.recorded)]; ok && w.id == rc.id {
-			f.replay.remember(user, rc)
-		} else {
-			rc.recorded = ""
-			f.replay.remember(user, rc)
+		if id, ok := sh.base.waiting[waitKey(user, rc.recorded)]; !ok || id != rc.id {
+			rc.recorded = "" // not waiting for the history any more
 		}
+		f.replay.remember(user, rc)
 	}
 	return nil
 }
@@ -780,9 +772,6 @@ func (sh *shard) baseline(ctx context.Context, id int, b *batch) error {
 		}
 		e := &b.events[j]
 		sh.decider.user = e.User
-		for _, f := range sh.forks {
-			f.now = false
-		}
 		o, err := sh.base.event(ctx, e)
 		if err == nil {
 			err = sh.decider.err
@@ -792,7 +781,7 @@ func (sh *shard) baseline(ctx context.Context, id int, b *batch) error {
 		}
 		b.outcomes[0][j] = o
 		for i, f := range sh.forks {
-			own := f.now || f.forked[e.User]
+			own := f.forked[e.User] // forked before this attempt, or by it
 			b.own[i][j] = own
 			fo := o
 			switch {

@@ -574,18 +574,12 @@ func (r *reader) parse(line []byte, rec *record) error {
 		if err := strictJSON(line, &u); err != nil {
 			return err
 		}
-		if problem := text.Check(u.User, maxUser); u.User == "" || problem != "" {
-			return &LineError{Line: r.line, Field: "user", Err: errors.New(orRequired(u.User, problem))}
-		}
-		rec.user = storage.UserRecord{Profile: profileFromJSON(u.User, &u.Profile)}
-		for i, h := range u.Hashes {
-			if h.DeviceID == "" {
-				return &LineError{Line: r.line, Field: fmt.Sprintf("hashes[%d].device_id", i), Err: errors.New("required")}
-			}
-			rec.user.Hashes = append(rec.user.Hashes, storage.DeviceHashes{DeviceID: h.DeviceID, Hashes: h.Hashes})
-		}
 		if field, problem := checkUser(&u); problem != "" {
 			return &LineError{Line: r.line, Field: field, Err: errors.New(problem)}
+		}
+		rec.user = storage.UserRecord{Profile: profileFromJSON(u.User, &u.Profile)}
+		for _, h := range u.Hashes {
+			rec.user.Hashes = append(rec.user.Hashes, storage.DeviceHashes{DeviceID: h.DeviceID, Hashes: h.Hashes})
 		}
 		for i := range u.Factors {
 			f, err := factorFromJSON(u.User, &u.Factors[i])
@@ -635,13 +629,6 @@ type fieldError struct {
 
 func (e *fieldError) Error() string { return fmt.Sprintf("field %q: %v", e.field, e.err) }
 
-func orRequired(v, problem string) string {
-	if v == "" {
-		return "required"
-	}
-	return problem
-}
-
 // Limits on the fields of an event, as the engine and the stores have
 // them.
 const (
@@ -676,10 +663,8 @@ func checkEvent(e *storage.Event) *fieldError {
 	if e.Verdict != "" && !verdict.Verdict(e.Verdict).Valid() {
 		return bad("verdict", "%q is not a verdict (allow, challenge, restrict, challenge_and_restrict, deny)", e.Verdict)
 	}
-	if e.IP != "" {
-		if ip, err := netip.ParseAddr(e.IP); err != nil || ip.Zone() != "" {
-			return bad("ip", "%q is not an IP address (without a zone)", e.IP)
-		}
+	if p := checkIP(e.IP); p != "" {
+		return bad("ip", "%s", p)
 	}
 	for _, f := range []struct {
 		name, v string

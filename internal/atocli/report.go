@@ -344,7 +344,7 @@ func buckets(s *stats, policies int) []Bucket {
 	}
 	for p := range policies {
 		for _, h := range slices.Sorted(maps.Keys(s.hours[p])) {
-			i := min(max((h-start)/width, 0), n-1) // sources are in order of time; a bar is no reason to panic if not
+			i := (h - start) / width // from and to are the first and last event's
 			for v, c := range s.hours[p][h] {
 				out[i].Verdicts[p][v] += c
 			}
@@ -474,8 +474,8 @@ func writeReportJSON(w io.Writer, r *Report) error {
 // it appears whole or not at all; readable by its owner only (mode 0600),
 // as what the tool writes names users.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
-	if err := checkWritable(path); err != nil {
-		return err
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial")
 	if err != nil {

@@ -174,10 +174,11 @@ func short(id string) string {
 	if id == "" {
 		return none
 	}
-	if r := []rune(cell(id, len(id))); len(r) > 8 {
+	c := cell(id, len(id))
+	if r := []rune(c); len(r) > 8 {
 		return string(r[:8])
 	}
-	return cell(id, len(id))
+	return c
 }
 
 // place is "Amsterdam, NL", "NL" or "".
