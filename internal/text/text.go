@@ -82,7 +82,7 @@ func plainASCIIPrefix(s string) int {
 		c := s[n : n+64]
 		var bits uint64
 		for w := 0; w < 64; w += 8 {
-			x := word(c[w : w+8])
+			x := binary.LittleEndian.Uint64([]byte(c[w : w+8]))
 			bits |= x | (x + lo) | (x - 0x20*lo)
 		}
 		if bits&hi != 0 {
@@ -90,11 +90,4 @@ func plainASCIIPrefix(s string) int {
 		}
 	}
 	return n
-}
-
-// word is the 8 bytes of s as a little-endian word, in one load.
-func word(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
