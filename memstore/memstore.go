@@ -647,24 +647,10 @@ func (s *Store) writeDevice(name string, w storage.DeviceWrite) {
 	} else {
 		o = s.ord(w.Device.ID)
 	}
-	// Hashes and keys the stored device has already are not copied
-	// again: the stored ones are never modified. (MergeDevice copies
-	// those of the write; nil ones cost nothing.)
-	sameHashes := stored != nil && slices.Equal(w.Device.Hashes, stored.Hashes)
-	sameKeys := stored != nil && slices.Equal(w.Device.Keys, had)
-	if sameHashes {
-		w.Device.Hashes = nil
-	}
-	if sameKeys {
-		w.Device.Keys = nil
-	}
+	// MergeDevice keeps the stored hashes and keys when the write has the
+	// same, and copies the write's otherwise.
 	d := storage.MergeDevice(stored, name, w)
-	if sameHashes {
-		d.Hashes = stored.Hashes
-	}
-	if sameKeys {
-		d.Keys = had
-	}
+	sameKeys := stored != nil && slices.Equal(d.Keys, had)
 	ds.devs[d.ID] = &device{d: [1]storage.Device{d}, ord: o}
 	if sameKeys && !o.dropped.Load() {
 		return

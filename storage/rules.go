@@ -74,10 +74,16 @@ func NeedsTouch(d *Device, user, fingerprint string, at time.Time) bool {
 // Keys from the write and keeps the earliest FirstSeen and the latest
 // LastSeen; the commit's user becomes the first of its Users (or moves up,
 // with the later of the two times), and Users keeps the w.MaxUsers most
-// recent.
+// recent. The write's hashes and keys are copied, unless the stored device
+// has the same already: its slices are then shared (a store modifies
+// neither), so that a login that changes neither copies neither.
 func MergeDevice(stored *Device, user string, w DeviceWrite) Device {
 	d := w.Device
-	d.Hashes, d.Keys = slices.Clone(d.Hashes), slices.Clone(d.Keys)
+	var hashes, keys []string // the stored device's
+	if stored != nil {
+		hashes, keys = stored.Hashes, stored.Keys
+	}
+	d.Hashes, d.Keys = sameOrClone(d.Hashes, hashes), sameOrClone(d.Keys, keys)
 	d.Users = nil
 	seen := w.Seen
 	if stored != nil {
@@ -106,6 +112,14 @@ func MergeDevice(stored *Device, user string, w DeviceWrite) Device {
 		d.Users = d.Users[:w.MaxUsers]
 	}
 	return d
+}
+
+// sameOrClone is stored when it holds what s holds, a copy of s otherwise.
+func sameOrClone(s, stored []string) []string {
+	if slices.Equal(s, stored) {
+		return stored
+	}
+	return slices.Clone(s)
 }
 
 // WithoutUser returns the device's Users without user.
