@@ -470,7 +470,8 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 	us.mu.Lock()
 	defer us.mu.Unlock()
 	u := us.users[c.User]
-	if u == nil {
+	fresh := u == nil
+	if fresh {
 		u = &user{}
 	}
 
@@ -527,7 +528,9 @@ func (s *Store) Commit(_ context.Context, c storage.Commit) error {
 		}
 	}
 
-	us.users[c.User] = u
+	if fresh {
+		us.users[c.User] = u
+	}
 	if moved != nil {
 		moved.Status, moved.UpdatedAt = c.Transition.To, ms(c.Transition.At)
 		if moved.Status.Open() && !slices.Contains(u.open, moved.ID) {
