@@ -249,9 +249,19 @@ func TestImport(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "without the end line of an export: it was cut short")
 
-	r = run(t, string(data[bytes.IndexByte(data, '\n')+1:]), "import", "-db", storeMemory)
-	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, `line 1: field "type": "event": the first line of an export is its header`)
+	// Input that is no export of -all creates no store.
+	for _, c := range []struct{ input, want string }{
+		{string(data[bytes.IndexByte(data, '\n')+1:]), `line 1: field "type": "event": the first line of an export is its header`},
+		{`{"type":"header","format":"ato-export","version":1,"exported_at":"2026-06-01T00:00:00Z"}` + "\n",
+			`line 1: field "all": this export holds events only`},
+		{"", "the input is empty"},
+	} {
+		target := filepath.Join(dir, "never.db")
+		r := run(t, c.input, "import", "-db", target)
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, c.want)
+		assert.NoFileExists(t, target)
+	}
 
 	// What a terminal would take for a command is no text.
 	allHead := `{"type":"header","format":"ato-export","version":1,"exported_at":"2026-06-01T00:00:00Z","all":true}`

@@ -56,6 +56,12 @@ func runImport(ctx context.Context, args []string, env Env) error {
 		defer f.Close()
 		in = f
 	}
+	// The header first: input that is no export of "-all" (an events-only
+	// export, a history cut at its head) does not create the store.
+	r := newReader(in)
+	if err := importHeader(r); err != nil {
+		return err
+	}
 	s, err := storeopen.Open(ctx, *spec)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", storeopen.Describe(*spec), err)
@@ -64,7 +70,7 @@ func runImport(ctx context.Context, args []string, env Env) error {
 	if err := checkEmpty(ctx, s, *spec); err != nil {
 		return err
 	}
-	n, err := importFrom(ctx, newReader(in), s.Store)
+	n, err := importFrom(ctx, r, s.Store)
 	if err != nil {
 		if interrupted(ctx, err) {
 			fmt.Fprintf(env.Stderr, "ato import: interrupted after %s, %s and %s; what was imported stays (to start again, import into an empty store)\n",
@@ -112,25 +118,32 @@ func checkEmpty(ctx context.Context, s *storeopen.Store, spec string) error {
 // histories already.
 var importHistory = storage.HistoryLimits{Max: math.MaxInt32}
 
-// importFrom writes the records of r into st, one commit each, and returns
-// how many it wrote. The header must come first; an end line, if there is
-// one, must agree with what was read.
+// importHeader reads the first line of an import: the header of an export
+// of "-all".
+func importHeader(r *reader) error {
+	var rec record
+	err := r.next(&rec)
+	switch {
+	case errors.Is(err, io.EOF):
+		return errors.New("the input is empty: expected the lines of ato export")
+	case err != nil:
+		return err
+	case rec.typ != typeHeader:
+		return &LineError{Line: r.line, Field: "type", Err: fmt.Errorf("%q: the first line of an export is its header", rec.typ)}
+	case !rec.header.All:
+		return &LineError{Line: r.line, Field: "all", Err: errors.New(`this export holds events only: import needs the profiles and devices of "ato export -all"`)}
+	}
+	return nil
+}
+
+// importFrom writes the records of r, after its header (importHeader),
+// into st, one commit each, and returns how many it wrote. An end line, if
+// there is one, must agree with what was read.
 func importFrom(ctx context.Context, r *reader, st storage.Store) (end, error) {
 	var (
 		n   end
 		rec record
 	)
-	err := r.next(&rec)
-	switch {
-	case errors.Is(err, io.EOF):
-		return n, errors.New("the input is empty: expected the lines of ato export")
-	case err != nil:
-		return n, err
-	case rec.typ != typeHeader:
-		return n, &LineError{Line: r.line, Field: "type", Err: fmt.Errorf("%q: the first line of an export is its header", rec.typ)}
-	case !rec.header.All:
-		return n, &LineError{Line: r.line, Field: "all", Err: errors.New(`this export holds events only: import needs the profiles and devices of "ato export -all"`)}
-	}
 	sawEnd, skipped := false, int64(0)
 	for {
 		if err := ctx.Err(); err != nil {
