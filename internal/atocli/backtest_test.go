@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -187,42 +186,37 @@ func TestBacktestBlockedInput(t *testing.T) {
 	}
 }
 
-// TestGCPace checks that a backtest turns the collector's pace off for a
-// memory limit gcExtra above its live data, which only goes up, and puts
-// the pace and the limit back afterwards, unless GOGC or GOMEMLIMIT is
-// set.
+// TestGCPace checks that a backtest paces the collector by its live heap
+// while it runs (gcExtra of garbage before a collection, the default once
+// the live heap is larger), and puts the pace back once the last of
+// overlapping backtests is done, unless GOGC is set.
 func TestGCPace(t *testing.T) {
-	assert.Equal(t, int64(10+20+gcExtra), gcLimit(10, 20, 0))
-	assert.Equal(t, int64(10+20+gcExtra), gcLimit(10, 20, 5), "the limit follows the live data up")
-	assert.Equal(t, int64(3*gcExtra), gcLimit(10, 20, 3*gcExtra), "and never down")
-	assert.Equal(t, int64(math.MaxInt64), gcLimit(math.MaxUint64/2, math.MaxUint64/2, 0), "without overflowing")
-
-	wasPercent, wasLimit := debug.SetGCPercent(123), debug.SetMemoryLimit(1<<40)
-	defer func() {
-		debug.SetGCPercent(wasPercent)
-		debug.SetMemoryLimit(wasLimit)
-	}()
+	for live, want := range map[uint64]int{0: 25600, gcMinLive: 25600, 1 << 26: 1600, gcExtra / 2: 200, gcExtra: 100, 8 * gcExtra: 100} {
+		assert.Equal(t, want, gcPercent(live), "live heap %d", live)
+	}
+	was := debug.SetGCPercent(123)
+	defer debug.SetGCPercent(was)
 	t.Setenv("GOGC", "")
-	t.Setenv("GOMEMLIMIT", "")
 	g, stop := startGCBudget()
 	require.NotNil(t, g)
-	assert.Equal(t, -1, debug.SetGCPercent(-1), "no pace while a backtest runs")
-	limit := debug.SetMemoryLimit(-1)
-	assert.Greater(t, limit, int64(gcExtra), "a limit past the live data while a backtest runs")
-	g.batch()
-	assert.GreaterOrEqual(t, debug.SetMemoryLimit(-1), limit)
-	stop()
-	assert.Equal(t, 123, debug.SetGCPercent(123), "the pace before the backtest is back")
-	assert.Equal(t, int64(1<<40), debug.SetMemoryLimit(-1), "and the limit")
-
-	for _, env := range []string{"GOGC", "GOMEMLIMIT"} {
-		t.Setenv(env, "150")
-		g, stop = startGCBudget()
-		assert.Nil(t, g)
+	paced := gcPercent(g.live())
+	assert.Equal(t, paced, debug.SetGCPercent(paced), "paced by the live heap while a backtest runs")
+	assert.GreaterOrEqual(t, paced, 100)
+	g2, stop2 := startGCBudget()
+	require.NotNil(t, g2)
+	for range gcEvery {
 		g.batch()
-		stop()
-		assert.Equal(t, 123, debug.SetGCPercent(123), "an operator's %s is left alone", env)
-		assert.Equal(t, int64(1<<40), debug.SetMemoryLimit(-1), "an operator's %s is left alone", env)
-		t.Setenv(env, "")
 	}
+	assert.Equal(t, gcPercent(g.live()), debug.SetGCPercent(gcPercent(g.live())))
+	stop()
+	assert.Equal(t, gcPercent(g.live()), debug.SetGCPercent(gcPercent(g.live())), "paced while another backtest runs")
+	stop2()
+	assert.Equal(t, 123, debug.SetGCPercent(123), "the pace before the backtests is back")
+
+	t.Setenv("GOGC", "150")
+	g, stop = startGCBudget()
+	assert.Nil(t, g)
+	g.batch()
+	stop()
+	assert.Equal(t, 123, debug.SetGCPercent(123), "an operator's GOGC is left alone")
 }

@@ -1,7 +1,6 @@
 package atocli
 
 import (
-	"math"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
@@ -11,92 +10,85 @@ import (
 // A backtest's garbage is short-lived (each replayed login's copies of
 // what it touches) while its live data (the replays' stores) only grows.
 // With the Go default (GOGC=100) the collector runs each time the heap has
-// grown by as much as it holds, and marks the whole store each time; and
-// while it marks, every replayed login pays for its write barriers and
-// assists. So while it runs, a backtest turns the collector's pace off and
-// sets a memory limit gcExtra above the live data instead: the collector
-// runs only once that much garbage has piled up (never, for a history of
-// a few hundred thousand events), and the limit follows the live data as
-// the stores grow, so the heap is never more than gcExtra above it. An
-// operator who sets GOGC or GOMEMLIMIT keeps it.
+// grown by as much as it holds, and marks the whole store each time; while
+// it marks, every replayed login pays for write barriers and assists too:
+// on a month of 10,000 users, even three collections cost a tenth of the
+// run. So while it runs, a backtest lets the garbage pile up to gcExtra
+// before a collection, or to as much as its live data once that is more
+// (the default): a history of a few hundred thousand events is replayed
+// without a collection, and a larger one is never collected more often
+// than the default would. An operator who sets GOGC keeps it.
 
-// gcExtra is how far past its live data a backtest's heap may grow before
-// a collection.
+// gcExtra is how much garbage a backtest lets pile up, at least, before a
+// collection.
 const gcExtra = 1 << 30
+
+// gcMinLive is the live heap the pace is set for before the collector has
+// measured one: Go's smallest heap goal (4 MiB at GOGC=100).
+const gcMinLive = 4 << 20
+
+// gcEvery is how many batches go by between two looks at the live heap.
+const gcEvery = 16
 
 var gcState struct {
 	sync.Mutex
-	runs    int   // the backtests running
-	percent int   // the GC percent before the first of them
-	limit   int64 // the memory limit before the first of them
+	runs    int // the backtests running
+	percent int // the GC percent before the first of them
 }
 
-// gcBudget paces the collector by a backtest's live data.
+// gcBudget adjusts the collector's pace to a backtest's live heap.
 type gcBudget struct {
-	live  [1]metrics.Sample
-	base  uint64 // the memory the process held when the backtest started
-	limit int64  // the limit set last
+	sample  [1]metrics.Sample
+	batches int
 }
 
-// startGCBudget starts pacing the collector for a backtest, unless GOGC or
-// GOMEMLIMIT is set; stop puts the pace back once no backtest runs.
+// startGCBudget starts pacing the collector for a backtest, unless GOGC
+// is set; stop puts the pace back once no backtest runs.
 func startGCBudget() (g *gcBudget, stop func()) {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+	if os.Getenv("GOGC") != "" {
 		return nil, func() {}
 	}
-	g = &gcBudget{live: [1]metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
-	held := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
-	metrics.Read(held)
-	g.base = sampled(held[0])
+	g = &gcBudget{sample: [1]metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	gcState.Lock()
 	if gcState.runs == 0 {
-		gcState.limit = debug.SetMemoryLimit(-1)
-		gcState.percent = debug.SetGCPercent(-1)
+		gcState.percent = debug.SetGCPercent(gcPercent(g.live()))
 	}
 	gcState.runs++
-	g.batch()
 	gcState.Unlock()
 	return g, func() {
 		gcState.Lock()
 		defer gcState.Unlock()
 		if gcState.runs--; gcState.runs == 0 {
 			debug.SetGCPercent(gcState.percent)
-			debug.SetMemoryLimit(gcState.limit)
 		}
 	}
 }
 
-// batch is called after each batch of the backtest, by one goroutine: it
-// moves the limit up as the live data grows.
+// batch is called after each batch of the backtest, by one goroutine.
 func (g *gcBudget) batch() {
 	if g == nil {
 		return
 	}
-	metrics.Read(g.live[:])
-	if limit := gcLimit(g.base, sampled(g.live[0]), g.limit); limit != g.limit {
-		g.limit = limit
-		debug.SetMemoryLimit(limit)
+	if g.batches++; g.batches%gcEvery != 0 {
+		return
 	}
+	debug.SetGCPercent(gcPercent(g.live()))
 }
 
-// sampled is the sample's value, 0 if the runtime has none.
-func sampled(s metrics.Sample) uint64 {
-	if s.Value.Kind() != metrics.KindUint64 {
+// live is the live heap the collector measured last (0 before it has).
+func (g *gcBudget) live() uint64 {
+	metrics.Read(g.sample[:])
+	if g.sample[0].Value.Kind() != metrics.KindUint64 {
 		return 0
 	}
-	return s.Value.Uint64()
+	return g.sample[0].Value.Uint64()
 }
 
-// gcLimit is the memory limit (which counts all the memory the runtime
-// holds, not only the heap) for a backtest that started with the process
-// holding base, now that the collector last found live bytes of the heap
-// live: base, live and gcExtra; never lower than the limit set before,
-// since the collector only measures the live heap when it runs, and the
-// stores only grow.
-func gcLimit(base, live uint64, before int64) int64 {
-	limit := uint64(math.MaxInt64)
-	if base < limit-gcExtra && live < limit-gcExtra-base {
-		limit = base + live + gcExtra
-	}
-	return max(before, int64(limit))
+// gcPercent is the GC percent that lets the heap grow by gcExtra past a
+// live heap of the size, or by as much as it holds (100, the default)
+// once that is more. The collector sets its next goal from the live heap
+// it measured last, so a pace set from that same figure holds until the
+// next collection.
+func gcPercent(live uint64) int {
+	return int(max(gcExtra*100/max(live, gcMinLive), 100))
 }
