@@ -23,8 +23,9 @@ It is how a deployment moves from one store to another, SQLite to PostgreSQL:
 	ato import -db 'postgres://ato@db/ato' -from ato.jsonl
 
 The store must hold no events, profiles or devices yet (it is created and
-migrated if needed). The input is checked as it is read: a bad line stops the
-import with its number and field, and what was imported before it stays.
+migrated if needed, once the first line has shown an export of -all). The
+input is checked as it is read: a bad line stops the import with its number
+and field, and what was imported before it stays.
 
 An authenticator app's secret stays sealed: it opens only under the key that
 sealed it, so give both deployments the same ato.WithSecret key. An engine
