@@ -234,11 +234,19 @@ func listOf(es []indexEntry) indexList {
 // networkShard holds the lists of users who failed from networks, and
 // the campaign list under its key (storage.CampaignKey) in its shard.
 type networkShard struct {
-	mu     sync.RWMutex
-	nets   map[string][]failed // network → users who failed from it, newest first
+	mu   sync.RWMutex
+	nets map[string][]failed // network → users who failed from it, newest first
+	// lists is len(nets), set under mu after each change: a Load that
+	// finds it 0 counts no failures without taking mu, which every Load
+	// would otherwise write (the campaign list's shard on each, from every
+	// processor).
+	lists  atomic.Int32
 	expiry fifo
 	_      pad
 }
+
+// counted sets ns.lists; ns.mu is held.
+func (ns *networkShard) counted() { ns.lists.Store(int32(len(ns.nets))) }
 
 // failed is an entry of a network's list: a user, when they failed from
 // the network last, and whether that failure was a campaign failure
@@ -415,15 +423,15 @@ func (s *Store) Load(_ context.Context, r storage.LoadRequest) (storage.State, e
 		q.UserSince, q.NetworkSince = ms(q.UserSince), ms(q.NetworkSince)
 		st.Failures.User, st.Failures.UserUnknown = storage.CountFailures(us.failures[r.User], &q)
 		if q.Network != "" {
-			ns := &s.nets[s.shard(q.Network)]
-			ns.mu.RLock()
-			l := ns.nets[q.Network]
-			st.Failures.NetworkUsers = countFailed(l, q.NetworkSince, q.MaxNetworkUsers, false)
-			st.Failures.NetworkUnknown = countFailed(l, ms(q.UnknownSince), q.MaxNetworkUnknown, true)
-			ns.mu.RUnlock()
+			if ns := &s.nets[s.shard(q.Network)]; ns.lists.Load() != 0 {
+				ns.mu.RLock()
+				l := ns.nets[q.Network]
+				st.Failures.NetworkUsers = countFailed(l, q.NetworkSince, q.MaxNetworkUsers, false)
+				st.Failures.NetworkUnknown = countFailed(l, ms(q.UnknownSince), q.MaxNetworkUnknown, true)
+				ns.mu.RUnlock()
+			}
 		}
-		if q.MaxCampaignUsers > 0 {
-			ns := &s.nets[s.campaign]
+		if ns := &s.nets[s.campaign]; q.MaxCampaignUsers > 0 && ns.lists.Load() != 0 {
 			ns.mu.RLock()
 			st.Failures.CampaignUsers = countFailed(ns.nets[storage.CampaignKey], ms(q.CampaignSince), q.MaxCampaignUsers, false)
 			ns.mu.RUnlock()
@@ -799,6 +807,7 @@ func (s *Store) putFailed(i int, key string, f *storage.Failure, cutoff time.Tim
 			ns.nets[it] = l
 		}
 	}
+	ns.counted()
 	return marked
 }
 
@@ -1052,6 +1061,7 @@ func (s *Store) DeleteUser(_ context.Context, name string) error {
 				ns.nets[network] = l
 			}
 		}
+		ns.counted()
 		ns.mu.Unlock()
 	}
 	for id := range u.challenges {
@@ -1136,6 +1146,7 @@ func (s *Store) Purge(_ context.Context, r storage.PurgeRequest) (int, error) {
 				ns.nets[network] = l[:keep]
 			}
 		}
+		ns.counted()
 		ns.mu.Unlock()
 	}
 	return n, nil
