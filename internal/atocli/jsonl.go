@@ -1005,16 +1005,8 @@ func (p *parser) object(member func(key []byte) error) error {
 			return err // the path names the member at fault
 		}
 		p.path = p.path[:depth]
-		switch p.peek() {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return nil
-		case 0:
-			return errEnd
-		default:
-			return fmt.Errorf("expected ',' or '}' at column %d", p.i+1)
+		if more, err := p.more('}'); !more {
+			return err
 		}
 	}
 }
@@ -1030,18 +1022,26 @@ func (p *parser) array(elem func() error) error {
 		if err := elem(); err != nil {
 			return err
 		}
-		switch p.peek() {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			return nil
-		case 0:
-			return errEnd
-		default:
-			return fmt.Errorf("expected ',' or ']' at column %d", p.i+1)
+		if more, err := p.more(']'); !more {
+			return err
 		}
 	}
+}
+
+// more reads what follows a member or an element: a ',' (more follow) or
+// the closing byte of the object or array (none; err is nil).
+func (p *parser) more(closing byte) (bool, error) {
+	switch p.peek() {
+	case ',':
+		p.i++
+		return true, nil
+	case closing:
+		p.i++
+		return false, nil
+	case 0:
+		return false, errEnd
+	}
+	return false, fmt.Errorf("expected ',' or '%c' at column %d", closing, p.i+1)
 }
 
 // rawStr reads a string and returns its bytes between the quotes, escapes
