@@ -44,7 +44,7 @@ and credential stuffing do not fire in a replay.
 Each event is replayed once, under the baseline; the policy decides on the
 same input. A user whose verdict it changes is copied, as they were just
 before, into an engine of the policy's own, which replays them from then on.
-Users are replayed in shards at once, one per processor, in batches of
+Users are replayed in shards at once, four per processor, in batches of
 1,024 events, a shard at most two batches ahead of another: what users who
 share a device teach about it can then come in another order than the
 history's, and a count can differ by a few from run
@@ -67,7 +67,7 @@ func runBacktest(ctx context.Context, args []string, env Env) error {
 	sample := fs.Int("sample", 20, "how many changed logins to list")
 	sinceFlag := fs.String("since", "", "only events from then on: a time (2026-05-01) or an age (30d: before the export was made, for -history); the replay starts from empty profiles then")
 	asJSON := fs.Bool("json", false, "print the report as JSON, for scripts")
-	shards := fs.Int("shards", runtime.GOMAXPROCS(0), "replay the users in this many shards at once (one per processor); with users who share devices, the counts can differ a little from run to run unless it is 1")
+	shards := fs.Int("shards", defaultShards(), "replay the users in this many shards at once (four per processor); with users who share devices, the counts can differ a little from run to run unless it is 1")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -707,8 +707,8 @@ func shardOf(user string, shards int) int {
 	return int(h % uint32(shards))
 }
 
-// A backtest spreads the users over shards that replay at once, one per
-// processor: each shard replays its users' events with engines of its own
+// A backtest spreads the users over shards that replay at once, a few per
+// processor (defaultShards): each shard replays its users' events with engines of its own
 // (their clocks are its own) on the stores all shards share, so that what
 // one user's login teaches about a device other users share is there for
 // them. A shard is at most shardLag batches ahead of another, so shards are
@@ -730,6 +730,18 @@ type backtest struct {
 
 // maxShards bounds the shards; a shard id is a byte.
 const maxShards = 64
+
+// shardsPerProc is how many shards a backtest runs per processor by
+// default. A shard waits whenever the reader has not handed it the next
+// batch, or it is shardLag batches ahead of the slowest: with one shard per
+// processor, that processor idles (about 6% of each shard's time on two
+// processors); with more, the scheduler runs another shard there. Four per
+// processor replayed a month about 13% faster than one, eight no faster
+// than four.
+const shardsPerProc = 4
+
+// defaultShards is the shards of a backtest that does not say.
+func defaultShards() int { return min(shardsPerProc*runtime.GOMAXPROCS(0), maxShards) }
 
 func newBacktest(policies []namedPolicy, sample, shards int) (*backtest, error) {
 	shards = min(max(shards, 1), maxShards)
