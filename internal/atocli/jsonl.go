@@ -12,7 +12,6 @@ import (
 	"math"
 	"math/bits"
 	"net/netip"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -784,10 +783,11 @@ func checkUser(u *userLine) (field, problem string) {
 			fs = append(fs, textField{fmt.Sprintf("hashes[%d].hashes[%d]", i, j), x, maxDeviceID, true})
 		}
 	}
+	kinds := make(map[string]bool, len(u.Factors)) // a line may hold many: not a scan of those before each
 	for i, f := range u.Factors {
 		at := fmt.Sprintf("factors[%d].", i)
 		switch {
-		case slices.ContainsFunc(u.Factors[:i], func(g factorJSON) bool { return g.Kind == f.Kind }):
+		case kinds[f.Kind]:
 			return at + "kind", fmt.Sprintf("a second factor of kind %q", f.Kind)
 		case base64.StdEncoding.DecodedLen(len(f.Secret)) > maxSealed:
 			return at + "secret", fmt.Sprintf("more than %d bytes", maxSealed)
@@ -796,6 +796,7 @@ func checkUser(u *userLine) (field, problem string) {
 		case f.Failures < 0:
 			return at + "failures", fmt.Sprintf("%d is negative", f.Failures)
 		}
+		kinds[f.Kind] = true
 		fs = append(fs, textField{at + "kind", f.Kind, maxShort, true})
 	}
 	return checkTexts(fs)
