@@ -474,10 +474,7 @@ func writeReportJSON(w io.Writer, r *Report) error {
 // it appears whole or not at all; readable by its owner only (mode 0600),
 // as what the tool writes names users.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("%s is a directory", path)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial")
+	f, err := createBeside(path)
 	if err != nil {
 		return err
 	}
@@ -499,13 +496,19 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 // checkWritable reports, before a long run, that a file cannot be written
 // at path: its directory is missing or read-only, or it is a directory.
 func checkWritable(path string) error {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("%s is a directory", path)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial")
+	f, err := createBeside(path)
 	if err != nil {
 		return err
 	}
 	f.Close()
 	return os.Remove(f.Name())
+}
+
+// createBeside creates the temporary file that becomes path: hidden, in
+// its directory; an error when path is a directory.
+func createBeside(path string) (*os.File, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("%s is a directory", path)
+	}
+	return os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial")
 }
