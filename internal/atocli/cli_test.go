@@ -175,16 +175,16 @@ func TestImport(t *testing.T) {
 	i := fixtureTravelers
 	owner := ato.Request{User: f.users[i], Fingerprint: fmt.Sprintf("laptop-%02d", i), IP: fmt.Sprintf("198.51.100.%d", 10+i)}
 	now := f.end.Add(24 * time.Hour)
-	engineOn := func(db string) *ato.Engine {
+	engineOn := func(t *testing.T, db string) *ato.Engine {
 		st, err := storeopen.Open(t.Context(), db)
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		eng, err := ato.New(st, ato.WithClock(func() time.Time { return now }), ato.WithLocator(mapLocator{}),
-			ato.WithSecret(bytes.Repeat([]byte{7}, 32)), ato.WithSender(challenge.NewOutbox()))
+			ato.WithSecret(fixtureSecret), ato.WithSender(challenge.NewOutbox()))
 		require.NoError(t, err)
 		return eng
 	}
-	src := engineOn(f.db)
+	src := engineOn(t, f.db)
 	key, err := src.EnrollTOTP(t.Context(), owner, "Example")
 	require.NoError(t, err)
 	code, err := totp.GenerateCode(key.Secret, now)
@@ -196,6 +196,13 @@ func TestImport(t *testing.T) {
 	dir := t.TempDir()
 	exp := filepath.Join(dir, "all.jsonl")
 	require.Equal(t, 0, run(t, "", "export", "-db", f.db, "-all", "-o", exp).code)
+	// What each import is held to: the original store's export, event
+	// count and user command, and the app's code for the challenge.
+	want := exportLines(t, Env{}, "-db", f.db, "-all")
+	imported := count(storeEvents(t, f.db))
+	a := run(t, "", "user", "-db", f.db, "-json", f.travelers[1])
+	code, err = totp.GenerateCode(key.Secret, now)
+	require.NoError(t, err)
 
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
@@ -205,9 +212,9 @@ func TestImport(t *testing.T) {
 			}
 			r := run(t, "", "import", "-db", target, "-from", exp)
 			require.Equal(t, 0, r.code, r.stderr)
-			assert.Contains(t, r.stderr, fmt.Sprintf("imported %s events, %d users and %d devices", count(storeEvents(t, f.db)), fixtureUsers, 2*fixtureUsers))
+			assert.Contains(t, r.stderr, fmt.Sprintf("imported %s events, %d users and %d devices", imported, fixtureUsers, 2*fixtureUsers))
 
-			want, got := exportLines(t, Env{}, "-db", f.db, "-all"), exportLines(t, Env{}, "-db", target, "-all")
+			got := exportLines(t, Env{}, "-db", target, "-all")
 			require.Equal(t, len(want), len(got))
 			for i := 1; i < len(want); i++ { // the headers differ in the store's kind
 				if i < len(want)-1 && strings.Contains(want[i], `"type":"user"`) {
@@ -219,19 +226,16 @@ func TestImport(t *testing.T) {
 
 			// The tool engages the engine on the imported store as on the
 			// original: the user command reads the same.
-			a := run(t, "", "user", "-db", f.db, "-json", f.travelers[1])
 			b := run(t, "", "user", "-db", target, "-json", f.travelers[1])
 			assert.JSONEq(t, noVersion(t, a.stdout), noVersion(t, b.stdout))
 
 			// The authenticator moved with its user: under the same engine
 			// secret, a challenge on the new store takes the app's code.
-			eng := engineOn(target)
+			eng := engineOn(t, target)
 			res, err := eng.StepUp(t.Context(), owner)
 			require.NoError(t, err)
 			require.NotEmpty(t, res.ChallengeID, res.Verdict)
 			require.NoError(t, eng.SendChallengeCode(t.Context(), res.ChallengeID, challenge.TOTP))
-			code, err := totp.GenerateCode(key.Secret, now)
-			require.NoError(t, err)
 			ok, err := eng.VerifyChallengeCode(t.Context(), res.ChallengeID, code)
 			assert.True(t, ok, "the app's code, on the imported store: %v", err)
 

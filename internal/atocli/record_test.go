@@ -82,6 +82,10 @@ func recorded(t *testing.T) fixture {
 	return f
 }
 
+// fixtureSecret is the engine secret of the fixture's store: an engine on
+// a copy of it opens its authenticator apps under the same.
+var fixtureSecret = bytes.Repeat([]byte{7}, 32)
+
 // recordFixture runs the engine over a month of the population's logins into a
 // SQLite file.
 func recordFixture(path string) (fixture, error) {
@@ -95,7 +99,7 @@ func recordFixture(path string) (fixture, error) {
 	now := f.start
 	outbox := challenge.NewOutbox()
 	eng, err := ato.New(st, ato.WithClock(func() time.Time { return now }), ato.WithLocator(mapLocator{}),
-		ato.WithSecret(bytes.Repeat([]byte{7}, 32)), ato.WithSender(outbox))
+		ato.WithSecret(fixtureSecret), ato.WithSender(outbox))
 	if err != nil {
 		return fixture{}, err
 	}
