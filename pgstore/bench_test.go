@@ -20,7 +20,6 @@ import (
 	"github.com/atoguard/ato/pgstore"
 	"github.com/atoguard/ato/verdict"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // steppingClock is an engine clock that moves by step at each reading.
@@ -125,11 +124,7 @@ func BenchmarkFloor(b *testing.B) {
 	schema := pgtest.Schema(b)
 	benchEngine(b, schema)
 	ctx := b.Context()
-	pool, err := pgxpool.New(ctx, pgtest.URL(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
+	pool := newPool(b, pgtest.URL(b))
 	// The floor's own tables: copies of the store's, with their indexes.
 	src, dst := pgx.Identifier{schema}.Sanitize(), pgx.Identifier{schema + "_floor"}.Sanitize()
 	b.Cleanup(func() { pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+dst+` CASCADE`) })
@@ -257,7 +252,7 @@ func BenchmarkThroughput(b *testing.B) {
 					n += b.N % 2
 				}
 				cmd := exec.CommandContext(b.Context(), os.Args[0], "-test.run=^TestThroughputChild$", "-test.count=1")
-				cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", throughputEnv, schema, n, p), urlEnv+"="+pgtest.URL(b))
+				cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", throughputEnv, schema, n, p), pgtest.Env+"="+pgtest.URL(b))
 				outs[p], errs[p] = cmd.CombinedOutput()
 			})
 		}

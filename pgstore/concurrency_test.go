@@ -248,7 +248,7 @@ func TestInstancesInSeveralProcesses(t *testing.T) {
 	for i := range reports {
 		wg.Go(func() {
 			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestChildInstance$", "-test.count=1")
-			cmd.Env = append(os.Environ(), childEnv+"="+string(b)+" "+strconv.Itoa(i), urlEnv+"="+url)
+			cmd.Env = append(os.Environ(), childEnv+"="+string(b)+" "+strconv.Itoa(i), pgtest.Env+"="+url)
 			outs[i], errs[i] = cmd.CombinedOutput()
 		})
 	}

@@ -9,10 +9,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// urlEnv names the environment variable with the connection string of the
-// PostgreSQL server the tests use, for the child processes some start.
-const urlEnv = pgtest.Env
-
 // openStore opens a store on a fresh schema, closed when the test ends.
 func openStore(t testing.TB, opts ...pgstore.Option) (*pgstore.Store, string) {
 	t.Helper()

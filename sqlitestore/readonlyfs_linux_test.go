@@ -92,9 +92,7 @@ func TestOpenReadOnlyOnReadOnlyFileSystemWithLog(t *testing.T) {
 	// application's would be, without the -shm file.
 	copied := t.TempDir()
 	for _, name := range []string{"ato.db", "ato.db-wal"} {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(copied, name), data, 0o644))
+		copyFile(t, filepath.Join(dir, name), filepath.Join(copied, name))
 	}
 	require.NoError(t, w.Close())
 	fi, err := os.Stat(filepath.Join(copied, "ato.db-wal"))

@@ -1,51 +1,20 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http/httptest"
-	"net/url"
 	"testing"
 
 	"github.com/atoguard/ato/internal/pgtest"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// postgresDatabase returns the connection string of a new, empty database
-// on the test server (ATO_POSTGRES_URL), dropped when the test ends. Without
-// a server the test is skipped, unless CI is set.
-func postgresDatabase(t *testing.T) string {
-	t.Helper()
-	server := pgtest.URL(t)
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, server)
-	require.NoError(t, err)
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "demo_" + hex.EncodeToString(b)
-	_, err = admin.Exec(ctx, `CREATE DATABASE `+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(server)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
-}
 
 // TestTwoInstancesShareOneDatabase runs two demos on one PostgreSQL
 // database, as two instances of an app behind a load balancer: a device
 // that logged in on one is known on the other, and a brute force spread
 // across both is counted as one.
 func TestTwoInstancesShareOneDatabase(t *testing.T) {
-	db := postgresDatabase(t)
+	db, _ := pgtest.SchemaURL(t) // a schema of its own on the test server
 	start := func() string {
 		srv, err := newServer(config{Store: db, DevTools: true})
 		require.NoError(t, err)
