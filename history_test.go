@@ -43,6 +43,7 @@ func TestWithoutHistory(t *testing.T) {
 // through an attempt that teaches nothing, and returns what the engine
 // answered at each step.
 func historySteps(t *testing.T, f *flow) []string {
+	t.Helper()
 	ctx := t.Context()
 	var out []string
 	note := func(res ato.Result) {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"runtime/metrics"
 	"slices"
 	"strings"
 	"testing"
@@ -205,7 +204,7 @@ func TestGCPace(t *testing.T) {
 	was := debug.SetGCPercent(123)
 	defer debug.SetGCPercent(was)
 	t.Setenv("GOGC", "")
-	live := (&gcBudget{sample: [1]metrics.Sample{{Name: "/gc/heap/live:bytes"}}}).live()
+	live := newGCBudget().live()
 	g, stop := startGCBudget()
 	require.NotNil(t, g)
 	paced(g, live, "paced by the live heap while a backtest runs")

@@ -109,6 +109,7 @@ func stricterPolicy(t testing.TB) string {
 // export is, and returns its path and number of events: the backtest reads
 // it as the command does, with no copy of it live in the heap.
 func benchHistory(b *testing.B) (string, int) {
+	b.Helper()
 	hist := synthHistory(10000, 30, 1)
 	path := filepath.Join(b.TempDir(), "month.jsonl")
 	if err := os.WriteFile(path, hist, 0o644); err != nil {

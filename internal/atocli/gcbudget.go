@@ -42,13 +42,18 @@ type gcBudget struct {
 	batches int
 }
 
+// newGCBudget reads the live heap the collector measures.
+func newGCBudget() *gcBudget {
+	return &gcBudget{sample: [1]metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+}
+
 // startGCBudget starts pacing the collector for a backtest, unless GOGC
 // is set; stop puts the pace back once no backtest runs.
 func startGCBudget() (g *gcBudget, stop func()) {
 	if os.Getenv("GOGC") != "" {
 		return nil, func() {}
 	}
-	g = &gcBudget{sample: [1]metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	g = newGCBudget()
 	gcState.Lock()
 	if gcState.runs == 0 {
 		gcState.percent = debug.SetGCPercent(gcPercent(g.live()))

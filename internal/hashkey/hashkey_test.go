@@ -45,21 +45,20 @@ func TestDigestAgreesWithTheLanesInAnArray(t *testing.T) {
 	for i := range b {
 		b[i] = byte(r.Uint32())
 	}
+	check := func(s string) {
+		a1, c1 := Digest(s)
+		a2, c2 := digestLanes(s)
+		if a1 != a2 || c1 != c2 {
+			t.Fatalf("length %d: Digest %x %x, lanes in an array %x %x", len(s), a1, c1, a2, c2)
+		}
+	}
 	for n := range 300 {
 		for _, s := range []string{string(b[:n]), string(b[n : 2*n]), strings.Repeat("a", n)} {
-			a1, c1 := Digest(s)
-			a2, c2 := digestLanes(s)
-			if a1 != a2 || c1 != c2 {
-				t.Fatalf("length %d: Digest %x %x, lanes in an array %x %x", n, a1, c1, a2, c2)
-			}
+			check(s)
 		}
 	}
 	for n := 300; n <= len(b); n += 97 {
-		a1, c1 := Digest(string(b[:n]))
-		a2, c2 := digestLanes(string(b[:n]))
-		if a1 != a2 || c1 != c2 {
-			t.Fatalf("length %d: Digest %x %x, lanes in an array %x %x", n, a1, c1, a2, c2)
-		}
+		check(string(b[:n]))
 	}
 }
 

@@ -8,12 +8,12 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// source reads the numbers below n in pages of size, after a cursor.
-func source(n, size int, reads *int) func([]int) ([]int, error) {
+// source reads the numbers below n in pages of ten, after a cursor.
+func source(n int, reads *int) func([]int) ([]int, error) {
 	after := -1
 	return func(page []int) ([]int, error) {
 		*reads++
-		for v := after + 1; v < n && len(page) < size; v++ {
+		for v := after + 1; v < n && len(page) < 10; v++ {
 			page = append(page, v)
 		}
 		if len(page) > 0 {
@@ -25,22 +25,22 @@ func source(n, size int, reads *int) func([]int) ([]int, error) {
 
 func TestEach(t *testing.T) {
 	for _, n := range []int{0, 1, 9, 10, 11, 30} {
-		var got []int
+		got := []int{}
 		reads := 0
-		err := Each(context.Background(), 10, source(n, 10, &reads), func(v int) error { got = append(got, v); return nil })
+		err := Each(context.Background(), 10, source(n, &reads), func(v int) error { got = append(got, v); return nil })
 		assert.NoError(t, err)
 		want := []int{}
 		for v := range n {
 			want = append(want, v)
 		}
-		assert.Equal(t, want, append([]int{}, got...), "n=%d", n)
+		assert.Equal(t, want, got, "n=%d", n)
 		assert.Equal(t, n/10+1, reads, "n=%d: a short page ends it, a full one asks for the next", n)
 	}
 
 	stop := errors.New("stop")
 	reads := 0
 	var got []int
-	err := Each(context.Background(), 10, source(30, 10, &reads), func(v int) error {
+	err := Each(context.Background(), 10, source(30, &reads), func(v int) error {
 		got = append(got, v)
 		if v == 12 {
 			return stop
@@ -52,7 +52,7 @@ func TestEach(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	reads = 0
-	err = Each(ctx, 10, source(30, 10, &reads), func(v int) error {
+	err = Each(ctx, 10, source(30, &reads), func(v int) error {
 		if v == 3 {
 			cancel()
 		}
