@@ -236,7 +236,7 @@ func listOf(es []indexEntry) indexList {
 type networkShard struct {
 	mu   sync.RWMutex
 	nets map[string][]failed // network → users who failed from it, newest first
-	// lists is len(nets), set under mu after each change: a Load that
+	// lists is len(nets), set by unlock after each change: a Load that
 	// finds it 0 counts no failures without taking mu, which every Load
 	// would otherwise write (the campaign list's shard on each, from every
 	// processor).
@@ -245,8 +245,12 @@ type networkShard struct {
 	_      pad
 }
 
-// counted sets ns.lists; ns.mu is held.
-func (ns *networkShard) counted() { ns.lists.Store(int32(len(ns.nets))) }
+// unlock sets ns.lists and releases the write lock: every change of nets
+// ends with it.
+func (ns *networkShard) unlock() {
+	ns.lists.Store(int32(len(ns.nets)))
+	ns.mu.Unlock()
+}
 
 // failed is an entry of a network's list: a user, when they failed from
 // the network last, and whether that failure was a campaign failure
@@ -792,7 +796,7 @@ func (s *Store) AddFailure(_ context.Context, f storage.Failure, lim storage.Fai
 func (s *Store) putFailed(i int, key string, f *storage.Failure, cutoff time.Time, lim *storage.FailureLimits) (marked int) {
 	ns := &s.nets[i]
 	ns.mu.Lock()
-	defer ns.mu.Unlock()
+	defer ns.unlock()
 	for _, e := range ns.nets[key] {
 		if e.campaign && e.user != f.User && !e.at.Before(cutoff) {
 			marked++
@@ -807,7 +811,6 @@ func (s *Store) putFailed(i int, key string, f *storage.Failure, cutoff time.Tim
 			ns.nets[it] = l
 		}
 	}
-	ns.counted()
 	return marked
 }
 
@@ -1061,8 +1064,7 @@ func (s *Store) DeleteUser(_ context.Context, name string) error {
 				ns.nets[network] = l
 			}
 		}
-		ns.counted()
-		ns.mu.Unlock()
+		ns.unlock()
 	}
 	for id := range u.challenges {
 		cs := &s.chals[s.shard(id)]
@@ -1146,8 +1148,7 @@ func (s *Store) Purge(_ context.Context, r storage.PurgeRequest) (int, error) {
 				ns.nets[network] = l[:keep]
 			}
 		}
-		ns.counted()
-		ns.mu.Unlock()
+		ns.unlock()
 	}
 	return n, nil
 }
