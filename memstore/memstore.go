@@ -314,8 +314,12 @@ func cloneStrings(s []string) []string {
 	return slices.Clone(s)
 }
 
-func cloneEvent(e storage.Event) storage.Event {
-	e.Reasons = cloneStrings(e.Reasons)
+func cloneEvent(e storage.Event) storage.Event { return cloneEventSharing(e, nil) }
+
+// cloneEventSharing is cloneEvent, but its reasons are shared when they
+// are those of shared (see shareStrings).
+func cloneEventSharing(e storage.Event, shared []string) storage.Event {
+	e.Reasons = shareStrings(e.Reasons, shared)
 	e.Time = ms(e.Time)
 	return e
 }
@@ -332,9 +336,8 @@ func cloneChallenge(c storage.Challenge) storage.Challenge {
 // reasons of the commit's event). The store modifies none of its slices,
 // and what it returns is a cloneChallenge, whose slices are its own.
 func cloneChallengeSharing(c storage.Challenge, shared []string) storage.Challenge {
-	c.Attempt.Time = ms(c.Attempt.Time)
 	c.Reasons = shareStrings(c.Reasons, shared)
-	c.Attempt.Reasons = shareStrings(c.Attempt.Reasons, c.Reasons)
+	c.Attempt = cloneEventSharing(c.Attempt, c.Reasons)
 	return cloneChallengeRest(c)
 }
 
